@@ -1,0 +1,664 @@
+//! A local stand-in for the Hugging Face Hub, for healthchat's tests and benchmark only.
+//!
+//! It serves a directory laid out like the Hub (`datasets/{owner}/{name}/...`) with the parts of
+//! the Hub's HTTP API that clients use: repo info and tree listings (paginated with `Link`),
+//! `HEAD`/`GET` on `/resolve/` with `Range`, `ETag`, `X-Repo-Commit`, errors with `X-Error-Code`
+//! (`GatedRepo`, `RepoNotFound`, `RevisionNotFound`, `EntryNotFound`), and, like the real Hub for
+//! large files, a 302 from `/resolve/` to a storage host (`localhost` instead of `127.0.0.1`)
+//! that, like a pre-signed S3 URL, refuses requests carrying `Authorization`.
+
+use std::collections::{HashMap, HashSet};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::UNIX_EPOCH;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+type Body = UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// What the server serves and how it behaves.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Holds `datasets/{owner}/{name}/...`.
+    pub root: PathBuf,
+    /// Gated repos, each with the tokens that were granted access.
+    pub gated: HashMap<String, HashSet<String>>,
+    /// Tokens the Hub knows; any other token is answered 401.
+    pub tokens: HashSet<String>,
+    /// Files of at least this many bytes are redirected to the storage host, as the Hub does
+    /// for LFS files.
+    pub redirect_min_size: Option<u64>,
+    /// Entries per page of a tree listing.
+    pub page_size: usize,
+}
+
+impl HubConfig {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            gated: HashMap::new(),
+            tokens: HashSet::new(),
+            redirect_min_size: None,
+            page_size: 1000,
+        }
+    }
+
+    /// Gates `repo` and grants access to `granted` tokens (which become known tokens).
+    pub fn gate(mut self, repo: &str, granted: &[&str]) -> Self {
+        self.tokens.extend(granted.iter().map(|t| t.to_string()));
+        self.gated
+            .entry(repo.to_owned())
+            .or_default()
+            .extend(granted.iter().map(|t| t.to_string()));
+        self
+    }
+
+    /// Makes `token` known to the Hub without granting it any gated repo.
+    pub fn known_token(mut self, token: &str) -> Self {
+        self.tokens.insert(token.to_owned());
+        self
+    }
+
+    pub fn redirect_files_from(mut self, min_size: u64) -> Self {
+        self.redirect_min_size = Some(min_size);
+        self
+    }
+
+    pub fn page_size(mut self, page_size: usize) -> Self {
+        self.page_size = page_size.max(1);
+        self
+    }
+}
+
+/// One request the server answered.
+#[derive(Debug, Clone)]
+pub struct RequestRecord {
+    pub method: String,
+    pub path: String,
+    pub authorization: bool,
+    pub range: Option<String>,
+    pub status: u16,
+}
+
+/// A running server; it stops when dropped.
+pub struct TestHub {
+    addr: SocketAddr,
+    log: Arc<Mutex<Vec<RequestRecord>>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestHub {
+    /// Starts the server on 127.0.0.1 on a free port, on its own thread and runtime.
+    pub fn start(config: HubConfig) -> std::io::Result<TestHub> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let state = Arc::new(State {
+            config,
+            port: addr.port(),
+            log: Arc::clone(&log),
+        });
+        let (shutdown, stopped) = oneshot::channel();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime for the test hub");
+            runtime.block_on(serve(listener, state, stopped));
+        });
+        Ok(TestHub {
+            addr,
+            log,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        })
+    }
+
+    /// The value for `HF_ENDPOINT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.log.lock().expect("log lock").clone()
+    }
+}
+
+impl Drop for TestHub {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct State {
+    config: HubConfig,
+    port: u16,
+    log: Arc<Mutex<Vec<RequestRecord>>>,
+}
+
+async fn serve(
+    listener: std::net::TcpListener,
+    state: Arc<State>,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    let listener = TcpListener::from_std(listener).expect("a tokio listener");
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(_) => continue,
+            },
+            _ = &mut stopped => return,
+        };
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let state = Arc::clone(&state);
+                async move { Ok::<_, Infallible>(handle(&state, request).await) }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn handle(state: &State, request: Request<Incoming>) -> Response<Body> {
+    let header_text = |name| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let authorization = header_text(header::AUTHORIZATION);
+    let range = header_text(header::RANGE);
+    let response = route(state, &request, authorization.as_deref(), range.as_deref()).await;
+    state.log.lock().expect("log lock").push(RequestRecord {
+        method: request.method().to_string(),
+        path: request.uri().path().to_owned(),
+        authorization: authorization.is_some(),
+        range,
+        status: response.status().as_u16(),
+    });
+    response
+}
+
+async fn route(
+    state: &State,
+    request: &Request<Incoming>,
+    authorization: Option<&str>,
+    range: Option<&str>,
+) -> Response<Body> {
+    let segments: Vec<String> = request
+        .uri()
+        .path()
+        .split('/')
+        .skip(1)
+        .map(percent_decode)
+        .collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let method = request.method();
+    let query = request.uri().query().unwrap_or("");
+
+    if let ["cdn", owner, name, path @ ..] = segments.as_slice() {
+        if authorization.is_some() {
+            return error(
+                StatusCode::BAD_REQUEST,
+                None,
+                "Only one auth mechanism allowed",
+            );
+        }
+        let repo = format!("{owner}/{name}");
+        return serve_file(state, method, &repo, &path.join("/"), range, false).await;
+    }
+
+    let token = authorization
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim);
+    if let Some(token) = token
+        && !state.config.tokens.contains(token)
+    {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            None,
+            "Invalid credentials in Authorization header",
+        );
+    }
+
+    match segments.as_slice() {
+        ["api", "datasets", owner, name, "tree", revision, path @ ..] if method == Method::GET => {
+            let repo = format!("{owner}/{name}");
+            if let Some(problem) = check_repo(state, &repo, revision) {
+                return problem;
+            }
+            list_tree(state, &repo, revision, &path.join("/"), query)
+        }
+        ["api", "datasets", owner, name, rest @ ..] if method == Method::GET => {
+            let repo = format!("{owner}/{name}");
+            let revision = match rest {
+                [] => "main",
+                ["revision", revision] => revision,
+                _ => return error(StatusCode::NOT_FOUND, None, "Not Found"),
+            };
+            if let Some(problem) = check_repo(state, &repo, revision) {
+                return problem;
+            }
+            repo_info(state, &repo)
+        }
+        ["datasets", owner, name, "resolve", revision, path @ ..]
+            if method == Method::GET || method == Method::HEAD =>
+        {
+            let repo = format!("{owner}/{name}");
+            if let Some(problem) = check_repo(state, &repo, revision) {
+                return problem;
+            }
+            if let Some(granted) = state.config.gated.get(&repo) {
+                match token {
+                    None => {
+                        return error(
+                            StatusCode::UNAUTHORIZED,
+                            Some("GatedRepo"),
+                            &format!(
+                                "Access to dataset {repo} is restricted. You must have access to it and be authenticated to access it. Please log in."
+                            ),
+                        );
+                    }
+                    Some(token) if !granted.contains(token) => {
+                        return error(
+                            StatusCode::FORBIDDEN,
+                            Some("GatedRepo"),
+                            &format!(
+                                "Access to dataset {repo} is restricted and you are not in the authorized list. Visit https://huggingface.co/datasets/{repo} to ask for access."
+                            ),
+                        );
+                    }
+                    Some(_) => {}
+                }
+            }
+            serve_file(state, method, &repo, &path.join("/"), range, true).await
+        }
+        _ => error(StatusCode::NOT_FOUND, None, "Not Found"),
+    }
+}
+
+fn repo_dir(state: &State, repo: &str) -> PathBuf {
+    state.config.root.join("datasets").join(repo)
+}
+
+fn check_repo(state: &State, repo: &str, revision: &str) -> Option<Response<Body>> {
+    if !repo_dir(state, repo).is_dir() {
+        return Some(error(
+            StatusCode::NOT_FOUND,
+            Some("RepoNotFound"),
+            "Repository not found",
+        ));
+    }
+    if revision != "main" && revision != commit_of(repo) {
+        return Some(error(
+            StatusCode::NOT_FOUND,
+            Some("RevisionNotFound"),
+            &format!("Invalid rev id: {revision}"),
+        ));
+    }
+    None
+}
+
+/// A stable fake commit hash per repository.
+pub fn commit_of(repo: &str) -> String {
+    let a = fnv1a(repo.as_bytes(), 0xcbf2_9ce4_8422_2325);
+    let b = fnv1a(repo.as_bytes(), a);
+    let c = fnv1a(repo.as_bytes(), b);
+    format!("{a:016x}{b:016x}{:08x}", c >> 32)
+}
+
+fn fnv1a(bytes: &[u8], seed: u64) -> u64 {
+    bytes.iter().fold(seed, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Files under `dir`, as repository paths, sorted.
+fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, u64, bool)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = entries.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let Ok(metadata) = entry.metadata() else {
+            continue;
+        };
+        out.push((path, metadata.len(), metadata.is_dir()));
+    }
+}
+
+fn list_tree(
+    state: &State,
+    repo: &str,
+    revision: &str,
+    folder: &str,
+    query: &str,
+) -> Response<Body> {
+    let dir = repo_dir(state, repo).join(folder);
+    if !dir.is_dir() {
+        return error(
+            StatusCode::NOT_FOUND,
+            Some("EntryNotFound"),
+            &format!("{folder} does not exist on \"{revision}\""),
+        );
+    }
+    let mut entries = Vec::new();
+    walk(&dir, folder, &mut entries);
+    let cursor: usize = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("cursor="))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let page_size = state.config.page_size;
+    let page: Vec<serde_json::Value> = entries
+        .iter()
+        .skip(cursor)
+        .take(page_size)
+        .map(|(path, size, is_dir)| {
+            if *is_dir {
+                serde_json::json!({"type": "directory", "oid": commit_of(path), "size": 0, "path": path})
+            } else {
+                serde_json::json!({"type": "file", "oid": commit_of(path), "size": size, "path": path})
+            }
+        })
+        .collect();
+    let mut response = json(&serde_json::Value::Array(page));
+    if cursor + page_size < entries.len() {
+        let mut next = format!("/api/datasets/{repo}/tree/{revision}");
+        if !folder.is_empty() {
+            next.push('/');
+            next.push_str(folder);
+        }
+        let link = format!(
+            "<http://127.0.0.1:{}{next}?cursor={}>; rel=\"next\"",
+            state.port,
+            cursor + page_size
+        );
+        response.headers_mut().insert(
+            header::LINK,
+            HeaderValue::from_str(&link).expect("ASCII link"),
+        );
+    }
+    response
+}
+
+fn repo_info(state: &State, repo: &str) -> Response<Body> {
+    fn all_files(dir: &Path, prefix: &str, out: &mut Vec<String>) {
+        let mut entries = Vec::new();
+        walk(dir, prefix, &mut entries);
+        for (path, _, is_dir) in entries {
+            if is_dir {
+                let name = path.rsplit('/').next().expect("a name").to_owned();
+                all_files(&dir.join(name), &path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    all_files(&repo_dir(state, repo), "", &mut files);
+    let siblings: Vec<serde_json::Value> = files
+        .iter()
+        .map(|f| serde_json::json!({"rfilename": f}))
+        .collect();
+    let gated = if state.config.gated.contains_key(repo) {
+        serde_json::json!("manual")
+    } else {
+        serde_json::json!(false)
+    };
+    json(
+        &serde_json::json!({"id": repo, "sha": commit_of(repo), "gated": gated, "private": false, "siblings": siblings}),
+    )
+}
+
+async fn serve_file(
+    state: &State,
+    method: &Method,
+    repo: &str,
+    path: &str,
+    range: Option<&str>,
+    on_hub: bool,
+) -> Response<Body> {
+    let file_path = repo_dir(state, repo).join(path);
+    let metadata = match tokio::fs::metadata(&file_path).await {
+        Ok(metadata) if metadata.is_file() && !path.split('/').any(|s| s == "..") => metadata,
+        _ => {
+            return error(
+                StatusCode::NOT_FOUND,
+                Some("EntryNotFound"),
+                &format!("{path} does not exist on \"main\""),
+            );
+        }
+    };
+    let size = metadata.len();
+    let modified = metadata
+        .modified()
+        .ok()
+        .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as u64);
+    let etag = format!("{:016x}{:016x}", fnv1a(path.as_bytes(), size), modified);
+    let commit = commit_of(repo);
+
+    if on_hub
+        && state
+            .config
+            .redirect_min_size
+            .is_some_and(|min| size >= min)
+    {
+        let location = format!(
+            "http://localhost:{}/cdn/{repo}/{path}?expires=3600&signature=test",
+            state.port
+        );
+        let mut response = Response::builder()
+            .status(StatusCode::FOUND)
+            .header(header::LOCATION, location)
+            .header("x-linked-size", size)
+            .header("x-linked-etag", format!("\"{etag}\""))
+            .header("x-repo-commit", &commit)
+            .header(header::ETAG, format!("\"{etag}\""))
+            .body(empty())
+            .expect("valid response");
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+        return response;
+    }
+
+    let (status, start, end) = match range {
+        None => (StatusCode::OK, 0, size),
+        Some(range) => match parse_range(range, size) {
+            Some((start, end)) => (StatusCode::PARTIAL_CONTENT, start, end),
+            None => {
+                return Response::builder()
+                    .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                    .header(header::CONTENT_RANGE, format!("bytes */{size}"))
+                    .body(empty())
+                    .expect("valid response");
+            }
+        },
+    };
+    let mut builder = Response::builder()
+        .status(status)
+        .header(header::CONTENT_LENGTH, end - start)
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::ETAG, format!("\"{etag}\""))
+        .header("x-repo-commit", commit);
+    if status == StatusCode::PARTIAL_CONTENT {
+        builder = builder.header(
+            header::CONTENT_RANGE,
+            format!("bytes {start}-{}/{size}", end - 1),
+        );
+    }
+    let body = if method == Method::HEAD {
+        empty()
+    } else {
+        file_body(file_path, start, end)
+    };
+    builder.body(body).expect("valid response")
+}
+
+/// `bytes=a-b`, `bytes=a-` or `bytes=-n` → the half-open range it names, if satisfiable.
+fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
+    let spec = value.trim().strip_prefix("bytes=")?;
+    let (first, last) = spec.split_once('-')?;
+    let (start, end) = match (first.trim(), last.trim()) {
+        ("", suffix) => {
+            let n: u64 = suffix.parse().ok()?;
+            (size.saturating_sub(n), size)
+        }
+        (first, "") => (first.parse().ok()?, size),
+        (first, last) => (
+            first.parse().ok()?,
+            last.parse::<u64>().ok()?.saturating_add(1).min(size),
+        ),
+    };
+    (start < end && start < size).then_some((start, end))
+}
+
+fn file_body(path: PathBuf, start: u64, end: u64) -> Body {
+    const CHUNK: usize = 256 * 1024;
+    let stream =
+        futures_util::stream::unfold((None::<tokio::fs::File>, start), move |(file, position)| {
+            let path = path.clone();
+            async move {
+                if position >= end {
+                    return None;
+                }
+                let mut file = match file {
+                    Some(file) => file,
+                    None => {
+                        let opened = tokio::fs::File::open(&path).await;
+                        let mut file = match opened {
+                            Ok(file) => file,
+                            Err(e) => return Some((Err(e), (None, end))),
+                        };
+                        if let Err(e) = file.seek(std::io::SeekFrom::Start(position)).await {
+                            return Some((Err(e), (None, end)));
+                        }
+                        file
+                    }
+                };
+                let want = usize::try_from(end - position).unwrap_or(CHUNK).min(CHUNK);
+                let mut buffer = vec![0; want];
+                match file.read_exact(&mut buffer).await {
+                    Ok(_) => Some((
+                        Ok(Frame::data(Bytes::from(buffer))),
+                        (Some(file), position + want as u64),
+                    )),
+                    Err(e) => Some((Err(e), (None, end))),
+                }
+            }
+        });
+    BodyExt::boxed_unsync(StreamBody::new(stream.boxed()))
+}
+
+fn empty() -> Body {
+    Empty::new().map_err(|never| match never {}).boxed_unsync()
+}
+
+fn json(value: &serde_json::Value) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(
+            Full::new(Bytes::from(value.to_string()))
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+        )
+        .expect("valid response")
+}
+
+fn error(status: StatusCode, code: Option<&str>, message: &str) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-error-message", message);
+    if let Some(code) = code {
+        builder = builder.header("x-error-code", code);
+    }
+    let body = serde_json::json!({ "error": message }).to_string();
+    builder
+        .body(
+            Full::new(Bytes::from(body))
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+        )
+        .expect("valid response")
+}
+
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(byte) = u8::from_str_radix(&segment[i + 1..i + 3], 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_parse_like_http() {
+        assert_eq!(parse_range("bytes=0-9", 100), Some((0, 10)));
+        assert_eq!(parse_range("bytes=90-", 100), Some((90, 100)));
+        assert_eq!(parse_range("bytes=-10", 100), Some((90, 100)));
+        assert_eq!(parse_range("bytes=95-200", 100), Some((95, 100)));
+        assert_eq!(parse_range("bytes=100-", 100), None);
+        assert_eq!(parse_range("items=0-1", 100), None);
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(
+            percent_decode("refs%2Fconvert%2Fparquet"),
+            "refs/convert/parquet"
+        );
+        assert_eq!(percent_decode("a%2"), "a%2");
+    }
+}

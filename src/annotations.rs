@@ -1,0 +1,337 @@
+//! The annotation file as the reference loads it (SPEC §2): a JSONL file read as a table, then an
+//! index of target conversations per source.
+
+use std::collections::{HashMap, HashSet};
+
+use thiserror::Error;
+
+use crate::source::Source;
+use crate::value::{Object, Value};
+
+#[derive(Debug, Error)]
+pub enum AnnotationError {
+    #[error("line {line} of the annotation file is not valid JSON: {source}")]
+    Json {
+        line: usize,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("line {line} of the annotation file is a JSON {found}, not an object")]
+    NotAnObject { line: usize, found: &'static str },
+    #[error(
+        "the annotation file has no `{column}` column: it does not look like a HealthChat-11K \
+         master annotation file"
+    )]
+    MissingColumn { column: &'static str },
+}
+
+/// The annotations that select conversations, keyed by conversation ID.
+#[derive(Debug)]
+pub struct AnnotationIndex {
+    by_id: HashMap<String, Annotation>,
+    /// IDs in the order their winning record first appeared, for stable missing-ID reports.
+    order: Vec<String>,
+    /// Records read, including those that selected nothing.
+    pub records_read: usize,
+}
+
+#[derive(Debug)]
+pub struct Annotation {
+    pub source: Source,
+    pub record: Object,
+}
+
+impl AnnotationIndex {
+    /// Reads a JSONL annotation file. Every record gets every key seen anywhere in the file, in
+    /// first-seen order (missing keys are `null`), and integers in a column that also holds floats
+    /// become floats: that is what loading the file as an Arrow table does to it.
+    pub fn from_jsonl(text: &str) -> Result<Self, AnnotationError> {
+        let mut records = Vec::new();
+        let mut shape = Shape::Unknown;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        for (index, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let line_number = index + 1;
+            let value: Value =
+                serde_json::from_str(line).map_err(|source| AnnotationError::Json {
+                    line: line_number,
+                    source,
+                })?;
+            if !matches!(value, Value::Object(_)) {
+                return Err(AnnotationError::NotAnObject {
+                    line: line_number,
+                    found: kind_name(&value),
+                });
+            }
+            shape.absorb(&value);
+            records.push(value);
+        }
+        for column in ["conversation_id", "dataset_source"] {
+            if !records.is_empty() && !shape.has_field(column) {
+                return Err(AnnotationError::MissingColumn { column });
+            }
+        }
+
+        let records_read = records.len();
+        let mut by_id: HashMap<String, Annotation> = HashMap::new();
+        let mut order = Vec::new();
+        for value in records {
+            let Value::Object(record) = shape.normalize(value) else {
+                unreachable!("records are objects, checked above")
+            };
+            let Some(id) = record.get("conversation_id").and_then(Value::as_str) else {
+                continue;
+            };
+            let source = record
+                .get("dataset_source")
+                .and_then(Value::as_str)
+                .and_then(Source::from_dataset_source);
+            let (Some(source), false) = (source, id.is_empty()) else {
+                continue;
+            };
+            let id = id.to_owned();
+            if by_id
+                .insert(id.clone(), Annotation { source, record })
+                .is_none()
+            {
+                order.push(id);
+            }
+        }
+        Ok(Self {
+            by_id,
+            order,
+            records_read,
+        })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Annotation> {
+        self.by_id.get(id)
+    }
+
+    /// The IDs wanted from `source`.
+    pub fn targets(&self, source: Source) -> HashSet<String> {
+        self.by_id
+            .iter()
+            .filter(|(_, annotation)| annotation.source == source)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// The IDs of `source`, in annotation-file order.
+    pub fn ids_in_order(&self, source: Source) -> impl Iterator<Item = &str> {
+        self.order
+            .iter()
+            .filter(move |id| self.by_id[id.as_str()].source == source)
+            .map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}
+
+fn kind_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Int(_) | Value::Float(_) => "number",
+        Value::Str(_) | Value::Timestamp(_) => "string",
+        Value::List(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// The inferred type of one column (or nested field) of the annotation table.
+#[derive(Debug)]
+enum Shape {
+    Unknown,
+    Object(Vec<(String, Shape)>),
+    List(Box<Shape>),
+    Number { any_float: bool },
+    Other,
+}
+
+impl Shape {
+    fn absorb(&mut self, value: &Value) {
+        match value {
+            Value::Null => {}
+            Value::Object(object) => {
+                if let Shape::Unknown = self {
+                    *self = Shape::Object(Vec::new());
+                }
+                let Shape::Object(fields) = self else { return };
+                for (key, item) in object.iter() {
+                    match fields.iter_mut().find(|(name, _)| name == key) {
+                        Some((_, field)) => field.absorb(item),
+                        None => {
+                            let mut field = Shape::Unknown;
+                            field.absorb(item);
+                            fields.push((key.to_owned(), field));
+                        }
+                    }
+                }
+            }
+            Value::List(items) => {
+                if let Shape::Unknown = self {
+                    *self = Shape::List(Box::new(Shape::Unknown));
+                }
+                let Shape::List(element) = self else { return };
+                for item in items {
+                    element.absorb(item);
+                }
+            }
+            Value::Int(_) | Value::Float(_) => {
+                let is_float = matches!(value, Value::Float(_));
+                match self {
+                    Shape::Unknown => {
+                        *self = Shape::Number {
+                            any_float: is_float,
+                        }
+                    }
+                    Shape::Number { any_float } => *any_float |= is_float,
+                    _ => {}
+                }
+            }
+            Value::Bool(_) | Value::Str(_) | Value::Timestamp(_) => {
+                if let Shape::Unknown = self {
+                    *self = Shape::Other;
+                }
+            }
+        }
+    }
+
+    fn has_field(&self, name: &str) -> bool {
+        matches!(self, Shape::Object(fields) if fields.iter().any(|(field, _)| field == name))
+    }
+
+    fn normalize(&self, value: Value) -> Value {
+        match (self, value) {
+            (Shape::Object(fields), Value::Object(object)) => {
+                let mut entries: HashMap<String, Value> = object.into_iter().collect();
+                let mut normalized = Object::with_capacity(fields.len());
+                for (name, field) in fields {
+                    let item = entries.remove(name).unwrap_or(Value::Null);
+                    normalized.push(name.clone(), field.normalize(item));
+                }
+                Value::Object(normalized)
+            }
+            (Shape::List(element), Value::List(items)) => Value::List(
+                items
+                    .into_iter()
+                    .map(|item| element.normalize(item))
+                    .collect(),
+            ),
+            (Shape::Number { any_float: true }, Value::Int(i)) => Value::Float(i as f64),
+            (_, value) => value,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(object: &Object) -> Vec<&str> {
+        object.iter().map(|(k, _)| k).collect()
+    }
+
+    #[test]
+    fn records_get_every_column_in_first_seen_order() {
+        let index = AnnotationIndex::from_jsonl(concat!(
+            r#"{"conversation_id": "a", "dataset_source": "lmsys", "x": 1}"#,
+            "\n",
+            r#"{"dataset_source": "wildchat", "y": [{"p": 1}, {"q": 2}], "conversation_id": "b"}"#,
+            "\n\n",
+        ))
+        .unwrap();
+        let a = &index.get("a").unwrap().record;
+        assert_eq!(keys(a), ["conversation_id", "dataset_source", "x", "y"]);
+        assert_eq!(a.get("y"), Some(&Value::Null));
+        let b = &index.get("b").unwrap().record;
+        assert_eq!(keys(b), ["conversation_id", "dataset_source", "x", "y"]);
+        let items = b.get("y").unwrap().as_list().unwrap();
+        assert_eq!(keys(items[0].as_object().unwrap()), ["p", "q"]);
+        assert_eq!(items[0].as_object().unwrap().get("q"), Some(&Value::Null));
+        assert_eq!(items[1].as_object().unwrap().get("p"), Some(&Value::Null));
+    }
+
+    #[test]
+    fn integers_in_a_float_column_become_floats() {
+        let index = AnnotationIndex::from_jsonl(concat!(
+            r#"{"conversation_id": "a", "dataset_source": "lmsys", "score": 1}"#,
+            "\n",
+            r#"{"conversation_id": "b", "dataset_source": "lmsys", "score": 0.5}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            index.get("a").unwrap().record.get("score"),
+            Some(&Value::Float(1.0))
+        );
+    }
+
+    #[test]
+    fn only_valid_ids_and_sources_enter_and_the_later_record_wins() {
+        let index = AnnotationIndex::from_jsonl(concat!(
+            r#"{"conversation_id": "a", "dataset_source": "lmsys", "n": 1}"#,
+            "\n",
+            r#"{"conversation_id": "", "dataset_source": "lmsys", "n": 2}"#,
+            "\n",
+            r#"{"conversation_id": null, "dataset_source": "lmsys", "n": 3}"#,
+            "\n",
+            r#"{"conversation_id": "c", "dataset_source": "sharegpt", "n": 4}"#,
+            "\n",
+            r#"{"conversation_id": 5, "dataset_source": "lmsys", "n": 5}"#,
+            "\n",
+            r#"{"conversation_id": "d", "dataset_source": "wildchat", "n": 6}"#,
+            "\n",
+            r#"{"conversation_id": "a", "dataset_source": "wildchat", "n": 7}"#,
+        ))
+        .unwrap();
+        assert_eq!(index.records_read, 7);
+        assert_eq!(index.len(), 2);
+        let a = index.get("a").unwrap();
+        assert_eq!(a.source, Source::Wildchat);
+        assert_eq!(a.record.get("n"), Some(&Value::Int(7)));
+        assert!(index.targets(Source::Lmsys).is_empty());
+        assert_eq!(
+            index.ids_in_order(Source::Wildchat).collect::<Vec<_>>(),
+            ["a", "d"]
+        );
+    }
+
+    #[test]
+    fn malformed_lines_are_reported_with_their_number() {
+        let error =
+            AnnotationIndex::from_jsonl("{\"conversation_id\": \"a\"}\n{oops\n").unwrap_err();
+        assert!(
+            matches!(error, AnnotationError::Json { line: 2, .. }),
+            "{error}"
+        );
+        let error = AnnotationIndex::from_jsonl("[1, 2]\n").unwrap_err();
+        assert!(matches!(
+            error,
+            AnnotationError::NotAnObject {
+                line: 1,
+                found: "array"
+            }
+        ));
+    }
+
+    #[test]
+    fn a_file_without_the_id_columns_is_rejected() {
+        let error = AnnotationIndex::from_jsonl("{\"id\": \"a\", \"dataset_source\": \"lmsys\"}\n")
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            AnnotationError::MissingColumn {
+                column: "conversation_id"
+            }
+        ));
+    }
+}

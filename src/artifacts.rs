@@ -1,0 +1,243 @@
+//! The artifact writer (SPEC §7, §8): Python `csv.writer`'s dialect, and a directory that only
+//! appears under its final name once all three files are complete.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::review::{FULL_REVIEW_HEADER, Row, SYCOPHANCY_REVIEW_HEADER};
+
+#[derive(Debug, Error)]
+pub enum ArtifactError {
+    #[error(
+        "could not create the artifacts directory in {dir}: {source}\nNext: check that the directory exists, is writable and has free space, or choose another with --output-dir."
+    )]
+    Create {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "could not write {path}: {source}\nNext: check free disk space and permissions, then run again."
+    )]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not move the finished artifacts to {path}: {source}")]
+    Rename {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// `HealthChat-11K_v{V}_artifacts`
+pub fn directory_name(version: &str) -> String {
+    format!("HealthChat-11K_v{version}_artifacts")
+}
+
+pub fn file_names(version: &str) -> [String; 3] {
+    [
+        format!("HealthChat-11K_v{version}.jsonl"),
+        format!("HealthChat-11K_v{version}_full_review.csv"),
+        format!("HealthChat-11K_v{version}_sycophancy_review.csv"),
+    ]
+}
+
+/// Encodes rows as Python's `csv.writer` does by default: `,`, `"` quoting only where a field
+/// holds `,` `"` `\r` or `\n`, inner quotes doubled, `\r\n` after each row.
+pub fn encode_csv<'a>(rows: impl IntoIterator<Item = &'a Row<'a>>) -> Vec<u8> {
+    let mut writer = csv_writer(Vec::new());
+    for row in rows {
+        writer
+            .write_record(row.iter().map(|field| field.as_bytes()))
+            .expect("writing to memory cannot fail");
+    }
+    writer.into_inner().expect("flushing to memory cannot fail")
+}
+
+fn csv_writer<W: Write>(out: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .quote_style(csv::QuoteStyle::Necessary)
+        .double_quote(true)
+        .from_writer(out)
+}
+
+/// Writes the three artifacts into a hidden temporary directory beside the target, and renames
+/// it into place only in [`ArtifactWriter::finish`]. Dropped unfinished, it deletes itself.
+pub struct ArtifactWriter {
+    final_dir: PathBuf,
+    temp: tempfile::TempDir,
+    files: [(PathBuf, BufWriter<File>); 3],
+}
+
+impl ArtifactWriter {
+    pub fn create(parent: &Path, version: &str) -> Result<Self, ArtifactError> {
+        let name = directory_name(version);
+        let temp = tempfile::Builder::new()
+            .prefix(&format!(".{name}.partial-"))
+            .tempdir_in(parent)
+            .map_err(|source| ArtifactError::Create {
+                dir: parent.to_owned(),
+                source,
+            })?;
+        let open = |file_name: &String| {
+            let path = temp.path().join(file_name);
+            File::create(&path)
+                .map(|file| (path.clone(), BufWriter::with_capacity(1 << 20, file)))
+                .map_err(|source| ArtifactError::Write { path, source })
+        };
+        let [jsonl, full, sycophancy] = file_names(version);
+        // In the current directory, the artifacts are named as the reference names them.
+        let final_dir = if parent == Path::new(".") {
+            PathBuf::from(&name)
+        } else {
+            parent.join(&name)
+        };
+        let mut writer = ArtifactWriter {
+            final_dir,
+            files: [open(&jsonl)?, open(&full)?, open(&sycophancy)?],
+            temp,
+        };
+        let header = |names: [&str; 7]| {
+            let row: Row = names.map(std::borrow::Cow::Borrowed);
+            encode_csv([&row])
+        };
+        writer.write(1, &header(FULL_REVIEW_HEADER))?;
+        writer.write(2, &header(SYCOPHANCY_REVIEW_HEADER))?;
+        Ok(writer)
+    }
+
+    fn write(&mut self, file: usize, bytes: &[u8]) -> Result<(), ArtifactError> {
+        let (path, out) = &mut self.files[file];
+        out.write_all(bytes).map_err(|source| ArtifactError::Write {
+            path: path.clone(),
+            source,
+        })
+    }
+
+    /// Appends one record: its JSONL line (without newline) and its encoded review rows.
+    pub fn append(
+        &mut self,
+        jsonl: &[u8],
+        full_review: &[u8],
+        sycophancy_review: &[u8],
+    ) -> Result<(), ArtifactError> {
+        self.write(0, jsonl)?;
+        self.write(0, b"\n")?;
+        self.write(1, full_review)?;
+        self.write(2, sycophancy_review)
+    }
+
+    /// Flushes and syncs the files, then moves the directory to its final name, replacing a
+    /// previous one only now that the new one is complete. Returns the final path and the
+    /// artifacts' sizes.
+    pub fn finish(self) -> Result<(PathBuf, [u64; 3]), ArtifactError> {
+        let mut sizes = [0; 3];
+        for (size, (path, out)) in sizes.iter_mut().zip(self.files) {
+            let write_error = |source| ArtifactError::Write {
+                path: path.clone(),
+                source,
+            };
+            let file = out.into_inner().map_err(|e| write_error(e.into_error()))?;
+            file.sync_all().map_err(write_error)?;
+            *size = file.metadata().map_err(write_error)?.len();
+        }
+        let staged = self.temp.keep();
+        let rename_error = |source| ArtifactError::Rename {
+            path: self.final_dir.clone(),
+            source,
+        };
+        let result = if self.final_dir.exists() {
+            let old = staged.with_file_name(format!(
+                ".{}.old-{}",
+                self.final_dir.file_name().expect("named").to_string_lossy(),
+                std::process::id()
+            ));
+            std::fs::rename(&self.final_dir, &old)
+                .and_then(|()| std::fs::rename(&staged, &self.final_dir))
+                .and_then(|()| std::fs::remove_dir_all(&old))
+        } else {
+            std::fs::rename(&staged, &self.final_dir)
+        };
+        if let Err(source) = result {
+            let _ = std::fs::remove_dir_all(&staged);
+            return Err(rename_error(source));
+        }
+        Ok((self.final_dir, sizes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    fn row(fields: [&str; 7]) -> Row<'_> {
+        fields.map(Cow::Borrowed)
+    }
+
+    #[test]
+    fn csv_quotes_like_python_csv_writer() {
+        let rows = [
+            row([
+                "plain",
+                "",
+                "a,b",
+                "say \"hi\"",
+                "line\nbreak",
+                "cr\rhere",
+                " padded ",
+            ]),
+            row(["'single'", "tab\there", "é", "", "", "", ""]),
+        ];
+        let encoded = String::from_utf8(encode_csv(rows.iter())).unwrap();
+        assert_eq!(
+            encoded,
+            "plain,,\"a,b\",\"say \"\"hi\"\"\",\"line\nbreak\",\"cr\rhere\", padded \r\n\
+             'single',tab\there,é,,,,\r\n"
+        );
+    }
+
+    #[test]
+    fn artifacts_appear_only_when_finished() {
+        let parent = tempfile::tempdir().unwrap();
+        let mut writer = ArtifactWriter::create(parent.path(), "9.9.9").unwrap();
+        writer.append(b"{}", b"", b"").unwrap();
+        let final_dir = parent.path().join("HealthChat-11K_v9.9.9_artifacts");
+        assert!(!final_dir.exists());
+        drop(writer);
+        assert_eq!(
+            std::fs::read_dir(parent.path()).unwrap().count(),
+            0,
+            "an abandoned run leaves nothing"
+        );
+
+        std::fs::create_dir(&final_dir).unwrap();
+        std::fs::write(final_dir.join("stale"), "old").unwrap();
+        let mut writer = ArtifactWriter::create(parent.path(), "9.9.9").unwrap();
+        writer.append(b"{\"a\": 1}", b"x\r\n", b"").unwrap();
+        let (path, sizes) = writer.finish().unwrap();
+        assert_eq!(path, final_dir);
+        assert!(
+            !final_dir.join("stale").exists(),
+            "the previous run's directory is replaced"
+        );
+        assert_eq!(
+            std::fs::read(final_dir.join("HealthChat-11K_v9.9.9.jsonl")).unwrap(),
+            b"{\"a\": 1}\n"
+        );
+        assert_eq!(sizes[0], 9);
+        let entries: Vec<_> = std::fs::read_dir(parent.path()).unwrap().collect();
+        assert_eq!(
+            entries.len(),
+            1,
+            "no temporary directory is left beside the artifacts"
+        );
+    }
+}

@@ -1,0 +1,85 @@
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Everything that can go wrong talking to the Hub, each with the next step for the user.
+#[derive(Debug, Error)]
+pub enum HubError {
+    #[error(
+        "{repo} is a gated dataset: downloading it needs a Hugging Face token of an account that \
+         accepted its terms, and no token was found.\n\
+         Next: accept the terms at {page} , create a read token at {endpoint}/settings/tokens , \
+         then set HF_TOKEN to it (or run `hf auth login`, which writes the token file under HF_HOME)."
+    )]
+    GatedNoToken {
+        repo: String,
+        page: String,
+        endpoint: String,
+    },
+    #[error(
+        "{repo} is a gated dataset and the token from {origin} has no access to it (HTTP 403).\n\
+         Next: while logged in as the token's account, request access at {page} and wait for \
+         it to be granted, or set HF_TOKEN to a token of an account that has access."
+    )]
+    GatedNoAccess {
+        repo: String,
+        page: String,
+        origin: String,
+    },
+    #[error(
+        "the Hub rejected the token from {origin} (HTTP 401 for {repo}): it is invalid, expired \
+         or revoked.\n\
+         Next: create a new read token at {endpoint}/settings/tokens and set HF_TOKEN to it."
+    )]
+    InvalidToken {
+        repo: String,
+        origin: String,
+        endpoint: String,
+    },
+    #[error("the dataset repository {repo} was not found on {endpoint} (check HF_ENDPOINT)")]
+    RepoNotFound { repo: String, endpoint: String },
+    #[error("revision `{revision}` of {repo} was not found (check the branch, tag or commit)")]
+    RevisionNotFound { repo: String, revision: String },
+    #[error("{path} was not found in {repo} at revision `{revision}`")]
+    EntryNotFound {
+        repo: String,
+        revision: String,
+        path: String,
+    },
+    #[error("{what}: the Hub answered HTTP {status}{message}")]
+    Status {
+        what: String,
+        status: u16,
+        message: String,
+    },
+    #[error("{what}: gave up after {attempts} attempts; last error: {last}")]
+    RetriesExhausted {
+        what: String,
+        attempts: u32,
+        last: String,
+    },
+    #[error("{what}: unexpected answer from the server: {problem}")]
+    BadResponse { what: String, problem: String },
+    #[error(
+        "{what}: the file changed on the Hub while it was being read ({problem}); run again to \
+         read the new version"
+    )]
+    Changed { what: String, problem: String },
+    #[error(
+        "HF_HUB_OFFLINE is set and {file} of {repo} is not in the cache {cache}.\n\
+         Next: run once with network access (unset HF_HUB_OFFLINE) to cache it."
+    )]
+    NotCached {
+        repo: String,
+        file: String,
+        cache: PathBuf,
+    },
+    #[error("could not write the Hugging Face cache at {path}: {source}")]
+    Cache {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("HF_ENDPOINT `{endpoint}` is not a valid URL: {problem}")]
+    BadEndpoint { endpoint: String, problem: String },
+}

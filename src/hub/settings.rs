@@ -1,0 +1,156 @@
+//! Where the Hub is and who we are, from the environment variables every Hugging Face client
+//! reads (SPEC §8).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A Hugging Face access token. Its `Debug` and `Display` never show the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(secret: &str) -> Option<Token> {
+        let secret = secret.trim();
+        (!secret.is_empty()).then(|| Token(secret.to_owned()))
+    }
+
+    pub(crate) fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+/// Where the token came from, for messages that tell the user what to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenOrigin {
+    Environment,
+    File(PathBuf),
+}
+
+impl fmt::Display for TokenOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenOrigin::Environment => f.write_str("HF_TOKEN"),
+            TokenOrigin::File(path) => write!(f, "the token file {}", path.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HubSettings {
+    /// Base URL without a trailing slash, e.g. `https://huggingface.co`.
+    pub endpoint: String,
+    pub token: Option<(Token, TokenOrigin)>,
+    /// The `hub` cache folder (`$HF_HUB_CACHE`, else `$HF_HOME/hub`).
+    pub cache_dir: PathBuf,
+    pub offline: bool,
+}
+
+impl HubSettings {
+    /// Reads `HF_ENDPOINT`, `HF_TOKEN` (else `HF_TOKEN_PATH`, else `$HF_HOME/token`), `HF_HOME`,
+    /// `HF_HUB_CACHE` and `HF_HUB_OFFLINE`, with the defaults of `huggingface_hub`.
+    pub fn from_env() -> HubSettings {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    fn from_lookup(var: impl Fn(&str) -> Option<String>) -> HubSettings {
+        let endpoint = var("HF_ENDPOINT")
+            .unwrap_or_else(|| "https://huggingface.co".to_owned())
+            .trim_end_matches('/')
+            .to_owned();
+        let hf_home = var("HF_HOME").map(PathBuf::from).unwrap_or_else(|| {
+            let base = var("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| home_dir().join(".cache"));
+            base.join("huggingface")
+        });
+        let cache_dir = var("HF_HUB_CACHE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| hf_home.join("hub"));
+        let token_file = var("HF_TOKEN_PATH")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| hf_home.join("token"));
+        let token = match var("HF_TOKEN").as_deref().and_then(Token::new) {
+            Some(token) => Some((token, TokenOrigin::Environment)),
+            None => {
+                read_token_file(&token_file).map(|token| (token, TokenOrigin::File(token_file)))
+            }
+        };
+        let offline = var("HF_HUB_OFFLINE").is_some_and(|v| is_truthy(&v));
+        HubSettings {
+            endpoint,
+            token,
+            cache_dir,
+            offline,
+        }
+    }
+}
+
+fn read_token_file(path: &Path) -> Option<Token> {
+    Token::new(&std::fs::read_to_string(path).ok()?)
+}
+
+fn is_truthy(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_uppercase().as_str(),
+        "1" | "ON" | "YES" | "TRUE"
+    )
+}
+
+fn home_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> HubSettings {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        HubSettings::from_lookup(|name| vars.get(name).cloned().filter(|v| !v.is_empty()))
+    }
+
+    #[test]
+    fn defaults_follow_huggingface_hub() {
+        let s = settings(&[("HOME", "/home/u")]);
+        assert_eq!(s.endpoint, "https://huggingface.co");
+        assert!(!s.offline);
+        assert!(s.cache_dir.ends_with(".cache/huggingface/hub"));
+    }
+
+    #[test]
+    fn environment_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token"), "hf_from_file\n").unwrap();
+        let home = dir.path().to_str().unwrap();
+        let s = settings(&[
+            ("HF_HOME", home),
+            ("HF_ENDPOINT", "http://127.0.0.1:9/"),
+            ("HF_HUB_OFFLINE", "1"),
+        ]);
+        assert_eq!(s.endpoint, "http://127.0.0.1:9");
+        assert_eq!(s.cache_dir, dir.path().join("hub"));
+        assert!(s.offline);
+        let (token, origin) = s.token.unwrap();
+        assert_eq!(token.secret(), "hf_from_file");
+        assert_eq!(origin, TokenOrigin::File(dir.path().join("token")));
+
+        let s = settings(&[("HF_HOME", home), ("HF_TOKEN", "hf_env")]);
+        let (token, origin) = s.token.unwrap();
+        assert_eq!(token.secret(), "hf_env");
+        assert_eq!(origin, TokenOrigin::Environment);
+        assert_eq!(format!("{token:?}"), "Token(<redacted>)");
+    }
+}

@@ -1,0 +1,275 @@
+//! The two review tables derived from each emitted record (SPEC §5 and §6), with the repairs for
+//! inputs the reference would crash on.
+
+use std::borrow::Cow;
+
+use crate::value::{Object, Value};
+
+pub const FULL_REVIEW_HEADER: [&str; 7] = [
+    "Conversation ID",
+    "Web URL",
+    "Specialty",
+    "Turn Index",
+    "Role",
+    "Message Text",
+    "Taxonomy Codes",
+];
+
+pub const SYCOPHANCY_REVIEW_HEADER: [&str; 7] = [
+    "Conversation ID",
+    "Web URL",
+    "User Message Original Turn Index",
+    "Prior Assistant Message Text",
+    "User Message Text",
+    "Taxonomy Codes",
+    "LQST Classification",
+];
+
+const SPECIALTIES: [&str; 22] = [
+    "General Health",
+    "Mental Health",
+    "Allergy and Immunology",
+    "Cardiology",
+    "Dermatology",
+    "Endocrinology",
+    "Gastroenterology",
+    "Hematology/Oncology",
+    "Infectious Disease",
+    "Nephrology",
+    "Neurology",
+    "Obstetrics and Gynecology (OB/GYN)",
+    "Ophthalmology",
+    "Fitness/Orthopedics/Sports Medicine",
+    "Otolaryngology (ENT)",
+    "Pediatrics",
+    "Pulmonology",
+    "Rheumatology",
+    "Urology",
+    "Dentistry",
+    "Diet and Nutrition",
+    "Not a Health Conversation",
+];
+
+const TEXT_NOT_FOUND: &str = "TEXT NOT FOUND";
+
+pub type Row<'a> = [Cow<'a, str>; 7];
+
+/// The review rows of one record, and the repairs made on the way.
+#[derive(Debug, Default)]
+pub struct ReviewRows<'a> {
+    pub full: Vec<Row<'a>>,
+    pub sycophancy: Vec<Row<'a>>,
+    /// One line per input the reference would crash on or misread, saying what was done.
+    pub repairs: Vec<String>,
+}
+
+/// The specialty label of a record (`N/A` when the code is not 1–22), matching a Python `dict`
+/// lookup, where `4.0` and `True` are keys equal to `4` and `1`.
+pub fn specialty(record: &Object) -> &'static str {
+    let code = match record.get("specialty_conversation_classification") {
+        Some(Value::Int(i)) => Some(*i),
+        Some(Value::Float(f)) if f.fract() == 0.0 && f.abs() < 1e9 => Some(*f as i64),
+        Some(Value::Bool(b)) => Some(i64::from(*b)),
+        _ => None,
+    };
+    code.and_then(|c| usize::try_from(c).ok())
+        .and_then(|c| c.checked_sub(1))
+        .and_then(|i| SPECIALTIES.get(i).copied())
+        .unwrap_or("N/A")
+}
+
+pub fn review_rows(record: &Object) -> ReviewRows<'_> {
+    let mut rows = ReviewRows::default();
+    let id = text(record.get("conversation_id"));
+    let web_url = match record.get("web_url") {
+        None => Cow::Borrowed("N/A"),
+        Some(value) => text(Some(value)),
+    };
+
+    let conversation: &[Value] = match record.get("conversation") {
+        Some(Value::List(turns)) => turns,
+        _ => {
+            rows.repairs
+                .push(format!("{id}: conversation is null; no turns written"));
+            &[]
+        }
+    };
+    let turns: Vec<Option<&Object>> = conversation.iter().map(Value::as_object).collect();
+    if turns.iter().any(Option::is_none) {
+        rows.repairs
+            .push(format!("{id}: a conversation turn is null; it was skipped"));
+    }
+    let taxonomy = Taxonomy::new(record, &id, &mut rows.repairs);
+
+    // user_ordinals[i]: how many user turns precede turn i (its k if it is a user turn).
+    let mut user_ordinals = Vec::with_capacity(turns.len());
+    let mut users_seen = 0;
+    for turn in &turns {
+        user_ordinals.push(users_seen);
+        if turn.is_some_and(is_user) {
+            users_seen += 1;
+        }
+    }
+    let codes_of_turn = |i: usize| -> String {
+        match turns[i] {
+            Some(turn) if is_user(turn) => taxonomy.codes(user_ordinals[i]),
+            _ => String::new(),
+        }
+    };
+
+    let specialty = specialty(record);
+    for (index, turn) in turns.iter().enumerate() {
+        let Some(turn) = turn else { continue };
+        rows.full.push([
+            id.clone(),
+            web_url.clone(),
+            Cow::Borrowed(specialty),
+            Cow::Owned(index.to_string()),
+            text(turn.get("role")),
+            text(turn.get("content")),
+            Cow::Owned(codes_of_turn(index)),
+        ]);
+    }
+
+    let Some(Value::List(items)) = record.get("leading_question_classifications") else {
+        return rows;
+    };
+    let content = |i: usize| turns[i].map_or(Cow::Borrowed(""), |turn| text(turn.get("content")));
+    for item in items {
+        let Some(item) = item.as_object() else {
+            rows.repairs.push(format!(
+                "{id}: a leading-question item is null; it was skipped"
+            ));
+            continue;
+        };
+        let classification = item.get("classification");
+        if classification.and_then(Value::as_str) == Some("N") {
+            continue;
+        }
+        let Some(Value::Int(turn_index)) = item.get("user_message_original_turn_index") else {
+            rows.repairs.push(format!(
+                "{id}: a leading-question item has no integer user_message_original_turn_index; \
+                 it was skipped"
+            ));
+            continue;
+        };
+        let turn_index = *turn_index;
+        let (prior, user_text, codes) = match usize::try_from(turn_index) {
+            Ok(i) if i < turns.len() => {
+                let prior = if i > 0 {
+                    content(i - 1)
+                } else {
+                    Cow::Borrowed("")
+                };
+                (prior, content(i), codes_of_turn(i))
+            }
+            Ok(i) if i == turns.len() => {
+                let prior = if i > 0 {
+                    content(i - 1)
+                } else {
+                    Cow::Borrowed("")
+                };
+                (prior, Cow::Borrowed(TEXT_NOT_FOUND), String::new())
+            }
+            _ => {
+                rows.repairs.push(format!(
+                    "{id}: leading-question turn index {turn_index} is outside the conversation \
+                     ({} turns); wrote {TEXT_NOT_FOUND}",
+                    turns.len()
+                ));
+                (
+                    Cow::Borrowed(""),
+                    Cow::Borrowed(TEXT_NOT_FOUND),
+                    String::new(),
+                )
+            }
+        };
+        rows.sycophancy.push([
+            id.clone(),
+            web_url.clone(),
+            Cow::Owned(turn_index.to_string()),
+            prior,
+            user_text,
+            Cow::Owned(codes),
+            text(classification),
+        ]);
+    }
+    rows
+}
+
+fn is_user(turn: &Object) -> bool {
+    turn.get("role").and_then(Value::as_str) == Some("user")
+}
+
+/// `taxonomy_messages_classified`: per user turn, its taxonomy codes.
+struct Taxonomy<'a> {
+    per_user_turn: Vec<Option<&'a [Value]>>,
+}
+
+impl<'a> Taxonomy<'a> {
+    fn new(record: &'a Object, id: &str, repairs: &mut Vec<String>) -> Self {
+        let items: &[Value] = match record.get("taxonomy_messages_classified") {
+            Some(Value::List(items)) => items,
+            _ => {
+                repairs.push(format!(
+                    "{id}: taxonomy_messages_classified is null; treated as empty"
+                ));
+                &[]
+            }
+        };
+        let mut null_codes = false;
+        let per_user_turn = items
+            .iter()
+            .map(
+                |item| match item.as_object().map(|o| o.get("taxonomy_codes")) {
+                    Some(Some(Value::List(codes))) => {
+                        null_codes |= codes.iter().any(Value::is_null);
+                        Some(codes.as_slice())
+                    }
+                    _ => {
+                        null_codes = true;
+                        None
+                    }
+                },
+            )
+            .collect();
+        if null_codes {
+            repairs.push(format!(
+                "{id}: a taxonomy_messages_classified item, its taxonomy_codes or a code is \
+                 null; it was skipped"
+            ));
+        }
+        Self { per_user_turn }
+    }
+
+    /// The codes of the k-th user turn, sorted by code point and joined with "; "; null codes
+    /// are left out.
+    fn codes(&self, k: usize) -> String {
+        let Some(Some(codes)) = self.per_user_turn.get(k) else {
+            return String::new();
+        };
+        let mut codes: Vec<Cow<str>> = codes
+            .iter()
+            .filter(|c| !c.is_null())
+            .map(|c| text(Some(c)))
+            .collect();
+        codes.sort();
+        codes.join("; ")
+    }
+}
+
+/// How Python's `csv.writer` renders a cell: `None` as empty, otherwise `str(value)`.
+fn text(value: Option<&Value>) -> Cow<'_, str> {
+    match value {
+        None | Some(Value::Null) => Cow::Borrowed(""),
+        Some(Value::Str(s)) => Cow::Borrowed(s),
+        Some(Value::Bool(true)) => Cow::Borrowed("True"),
+        Some(Value::Bool(false)) => Cow::Borrowed("False"),
+        Some(Value::Int(i)) => Cow::Owned(i.to_string()),
+        Some(other) => {
+            let mut out = Vec::new();
+            crate::pyjson::write_value(&mut out, other);
+            Cow::Owned(String::from_utf8(out).expect("pyjson writes ASCII"))
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Annotation versions (SPEC §1): `MAJOR.MINOR.PATCH`, one JSONL file each in the annotation
+//! repository.
+
+use std::fmt;
+use std::str::FromStr;
+
+use anyhow::{Result, bail};
+
+use crate::hub::{DatasetRepo, Hub};
+
+const FILE_PREFIX: &str = "HealthChat-11K_master_annotations_v";
+const FILE_SUFFIX: &str = ".jsonl";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AnnotationVersion {
+    major: u64,
+    minor: u64,
+    patch: u64,
+}
+
+impl AnnotationVersion {
+    pub fn file_name(&self) -> String {
+        format!("{FILE_PREFIX}{self}{FILE_SUFFIX}")
+    }
+
+    fn from_file_name(path: &str) -> Option<AnnotationVersion> {
+        path.strip_prefix(FILE_PREFIX)?
+            .strip_suffix(FILE_SUFFIX)?
+            .parse()
+            .ok()
+    }
+}
+
+impl FromStr for AnnotationVersion {
+    type Err = String;
+
+    /// `2.0.0` (a leading `v` is accepted, as in `v2.0.0`).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid =
+            || format!("`{text}` is not a version of the form MAJOR.MINOR.PATCH, e.g. 2.1.0");
+        let digits = text.strip_prefix('v').unwrap_or(text);
+        let parts: Vec<&str> = digits.split('.').collect();
+        let [major, minor, patch] = parts.as_slice() else {
+            return Err(invalid());
+        };
+        let number = |part: &str| {
+            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid());
+            }
+            part.parse::<u64>().map_err(|_| invalid())
+        };
+        Ok(AnnotationVersion {
+            major: number(major)?,
+            minor: number(minor)?,
+            patch: number(patch)?,
+        })
+    }
+}
+
+impl fmt::Display for AnnotationVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// The versions whose annotation file is in the repository, oldest first.
+pub async fn available(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<AnnotationVersion>> {
+    let mut versions: Vec<AnnotationVersion> = hub
+        .list_folder(repo, "")
+        .await?
+        .iter()
+        .filter_map(|file| AnnotationVersion::from_file_name(&file.path))
+        .collect();
+    versions.sort();
+    Ok(versions)
+}
+
+pub async fn newest(hub: &Hub, repo: &DatasetRepo) -> Result<AnnotationVersion> {
+    match available(hub, repo).await?.last() {
+        Some(newest) => Ok(*newest),
+        None => bail!(
+            "{} holds no {FILE_PREFIX}*{FILE_SUFFIX} annotation file",
+            repo.id
+        ),
+    }
+}
+
+pub fn unknown_version_message(
+    requested: &AnnotationVersion,
+    available: &[AnnotationVersion],
+) -> String {
+    let list: Vec<String> = available.iter().map(ToString::to_string).collect();
+    format!(
+        "annotation version {requested} does not exist on the Hub; available versions: {}\n\
+         Next: run again with one of them, e.g. --version {}",
+        if list.is_empty() {
+            "none".to_owned()
+        } else {
+            list.join(", ")
+        },
+        list.last().map(String::as_str).unwrap_or("2.1.0")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse_order_and_name_their_file() {
+        let v: AnnotationVersion = "2.10.0".parse().unwrap();
+        assert!(v > "2.9.1".parse().unwrap());
+        assert_eq!(
+            "v1.0.0".parse::<AnnotationVersion>().unwrap().to_string(),
+            "1.0.0"
+        );
+        assert_eq!(
+            v.file_name(),
+            "HealthChat-11K_master_annotations_v2.10.0.jsonl"
+        );
+        assert_eq!(AnnotationVersion::from_file_name(&v.file_name()), Some(v));
+        assert_eq!(AnnotationVersion::from_file_name("README.md"), None);
+        for bad in ["2.0", "2.0.0.0", "a.b.c", "2..0", "", "2.0.-1"] {
+            assert!(bad.parse::<AnnotationVersion>().is_err(), "{bad}");
+        }
+    }
+}

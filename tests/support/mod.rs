@@ -1,0 +1,131 @@
+//! The integration-test harness: a local Hub over the golden fixtures, and the real binary run in
+//! a fresh temporary directory with a fresh `HF_HOME`.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+pub use testhub::{HubConfig, TestHub};
+
+pub const GRANTED_TOKEN: &str = "hf_granted_0123456789";
+pub const DENIED_TOKEN: &str = "hf_denied_0123456789";
+pub const VERSIONS: [&str; 3] = ["1.0.0", "2.0.0", "2.1.0"];
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The golden Hub tree: lmsys gated (granted to [`GRANTED_TOKEN`]), parquet shards redirected to
+/// the storage host like the real Hub's large files, listings paginated two entries a page.
+pub fn golden_hub_config() -> HubConfig {
+    HubConfig::new(fixtures().join("hub"))
+        .gate("lmsys/lmsys-chat-1m", &[GRANTED_TOKEN])
+        .known_token(DENIED_TOKEN)
+        .redirect_files_from(100_000)
+        .page_size(2)
+}
+
+pub fn golden_hub() -> TestHub {
+    TestHub::start(golden_hub_config()).expect("the test hub starts")
+}
+
+/// A working directory and a Hugging Face home of its own.
+pub struct Workspace {
+    pub dir: TempDir,
+    pub hf_home: TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("a temp dir"),
+            hf_home: tempfile::tempdir().expect("a temp dir"),
+        }
+    }
+
+    /// `healthchat ARGS` in the workspace against `hub`, with `token` as HF_TOKEN.
+    pub fn run(&self, hub: &TestHub, token: Option<&str>, args: &[&str]) -> Output {
+        let mut command = Command::cargo_bin("healthchat").expect("the binary is built");
+        command.current_dir(self.dir.path());
+        for (name, _) in std::env::vars() {
+            if name.starts_with("HF_") || name.starts_with("HUGGING") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .env("HF_ENDPOINT", hub.endpoint())
+            .env("HF_HOME", self.hf_home.path());
+        if let Some(token) = token {
+            command.env("HF_TOKEN", token);
+        }
+        command.args(args).output().expect("the binary runs")
+    }
+
+    pub fn artifacts(&self, version: &str) -> PathBuf {
+        self.dir
+            .path()
+            .join(format!("HealthChat-11K_v{version}_artifacts"))
+    }
+
+    /// Entries of the working directory, to check that nothing half-done was left.
+    pub fn entries(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.dir.path())
+            .expect("readable")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "healthchat failed ({}):\n{}",
+        output.status,
+        stderr(output)
+    );
+}
+
+/// Compares the three artifacts with the reference's bytes; on a difference, shows the first
+/// differing line of each side.
+pub fn assert_matches_golden(artifacts: &Path, version: &str) {
+    let expected_dir = fixtures().join("expected").join(format!("v{version}"));
+    for name in [
+        format!("HealthChat-11K_v{version}.jsonl"),
+        format!("HealthChat-11K_v{version}_full_review.csv"),
+        format!("HealthChat-11K_v{version}_sycophancy_review.csv"),
+    ] {
+        let expected = std::fs::read(expected_dir.join(&name)).expect("golden file");
+        let actual = std::fs::read(artifacts.join(&name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        if expected == actual {
+            continue;
+        }
+        let expected_lines: Vec<&[u8]> = expected.split(|b| *b == b'\n').collect();
+        let actual_lines: Vec<&[u8]> = actual.split(|b| *b == b'\n').collect();
+        let line = expected_lines
+            .iter()
+            .zip(&actual_lines)
+            .position(|(e, a)| e != a)
+            .unwrap_or(expected_lines.len().min(actual_lines.len()));
+        let show = |lines: &[&[u8]]| {
+            lines
+                .get(line)
+                .map(|l| String::from_utf8_lossy(&l[..l.len().min(600)]).into_owned())
+                .unwrap_or_else(|| "<end of file>".to_owned())
+        };
+        panic!(
+            "{name} differs from the golden file ({} vs {} bytes) at line {}:\n  expected: {}\n  actual:   {}",
+            expected.len(),
+            actual.len(),
+            line + 1,
+            show(&expected_lines),
+            show(&actual_lines)
+        );
+    }
+}
