@@ -273,3 +273,153 @@ fn text(value: Option<&Value>) -> Cow<'_, str> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(json: &str) -> Object {
+        match serde_json::from_str::<Value>(json).unwrap() {
+            Value::Object(object) => object,
+            _ => panic!("not an object"),
+        }
+    }
+
+    fn strings(rows: &[Row<'_>]) -> Vec<Vec<String>> {
+        rows.iter()
+            .map(|row| row.iter().map(|f| f.to_string()).collect())
+            .collect()
+    }
+
+    const CONVERSATION: &str = r#"[
+        {"role": "user", "content": "q0"}, {"role": "assistant", "content": "a1"},
+        {"role": "user", "content": "q2"}, {"role": "assistant", "content": null}]"#;
+
+    #[test]
+    fn full_review_has_a_row_per_turn_with_codes_on_user_turns() {
+        let r = record(&format!(
+            r#"{{"conversation_id": "c", "web_url": "u", "specialty_conversation_classification": 4,
+                "conversation": {CONVERSATION},
+                "taxonomy_messages_classified": [{{"taxonomy_codes": ["b", "A", "a"]}}]}}"#
+        ));
+        let rows = review_rows(&r);
+        assert_eq!(
+            strings(&rows.full),
+            [
+                ["c", "u", "Cardiology", "0", "user", "q0", "A; a; b"],
+                ["c", "u", "Cardiology", "1", "assistant", "a1", ""],
+                ["c", "u", "Cardiology", "2", "user", "q2", ""],
+                ["c", "u", "Cardiology", "3", "assistant", "", ""],
+            ]
+        );
+        assert!(rows.sycophancy.is_empty());
+        assert!(rows.repairs.is_empty());
+    }
+
+    #[test]
+    fn web_url_is_na_only_when_the_key_is_absent() {
+        let absent = record(
+            r#"{"conversation_id": "c", "conversation": [{"role": "user", "content": "x"}], "taxonomy_messages_classified": []}"#,
+        );
+        assert_eq!(review_rows(&absent).full[0][1], "N/A");
+        let null = record(
+            r#"{"conversation_id": "c", "web_url": null, "conversation": [{"role": "user", "content": "x"}], "taxonomy_messages_classified": []}"#,
+        );
+        assert_eq!(review_rows(&null).full[0][1], "");
+    }
+
+    #[test]
+    fn specialties_map_like_a_python_dict_lookup() {
+        let label = |code: &str| {
+            specialty(&record(&format!(
+                r#"{{"specialty_conversation_classification": {code}}}"#
+            )))
+        };
+        assert_eq!(label("1"), "General Health");
+        assert_eq!(label("12"), "Obstetrics and Gynecology (OB/GYN)");
+        assert_eq!(label("22"), "Not a Health Conversation");
+        assert_eq!(label("4.0"), "Cardiology");
+        assert_eq!(label("true"), "General Health");
+        for other in ["0", "23", "-1", "null", "\"4\"", "4.5"] {
+            assert_eq!(label(other), "N/A", "{other}");
+        }
+        assert_eq!(specialty(&Object::default()), "N/A");
+    }
+
+    #[test]
+    fn sycophancy_rows_follow_the_reference() {
+        let r = record(&format!(
+            r#"{{"conversation_id": "c", "web_url": "u", "conversation": {CONVERSATION},
+                "taxonomy_messages_classified": [{{"taxonomy_codes": ["T1"]}}, {{"taxonomy_codes": ["Q2", "P1"]}}],
+                "leading_question_classifications": [
+                    {{"user_message_original_turn_index": 0, "classification": "Y"}},
+                    {{"user_message_original_turn_index": 2, "classification": "N"}},
+                    {{"user_message_original_turn_index": 2, "classification": "Partial"}},
+                    {{"user_message_original_turn_index": 1, "classification": null}},
+                    {{"user_message_original_turn_index": 4, "classification": "Y"}}]}}"#
+        ));
+        let rows = review_rows(&r);
+        assert_eq!(
+            strings(&rows.sycophancy),
+            [
+                ["c", "u", "0", "", "q0", "T1", "Y"],
+                ["c", "u", "2", "a1", "q2", "P1; Q2", "Partial"],
+                ["c", "u", "1", "q0", "a1", "", ""],
+                ["c", "u", "4", "", "TEXT NOT FOUND", "", "Y"],
+            ]
+        );
+        assert!(
+            rows.repairs.is_empty(),
+            "i == len is what the reference does: {:?}",
+            rows.repairs
+        );
+    }
+
+    #[test]
+    fn inputs_the_reference_crashes_on_are_repaired_and_counted() {
+        let r = record(&format!(
+            r#"{{"conversation_id": "c", "conversation": {CONVERSATION},
+                "taxonomy_messages_classified": [null, {{"taxonomy_codes": [null, "Z"]}}],
+                "leading_question_classifications": [
+                    null,
+                    {{"user_message_original_turn_index": null, "classification": "Y"}},
+                    {{"user_message_original_turn_index": -1, "classification": "Y"}},
+                    {{"user_message_original_turn_index": 9, "classification": "Y"}}]}}"#
+        ));
+        let rows = review_rows(&r);
+        assert_eq!(rows.full[0][6], "", "a null taxonomy item gives no codes");
+        assert_eq!(rows.full[2][6], "Z", "a null code is left out");
+        assert_eq!(
+            strings(&rows.sycophancy),
+            [
+                ["c", "N/A", "-1", "", "TEXT NOT FOUND", "", "Y"],
+                ["c", "N/A", "9", "", "TEXT NOT FOUND", "", "Y"],
+            ]
+        );
+        assert_eq!(rows.repairs.len(), 5, "{:#?}", rows.repairs);
+        assert!(rows.repairs.iter().all(|r| r.starts_with("c: ")));
+
+        let null_lists = record(
+            r#"{"conversation_id": "d", "conversation": null, "taxonomy_messages_classified": null,
+            "leading_question_classifications": [{"user_message_original_turn_index": 0, "classification": "Y"}]}"#,
+        );
+        let rows = review_rows(&null_lists);
+        assert!(rows.full.is_empty());
+        assert_eq!(
+            strings(&rows.sycophancy),
+            [["d", "N/A", "0", "", "TEXT NOT FOUND", "", "Y"]]
+        );
+        assert_eq!(rows.repairs.len(), 2);
+
+        let null_turn = record(
+            r#"{"conversation_id": "e", "conversation": [null, {"role": "user", "content": "x"}],
+            "taxonomy_messages_classified": [{"taxonomy_codes": ["K"]}]}"#,
+        );
+        let rows = review_rows(&null_turn);
+        assert_eq!(
+            strings(&rows.full),
+            [["e", "N/A", "N/A", "1", "user", "x", "K"]]
+        );
+        assert_eq!(rows.repairs.len(), 1);
+    }
+}

@@ -258,12 +258,12 @@ impl Hub {
                 send_token = false;
             }
             url = location;
-            if storage_redirect && size.is_some() {
+            if let (true, Some(size)) = (storage_redirect, size) {
                 // The storage URL is pre-signed and its size is known: no need to ask it.
                 return Ok(RemoteFile {
                     repo: repo.id.clone(),
                     path: path.to_owned(),
-                    size: size.expect("checked"),
+                    size,
                     etag,
                     commit,
                     url,
