@@ -290,3 +290,42 @@ fn a_malformed_version_is_a_usage_error() {
     assert!(stderr(&output).contains("MAJOR.MINOR.PATCH"));
     assert!(hub.requests().is_empty(), "nothing is asked of the Hub");
 }
+
+#[test]
+fn failures_rate_limits_and_cut_connections_do_not_change_a_byte() {
+    let hub = TestHub::start(golden_hub_config().faults(Faults {
+        fail_every: 4,
+        cut_every: 3,
+    }))
+    .unwrap();
+    let workspace = Workspace::new();
+    let output = workspace.run(
+        &hub,
+        Some(GRANTED_TOKEN),
+        &["generate", "--version", "2.0.0", "--jobs", "3"],
+    );
+    assert_success(&output);
+    assert_matches_golden(&workspace.artifacts("2.0.0"), "2.0.0");
+    let requests = hub.requests();
+    let failed = requests
+        .iter()
+        .filter(|r| r.status == 503 || r.status == 429)
+        .count();
+    assert!(
+        failed * 5
+            >= requests
+                .iter()
+                .filter(|r| r.path.contains("/resolve/") || r.path.starts_with("/cdn/"))
+                .count(),
+        "at least 20% of file requests failed: {requests:#?}"
+    );
+    let resumed = requests
+        .iter()
+        .filter(|r| {
+            r.range
+                .as_deref()
+                .is_some_and(|range| !range.starts_with("bytes=0-"))
+        })
+        .count();
+    assert!(resumed > 0, "cut streams resumed from where they stopped");
+}

@@ -6,7 +6,7 @@ use std::process::Output;
 
 use assert_cmd::Command;
 use tempfile::TempDir;
-pub use testhub::{HubConfig, TestHub};
+pub use testhub::{Faults, HubConfig, TestHub};
 
 pub const GRANTED_TOKEN: &str = "hf_granted_0123456789";
 pub const DENIED_TOKEN: &str = "hf_denied_0123456789";

@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::UNIX_EPOCH;
 
@@ -44,6 +45,17 @@ pub struct HubConfig {
     pub redirect_min_size: Option<u64>,
     /// Entries per page of a tree listing.
     pub page_size: usize,
+    /// Injected failures on file requests (`/resolve/` and storage), for retry tests.
+    pub faults: Faults,
+}
+
+/// Deterministic failures: of the file requests, every `fail_every`-th is answered 503 or 429
+/// (alternately, with a zero wait) and every `cut_every`-th body stops halfway through, as a
+/// dropped connection does. 0 disables either.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Faults {
+    pub fail_every: u32,
+    pub cut_every: u32,
 }
 
 impl HubConfig {
@@ -54,6 +66,7 @@ impl HubConfig {
             tokens: HashSet::new(),
             redirect_min_size: None,
             page_size: 1000,
+            faults: Faults::default(),
         }
     }
 
@@ -80,6 +93,11 @@ impl HubConfig {
 
     pub fn page_size(mut self, page_size: usize) -> Self {
         self.page_size = page_size.max(1);
+        self
+    }
+
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
         self
     }
 }
@@ -113,6 +131,7 @@ impl TestHub {
             config,
             port: addr.port(),
             log: Arc::clone(&log),
+            file_requests: AtomicU32::new(0),
         });
         let (shutdown, stopped) = oneshot::channel();
         let thread = std::thread::spawn(move || {
@@ -156,6 +175,30 @@ struct State {
     config: HubConfig,
     port: u16,
     log: Arc<Mutex<Vec<RequestRecord>>>,
+    file_requests: AtomicU32,
+}
+
+enum Fault {
+    None,
+    Fail,
+    Cut,
+}
+
+impl State {
+    fn next_fault(&self) -> Fault {
+        let Faults {
+            fail_every,
+            cut_every,
+        } = self.config.faults;
+        let n = self.file_requests.fetch_add(1, Ordering::Relaxed) + 1;
+        if fail_every > 0 && n.is_multiple_of(fail_every) {
+            Fault::Fail
+        } else if cut_every > 0 && n.is_multiple_of(cut_every) {
+            Fault::Cut
+        } else {
+            Fault::None
+        }
+    }
 }
 
 async fn serve(
@@ -453,6 +496,27 @@ async fn serve_file(
     range: Option<&str>,
     on_hub: bool,
 ) -> Response<Body> {
+    let fault = state.next_fault();
+    if let Fault::Fail = fault {
+        let (status, header_name, value) = if state
+            .file_requests
+            .load(Ordering::Relaxed)
+            .is_multiple_of(2)
+        {
+            (StatusCode::SERVICE_UNAVAILABLE, "retry-after", "0")
+        } else {
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                "ratelimit",
+                "\"api\";r=0;t=0",
+            )
+        };
+        let mut response = error(status, None, "injected failure");
+        response
+            .headers_mut()
+            .insert(header_name, HeaderValue::from_static(value));
+        return response;
+    }
     let file_path = repo_dir(state, repo).join(path);
     let metadata = match tokio::fs::metadata(&file_path).await {
         Ok(metadata) if metadata.is_file() && !path.split('/').any(|s| s == "..") => metadata,
@@ -523,10 +587,10 @@ async fn serve_file(
             format!("bytes {start}-{}/{size}", end - 1),
         );
     }
-    let body = if method == Method::HEAD {
-        empty()
-    } else {
-        file_body(file_path, start, end)
+    let body = match (method == Method::HEAD, fault) {
+        (true, _) => empty(),
+        (false, Fault::Cut) => file_body(file_path, start, end, Some(start + (end - start) / 2)),
+        (false, _) => file_body(file_path, start, end, None),
     };
     builder.body(body).expect("valid response")
 }
@@ -549,7 +613,9 @@ fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
     (start < end && start < size).then_some((start, end))
 }
 
-fn file_body(path: PathBuf, start: u64, end: u64) -> Body {
+/// The bytes `start..end` of a file, read as they are sent; with `cut_at`, the body fails there
+/// and the connection drops.
+fn file_body(path: PathBuf, start: u64, end: u64, cut_at: Option<u64>) -> Body {
     const CHUNK: usize = 256 * 1024;
     let stream =
         futures_util::stream::unfold((None::<tokio::fs::File>, start), move |(file, position)| {
@@ -557,6 +623,11 @@ fn file_body(path: PathBuf, start: u64, end: u64) -> Body {
             async move {
                 if position >= end {
                     return None;
+                }
+                if cut_at.is_some_and(|cut| position >= cut) {
+                    let cut =
+                        std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "injected cut");
+                    return Some((Err(cut), (None, end)));
                 }
                 let mut file = match file {
                     Some(file) => file,
@@ -572,7 +643,8 @@ fn file_body(path: PathBuf, start: u64, end: u64) -> Body {
                         file
                     }
                 };
-                let want = usize::try_from(end - position).unwrap_or(CHUNK).min(CHUNK);
+                let stop = cut_at.filter(|cut| *cut > position).unwrap_or(end).min(end);
+                let want = usize::try_from(stop - position).unwrap_or(CHUNK).min(CHUNK);
                 let mut buffer = vec![0; want];
                 match file.read_exact(&mut buffer).await {
                     Ok(_) => Some((
