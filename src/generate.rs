@@ -28,7 +28,6 @@ pub struct GenerateOptions {
     pub output_dir: PathBuf,
     /// Shards streamed at once.
     pub jobs: usize,
-    pub quiet: bool,
 }
 
 /// What a run did, for the closing summary.
@@ -278,7 +277,6 @@ async fn open_shards(hub: &Arc<Hub>, source: Source, jobs: usize) -> Result<Vec<
         .list_folder(&repo, "data")
         .await?
         .into_iter()
-        .map(|file| file.path)
         .filter(|path| {
             let name = path.strip_prefix("data/").unwrap_or_default();
             name.starts_with("train-") && name.ends_with(".parquet") && !name.contains('/')

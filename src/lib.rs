@@ -33,7 +33,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 version: args.version,
                 output_dir: args.output_dir,
                 jobs: usize::from(args.jobs),
-                quiet: args.quiet,
             };
             let summary = tokio::select! {
                 summary = generate::generate(hub, options, &progress) => summary?,

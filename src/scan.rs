@@ -171,10 +171,6 @@ impl Shard {
         })
     }
 
-    pub fn rows(&self) -> i64 {
-        self.metadata.metadata().file_metadata().num_rows()
-    }
-
     /// The bytes the scan downloads: from the first row group to the end of the last.
     pub fn data_range(&self) -> Range<u64> {
         match (self.row_groups.first(), self.row_groups.last()) {

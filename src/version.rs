@@ -69,7 +69,7 @@ pub async fn available(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<AnnotationVe
         .list_folder(repo, "")
         .await?
         .iter()
-        .filter_map(|file| AnnotationVersion::from_file_name(&file.path))
+        .filter_map(|path| AnnotationVersion::from_file_name(path))
         .collect();
     versions.sort();
     Ok(versions)

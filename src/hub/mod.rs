@@ -36,13 +36,6 @@ impl DatasetRepo {
     }
 }
 
-/// A file in a repository listing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RepoFile {
-    pub path: String,
-    pub size: Option<u64>,
-}
-
 /// A file whose `/resolve/` redirect has been followed once: ranges of it are read from `url`.
 #[derive(Debug, Clone)]
 pub struct RemoteFile {
@@ -77,7 +70,6 @@ struct TreeEntry {
     #[serde(rename = "type")]
     kind: String,
     path: String,
-    size: Option<u64>,
 }
 
 /// What a request was about, to turn an HTTP error into a message about the user's data.
@@ -159,12 +151,12 @@ impl Hub {
         }
     }
 
-    /// The files directly inside `folder` ("" for the root) of a dataset repository.
+    /// The paths of the files directly inside `folder` ("" for the root) of a dataset repository.
     pub async fn list_folder(
         &self,
         repo: &DatasetRepo,
         folder: &str,
-    ) -> Result<Vec<RepoFile>, HubError> {
+    ) -> Result<Vec<String>, HubError> {
         let mut segments = vec!["api", "datasets"];
         segments.extend(repo.id.split('/'));
         segments.extend(["tree", repo.revision.as_str()]);
@@ -198,10 +190,7 @@ impl Hub {
                 entries
                     .into_iter()
                     .filter(|entry| entry.kind == "file")
-                    .map(|entry| RepoFile {
-                        path: entry.path,
-                        size: entry.size,
-                    }),
+                    .map(|entry| entry.path),
             );
         }
         Ok(files)
@@ -219,6 +208,7 @@ impl Hub {
         let mut url = self.resolve_url(repo, path);
         let mut send_token = true;
         let (mut size, mut etag, mut commit) = (None, None, None);
+        let mut located = false;
         for _ in 0..=MAX_REDIRECTS {
             let response = self
                 .send(&target, || {
@@ -232,19 +222,8 @@ impl Hub {
             if !response.status().is_redirection() {
                 size = size.or_else(|| header_u64(headers, header::CONTENT_LENGTH.as_str()));
                 etag = etag.or_else(|| header_str(headers, "etag").map(|e| clean_etag(&e)));
-                let size = size.ok_or_else(|| HubError::BadResponse {
-                    what: target.what.clone(),
-                    problem: "no Content-Length or X-Linked-Size".to_owned(),
-                })?;
-                return Ok(RemoteFile {
-                    repo: repo.id.clone(),
-                    path: path.to_owned(),
-                    size,
-                    etag,
-                    commit,
-                    url,
-                    send_token,
-                });
+                located = true;
+                break;
             }
             let storage_redirect =
                 headers.contains_key("x-linked-size") || headers.contains_key("x-linked-etag");
@@ -258,22 +237,30 @@ impl Hub {
                 send_token = false;
             }
             url = location;
-            if let (true, Some(size)) = (storage_redirect, size) {
-                // The storage URL is pre-signed and its size is known: no need to ask it.
-                return Ok(RemoteFile {
-                    repo: repo.id.clone(),
-                    path: path.to_owned(),
-                    size,
-                    etag,
-                    commit,
-                    url,
-                    send_token,
-                });
+            // A pre-signed storage URL whose size is known needs no request of its own.
+            if storage_redirect && size.is_some() {
+                located = true;
+                break;
             }
         }
-        Err(HubError::BadResponse {
-            what: target.what,
-            problem: format!("more than {MAX_REDIRECTS} redirects"),
+        if !located {
+            return Err(HubError::BadResponse {
+                what: target.what,
+                problem: format!("more than {MAX_REDIRECTS} redirects"),
+            });
+        }
+        let size = size.ok_or_else(|| HubError::BadResponse {
+            what: target.what.clone(),
+            problem: "no Content-Length or X-Linked-Size".to_owned(),
+        })?;
+        Ok(RemoteFile {
+            repo: repo.id.clone(),
+            path: path.to_owned(),
+            size,
+            etag,
+            commit,
+            url,
+            send_token,
         })
     }
 
