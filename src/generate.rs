@@ -208,11 +208,15 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
         }
     }
 
+    let totals: HashMap<Source, usize> = plans
+        .iter()
+        .map(|(source, targets, _)| (*source, targets.len()))
+        .collect();
     for (source, shard_path, mut receiver) in channels {
         let wanted = remaining
             .get_mut(&source)
             .expect("every planned source has targets");
-        let total = index.targets(source).len();
+        let total = totals[&source];
         loop {
             let record = match receiver.recv().await {
                 Some(ShardEvent::Record(record)) => record,
