@@ -68,24 +68,35 @@ fn csv_writer<W: Write>(out: W) -> csv::Writer<W> {
         .from_writer(out)
 }
 
+/// Held locked by the run that writes a temporary directory: a later run that can lock it knows
+/// its writer is gone (killed before it could clean up) and removes the directory.
+const LOCK_FILE: &str = ".lock";
+
 /// Writes the three artifacts into a hidden temporary directory beside the target, and renames
 /// it into place only in [`ArtifactWriter::finish`]. Dropped unfinished, it deletes itself.
 pub struct ArtifactWriter {
     final_dir: PathBuf,
     temp: tempfile::TempDir,
+    lock: File,
     files: [(PathBuf, BufWriter<File>); 3],
 }
 
 impl ArtifactWriter {
     pub fn create(parent: &Path, version: &str) -> Result<Self, ArtifactError> {
         let name = directory_name(version);
+        let prefix = format!(".{name}.partial-");
+        remove_abandoned(parent, &prefix);
+        let create_error = |source| ArtifactError::Create {
+            dir: parent.to_owned(),
+            source,
+        };
         let temp = tempfile::Builder::new()
-            .prefix(&format!(".{name}.partial-"))
+            .prefix(&prefix)
             .tempdir_in(parent)
-            .map_err(|source| ArtifactError::Create {
-                dir: parent.to_owned(),
-                source,
-            })?;
+            .map_err(create_error)?;
+        let lock = File::create(temp.path().join(LOCK_FILE))
+            .and_then(|lock| lock.lock().map(|()| lock))
+            .map_err(create_error)?;
         let open = |file_name: &String| {
             let path = temp.path().join(file_name);
             File::create(&path)
@@ -103,6 +114,7 @@ impl ArtifactWriter {
             final_dir,
             files: [open(&jsonl)?, open(&full)?, open(&sycophancy)?],
             temp,
+            lock,
         };
         let header = |names: [&str; 7]| {
             let row: Row = names.map(std::borrow::Cow::Borrowed);
@@ -148,6 +160,12 @@ impl ArtifactWriter {
             file.sync_all().map_err(write_error)?;
             *size = file.metadata().map_err(write_error)?.len();
         }
+        let lock_path = self.temp.path().join(LOCK_FILE);
+        drop(self.lock);
+        std::fs::remove_file(&lock_path).map_err(|source| ArtifactError::Write {
+            path: lock_path,
+            source,
+        })?;
         let staged = self.temp.keep();
         let rename_error = |source| ArtifactError::Rename {
             path: self.final_dir.clone(),
@@ -170,6 +188,24 @@ impl ArtifactWriter {
             return Err(rename_error(source));
         }
         Ok((self.final_dir, sizes))
+    }
+}
+
+/// Removes the temporary directories of earlier runs that were killed before they could clean
+/// up: those whose lock file nobody holds. A directory still being written stays locked.
+fn remove_abandoned(parent: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(prefix) {
+            continue;
+        }
+        let dir = entry.path();
+        let abandoned = File::open(dir.join(LOCK_FILE)).is_ok_and(|lock| lock.try_lock().is_ok());
+        if abandoned {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 }
 

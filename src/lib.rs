@@ -36,7 +36,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let summary = tokio::select! {
                 summary = generate::generate(hub, options, &progress) => summary?,
-                _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted; no artifacts were written"),
+                signal = interruption() => return Err(signal?.into()),
             };
             generate::print_summary(&summary, &progress);
             println!("{}", summary.directory.display());
@@ -45,8 +45,41 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Prints an error chain as `error: outer: inner` and gives the exit status.
+/// The run was stopped by a signal. Dropping the run's future removes its temporary files.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted by {name}; no artifacts were written")]
+pub struct Interrupted {
+    name: &'static str,
+    number: u8,
+}
+
+/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM, as sent by CI runners and `kill`.
+async fn interruption() -> std::io::Result<Interrupted> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.map(|()| Interrupted { name: "SIGINT", number: 2 }),
+            _ = terminate.recv() => Ok(Interrupted { name: "SIGTERM", number: 15 }),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await?;
+        Ok(Interrupted {
+            name: "Ctrl-C",
+            number: 2,
+        })
+    }
+}
+
+/// Prints an error chain as `error: outer: inner` and gives the exit status: 128 + the signal's
+/// number for an interrupted run, as shells report it, else 1.
 pub fn report(error: &anyhow::Error) -> ExitCode {
     eprintln!("error: {error:#}");
-    ExitCode::FAILURE
+    match error.downcast_ref::<Interrupted>() {
+        Some(interrupted) => ExitCode::from(128 + interrupted.number),
+        None => ExitCode::FAILURE,
+    }
 }

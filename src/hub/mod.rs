@@ -39,7 +39,7 @@ impl DatasetRepo {
 /// A file whose `/resolve/` redirect has been followed once: ranges of it are read from `url`.
 #[derive(Debug, Clone)]
 pub struct RemoteFile {
-    pub repo: String,
+    pub repo: DatasetRepo,
     pub path: String,
     pub size: u64,
     pub etag: Option<String>,
@@ -51,7 +51,7 @@ pub struct RemoteFile {
 
 impl RemoteFile {
     fn describe(&self) -> String {
-        format!("reading {} of {}", self.path, self.repo)
+        format!("reading {} of {}", self.path, self.repo.id)
     }
 }
 
@@ -99,7 +99,7 @@ impl Hub {
                 .user_agent(USER_AGENT)
                 .connect_timeout(Duration::from_secs(30))
                 // A stalled stream fails this read and is resumed from its last byte.
-                .read_timeout(Duration::from_secs(60))
+                .read_timeout(settings.read_timeout)
         };
         let client = builder()
             .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
@@ -254,7 +254,7 @@ impl Hub {
             problem: "no Content-Length or X-Linked-Size".to_owned(),
         })?;
         Ok(RemoteFile {
-            repo: repo.id.clone(),
+            repo: repo.clone(),
             path: path.to_owned(),
             size,
             etag,
@@ -275,6 +275,7 @@ impl Hub {
             response: None,
             content_etag: None,
             failures: 0,
+            fresh_urls: 0,
         }
     }
 
@@ -482,7 +483,13 @@ pub struct RangeReader<'h> {
     /// The storage's ETag from the first response: a different one later means the file changed.
     content_etag: Option<String>,
     failures: u32,
+    /// Times the storage URL was replaced by resolving the file again.
+    fresh_urls: u32,
 }
+
+/// Pre-signed storage URLs expire (the Hub's last about an hour); one that is refused is
+/// replaced by resolving the file again, this many times per range.
+const MAX_FRESH_URLS: u32 = 5;
 
 impl RangeReader<'_> {
     /// The next bytes of the range, or `None` at its end.
@@ -524,9 +531,46 @@ impl RangeReader<'_> {
     }
 
     async fn open(&mut self) -> Result<Response, HubError> {
-        let repo = DatasetRepo::new(&self.file.repo, "");
+        loop {
+            match self.request().await {
+                Err(HubError::Status { status, .. })
+                    if !self.file.send_token
+                        && matches!(status, 400 | 401 | 403 | 404 | 410)
+                        && self.fresh_urls < MAX_FRESH_URLS =>
+                {
+                    self.fresh_urls += 1;
+                    self.refresh_url().await?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Resolves the file again for a new storage URL, after checking it is still the same file.
+    async fn refresh_url(&mut self) -> Result<(), HubError> {
+        let fresh = self.hub.resolve(&self.file.repo, &self.file.path).await?;
+        let changed = |problem: String| HubError::Changed {
+            what: self.what.clone(),
+            problem,
+        };
+        if fresh.size != self.file.size {
+            return Err(changed(format!(
+                "its size went from {} to {} bytes",
+                self.file.size, fresh.size
+            )));
+        }
+        if let (Some(before), Some(now)) = (&self.file.etag, &fresh.etag)
+            && before != now
+        {
+            return Err(changed(format!("ETag {before} became {now}")));
+        }
+        self.file = fresh;
+        Ok(())
+    }
+
+    async fn request(&mut self) -> Result<Response, HubError> {
         let target = Target {
-            repo: &repo,
+            repo: &self.file.repo,
             path: Some(&self.file.path),
             what: self.what.clone(),
             on_hub: self.file.send_token,

@@ -3,6 +3,12 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a download may go without receiving a byte before it counts as stalled and is
+/// resumed. `huggingface_hub` defaults `HF_HUB_DOWNLOAD_TIMEOUT` to 10 s for small files; a
+/// shard stream on a slow link gets more.
+const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A Hugging Face access token. Its `Debug` and `Display` never show the secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -49,11 +55,14 @@ pub struct HubSettings {
     /// The `hub` cache folder (`$HF_HUB_CACHE`, else `$HF_HOME/hub`).
     pub cache_dir: PathBuf,
     pub offline: bool,
+    /// `$HF_HUB_DOWNLOAD_TIMEOUT`: the longest wait for the next byte of a response.
+    pub read_timeout: Duration,
 }
 
 impl HubSettings {
     /// Reads `HF_ENDPOINT`, `HF_TOKEN` (else `HF_TOKEN_PATH`, else `$HF_HOME/token`), `HF_HOME`,
-    /// `HF_HUB_CACHE` and `HF_HUB_OFFLINE`, with the defaults of `huggingface_hub`.
+    /// `HF_HUB_CACHE`, `HF_HUB_OFFLINE` and `HF_HUB_DOWNLOAD_TIMEOUT`, with the defaults of
+    /// `huggingface_hub`.
     pub fn from_env() -> HubSettings {
         Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
     }
@@ -82,11 +91,16 @@ impl HubSettings {
             }
         };
         let offline = var("HF_HUB_OFFLINE").is_some_and(|v| is_truthy(&v));
+        let read_timeout = var("HF_HUB_DOWNLOAD_TIMEOUT")
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
+            .map_or(DEFAULT_READ_TIMEOUT, Duration::from_secs_f64);
         HubSettings {
             endpoint,
             token,
             cache_dir,
             offline,
+            read_timeout,
         }
     }
 }
@@ -152,5 +166,19 @@ mod tests {
         assert_eq!(token.secret(), "hf_env");
         assert_eq!(origin, TokenOrigin::Environment);
         assert_eq!(format!("{token:?}"), "Token(<redacted>)");
+    }
+
+    #[test]
+    fn download_timeout_takes_seconds_and_ignores_nonsense() {
+        assert_eq!(
+            settings(&[("HF_HUB_DOWNLOAD_TIMEOUT", "2.5")]).read_timeout,
+            Duration::from_millis(2500)
+        );
+        for nonsense in ["0", "-1", "soon", "inf"] {
+            assert_eq!(
+                settings(&[("HF_HUB_DOWNLOAD_TIMEOUT", nonsense)]).read_timeout,
+                DEFAULT_READ_TIMEOUT
+            );
+        }
     }
 }

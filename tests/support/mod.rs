@@ -1,12 +1,13 @@
 //! The integration-test harness: a local Hub over the golden fixtures, and the real binary run in
 //! a fresh temporary directory with a fresh `HF_HOME`.
+// Each test crate uses part of the harness.
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use assert_cmd::Command;
 use tempfile::TempDir;
-pub use testhub::{Faults, HubConfig, TestHub};
+pub use testhub::{Faults, HubConfig, RequestRecord, TestHub};
 
 pub const GRANTED_TOKEN: &str = "hf_granted_0123456789";
 pub const DENIED_TOKEN: &str = "hf_denied_0123456789";
@@ -19,7 +20,12 @@ pub fn fixtures() -> PathBuf {
 /// The golden Hub tree: lmsys gated (granted to [`GRANTED_TOKEN`]), parquet shards redirected to
 /// the storage host like the real Hub's large files, listings paginated two entries a page.
 pub fn golden_hub_config() -> HubConfig {
-    HubConfig::new(fixtures().join("hub"))
+    hub_config_at(&fixtures().join("hub"))
+}
+
+/// The golden Hub's settings over another tree laid out like it.
+pub fn hub_config_at(root: &Path) -> HubConfig {
+    HubConfig::new(root)
         .gate("lmsys/lmsys-chat-1m", &[GRANTED_TOKEN])
         .known_token(DENIED_TOKEN)
         .redirect_files_from(100_000)
@@ -46,7 +52,26 @@ impl Workspace {
 
     /// `healthchat ARGS` in the workspace against `hub`, with `token` as HF_TOKEN.
     pub fn run(&self, hub: &TestHub, token: Option<&str>, args: &[&str]) -> Output {
-        let mut command = Command::cargo_bin("healthchat").expect("the binary is built");
+        self.command(hub, token)
+            .args(args)
+            .output()
+            .expect("the binary runs")
+    }
+
+    /// The binary, ready to run in the workspace against `hub`, with `token` as HF_TOKEN and no
+    /// other Hugging Face setting from the caller's environment.
+    pub fn command(&self, hub: &TestHub, token: Option<&str>) -> std::process::Command {
+        self.command_for(healthchat_binary(), hub, token)
+    }
+
+    /// `program` with the environment of [`Workspace::command`].
+    pub fn command_for(
+        &self,
+        program: impl AsRef<std::ffi::OsStr>,
+        hub: &TestHub,
+        token: Option<&str>,
+    ) -> std::process::Command {
+        let mut command = std::process::Command::new(program);
         command.current_dir(self.dir.path());
         for (name, _) in std::env::vars() {
             if name.starts_with("HF_") || name.starts_with("HUGGING") {
@@ -59,7 +84,7 @@ impl Workspace {
         if let Some(token) = token {
             command.env("HF_TOKEN", token);
         }
-        command.args(args).output().expect("the binary runs")
+        command
     }
 
     pub fn artifacts(&self, version: &str) -> PathBuf {
@@ -77,6 +102,33 @@ impl Workspace {
         names.sort();
         names
     }
+}
+
+pub fn healthchat_binary() -> &'static Path {
+    assert_cmd::cargo::cargo_bin!("healthchat")
+}
+
+/// A writable copy of the golden Hub tree, to break on purpose.
+pub fn hub_tree_copy() -> TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("create dir");
+        for entry in std::fs::read_dir(from).expect("readable fixtures") {
+            let entry = entry.expect("entry");
+            let target = to.join(entry.file_name());
+            if entry.file_type().expect("file type").is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), &target).expect("copy");
+                let mut permissions = std::fs::metadata(&target).expect("metadata").permissions();
+                #[allow(clippy::permissions_set_readonly_false)]
+                permissions.set_readonly(false);
+                std::fs::set_permissions(&target, permissions).expect("chmod");
+            }
+        }
+    }
+    let tree = tempfile::tempdir().expect("a temp dir");
+    copy(&fixtures().join("hub"), tree.path());
+    tree
 }
 
 pub fn stderr(output: &Output) -> String {

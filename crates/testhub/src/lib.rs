@@ -11,9 +11,9 @@ use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -47,15 +47,25 @@ pub struct HubConfig {
     pub page_size: usize,
     /// Injected failures on file requests (`/resolve/` and storage), for retry tests.
     pub faults: Faults,
+    /// Storage URLs stop working after this many requests each, as pre-signed URLs expire.
+    pub storage_url_uses: Option<u32>,
+    /// All response bodies together are sent at most this fast (bytes per second).
+    pub bandwidth: Option<u64>,
+    /// Added before every response, as a round trip to a distant server.
+    pub latency: Duration,
 }
 
-/// Deterministic failures: of the file requests, every `fail_every`-th is answered 503 or 429
-/// (alternately, with a zero wait) and every `cut_every`-th body stops halfway through, as a
-/// dropped connection does. 0 disables either.
+/// Trouble on file requests, spread over them from a start chosen by `seed`, so that a failing
+/// run can be replayed: `fail_percent` of them are answered 500, 503 (`Retry-After: 0`) or 429 (`RateLimit
+/// ...;t=0`); `cut_percent` of bodies stop halfway through, as a dropped connection does;
+/// `stall_percent` of bodies stop sending halfway through for `stall`, then go on.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Faults {
-    pub fail_every: u32,
-    pub cut_every: u32,
+    pub seed: u64,
+    pub fail_percent: u32,
+    pub cut_percent: u32,
+    pub stall_percent: u32,
+    pub stall: Duration,
 }
 
 impl HubConfig {
@@ -67,6 +77,9 @@ impl HubConfig {
             redirect_min_size: None,
             page_size: 1000,
             faults: Faults::default(),
+            storage_url_uses: None,
+            bandwidth: None,
+            latency: Duration::ZERO,
         }
     }
 
@@ -100,6 +113,21 @@ impl HubConfig {
         self.faults = faults;
         self
     }
+
+    pub fn storage_url_uses(mut self, uses: u32) -> Self {
+        self.storage_url_uses = Some(uses);
+        self
+    }
+
+    pub fn bandwidth(mut self, bytes_per_second: u64) -> Self {
+        self.bandwidth = Some(bytes_per_second.max(1));
+        self
+    }
+
+    pub fn latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
 }
 
 /// One request the server answered.
@@ -128,10 +156,13 @@ impl TestHub {
         let addr = listener.local_addr()?;
         let log = Arc::new(Mutex::new(Vec::new()));
         let state = Arc::new(State {
+            pacer: config.bandwidth.map(|rate| Arc::new(Pacer::new(rate))),
             config,
             port: addr.port(),
             log: Arc::clone(&log),
             file_requests: AtomicU32::new(0),
+            signed_urls: AtomicU64::new(0),
+            signed_url_uses: Mutex::new(HashMap::new()),
         });
         let (shutdown, stopped) = oneshot::channel();
         let thread = std::thread::spawn(move || {
@@ -176,28 +207,94 @@ struct State {
     port: u16,
     log: Arc<Mutex<Vec<RequestRecord>>>,
     file_requests: AtomicU32,
+    pacer: Option<Arc<Pacer>>,
+    signed_urls: AtomicU64,
+    /// Requests seen per storage URL signature.
+    signed_url_uses: Mutex<HashMap<String, u32>>,
 }
 
+#[derive(Clone, Copy)]
 enum Fault {
     None,
-    Fail,
+    Fail(u64),
     Cut,
+    Stall,
 }
 
 impl State {
     fn next_fault(&self) -> Fault {
         let Faults {
-            fail_every,
-            cut_every,
+            seed,
+            fail_percent,
+            cut_percent,
+            stall_percent,
+            ..
         } = self.config.faults;
-        let n = self.file_requests.fetch_add(1, Ordering::Relaxed) + 1;
-        if fail_every > 0 && n.is_multiple_of(fail_every) {
-            Fault::Fail
-        } else if cut_every > 0 && n.is_multiple_of(cut_every) {
+        let n = self.file_requests.fetch_add(1, Ordering::Relaxed);
+        // A golden-ratio sequence from a seeded start: as irregular as random draws, but any run
+        // of requests gets its share of each fault.
+        let phase = (splitmix64(seed) as f64 / u64::MAX as f64
+            + f64::from(n) * 0.618_033_988_749_895)
+            .fract();
+        let percent = (phase * 100.0) as u32;
+        if percent < fail_percent {
+            Fault::Fail(splitmix64(seed ^ u64::from(n)))
+        } else if percent < fail_percent + cut_percent {
             Fault::Cut
+        } else if percent < fail_percent + cut_percent + stall_percent {
+            Fault::Stall
         } else {
             Fault::None
         }
+    }
+
+    /// False once a storage URL has been used more often than `storage_url_uses` allows.
+    fn storage_url_valid(&self, query: &str) -> bool {
+        let Some(limit) = self.config.storage_url_uses else {
+            return true;
+        };
+        let signature = query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("signature="))
+            .unwrap_or_default()
+            .to_owned();
+        let mut uses = self.signed_url_uses.lock().expect("uses lock");
+        let count = uses.entry(signature).or_default();
+        *count += 1;
+        *count <= limit
+    }
+}
+
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Spaces out body chunks so that all bodies together stay under a byte rate.
+struct Pacer {
+    bytes_per_second: u64,
+    next_free: Mutex<tokio::time::Instant>,
+}
+
+impl Pacer {
+    fn new(bytes_per_second: u64) -> Pacer {
+        Pacer {
+            bytes_per_second,
+            next_free: Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    async fn pass(&self, bytes: usize) {
+        let cost = Duration::from_secs_f64(bytes as f64 / self.bytes_per_second as f64);
+        let done = {
+            let mut next_free = self.next_free.lock().expect("pacer lock");
+            let start = (*next_free).max(tokio::time::Instant::now());
+            *next_free = start + cost;
+            *next_free
+        };
+        tokio::time::sleep_until(done).await;
     }
 }
 
@@ -238,6 +335,9 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Body> {
     };
     let authorization = header_text(header::AUTHORIZATION);
     let range = header_text(header::RANGE);
+    if !state.config.latency.is_zero() {
+        tokio::time::sleep(state.config.latency).await;
+    }
     let response = route(state, &request, authorization.as_deref(), range.as_deref()).await;
     state.log.lock().expect("log lock").push(RequestRecord {
         method: request.method().to_string(),
@@ -272,6 +372,13 @@ async fn route(
                 StatusCode::BAD_REQUEST,
                 None,
                 "Only one auth mechanism allowed",
+            );
+        }
+        if !state.storage_url_valid(query) {
+            return error(
+                StatusCode::FORBIDDEN,
+                None,
+                "AccessDenied: Request has expired",
             );
         }
         let repo = format!("{owner}/{name}");
@@ -497,19 +604,15 @@ async fn serve_file(
     on_hub: bool,
 ) -> Response<Body> {
     let fault = state.next_fault();
-    if let Fault::Fail = fault {
-        let (status, header_name, value) = if state
-            .file_requests
-            .load(Ordering::Relaxed)
-            .is_multiple_of(2)
-        {
-            (StatusCode::SERVICE_UNAVAILABLE, "retry-after", "0")
-        } else {
-            (
+    if let Fault::Fail(kind) = fault {
+        let (status, header_name, value) = match kind % 3 {
+            0 => (StatusCode::SERVICE_UNAVAILABLE, "retry-after", "0"),
+            1 => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "ratelimit",
                 "\"api\";r=0;t=0",
-            )
+            ),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "x-request-id", "fault"),
         };
         let mut response = error(status, None, "injected failure");
         response
@@ -543,8 +646,9 @@ async fn serve_file(
             .redirect_min_size
             .is_some_and(|min| size >= min)
     {
+        let signature = state.signed_urls.fetch_add(1, Ordering::Relaxed);
         let location = format!(
-            "http://localhost:{}/cdn/{repo}/{path}?expires=3600&signature=test",
+            "http://localhost:{}/cdn/{repo}/{path}?expires=3600&signature=s{signature}",
             state.port
         );
         let mut response = Response::builder()
@@ -587,10 +691,16 @@ async fn serve_file(
             format!("bytes {start}-{}/{size}", end - 1),
         );
     }
-    let body = match (method == Method::HEAD, fault) {
-        (true, _) => empty(),
-        (false, Fault::Cut) => file_body(file_path, start, end, Some(start + (end - start) / 2)),
-        (false, _) => file_body(file_path, start, end, None),
+    let halfway = start + (end - start) / 2;
+    let trouble = match fault {
+        Fault::Cut => Some((halfway, None)),
+        Fault::Stall => Some((halfway, Some(state.config.faults.stall))),
+        Fault::None | Fault::Fail(_) => None,
+    };
+    let body = if method == Method::HEAD {
+        empty()
+    } else {
+        file_body(file_path, start, end, trouble, state.pacer.clone())
     };
     builder.body(body).expect("valid response")
 }
@@ -613,21 +723,38 @@ fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
     (start < end && start < size).then_some((start, end))
 }
 
-/// The bytes `start..end` of a file, read as they are sent; with `cut_at`, the body fails there
-/// and the connection drops.
-fn file_body(path: PathBuf, start: u64, end: u64, cut_at: Option<u64>) -> Body {
-    const CHUNK: usize = 256 * 1024;
+/// The bytes `start..end` of a file, read as they are sent, paced by `pacer`. With `trouble`
+/// `(at, None)` the body fails at byte `at` and the connection drops; with `(at, Some(pause))` it
+/// stops sending at `at` for `pause`.
+fn file_body(
+    path: PathBuf,
+    start: u64,
+    end: u64,
+    trouble: Option<(u64, Option<Duration>)>,
+    pacer: Option<Arc<Pacer>>,
+) -> Body {
+    const CHUNK: usize = 64 * 1024;
+    let cut_at = trouble.map(|(at, _)| at);
     let stream =
         futures_util::stream::unfold((None::<tokio::fs::File>, start), move |(file, position)| {
             let path = path.clone();
+            let pacer = pacer.clone();
             async move {
                 if position >= end {
                     return None;
                 }
-                if cut_at.is_some_and(|cut| position >= cut) {
-                    let cut =
-                        std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "injected cut");
-                    return Some((Err(cut), (None, end)));
+                match trouble {
+                    Some((at, None)) if position >= at => {
+                        let cut = std::io::Error::new(
+                            std::io::ErrorKind::ConnectionAborted,
+                            "injected cut",
+                        );
+                        return Some((Err(cut), (None, end)));
+                    }
+                    Some((at, Some(pause))) if position == at => {
+                        tokio::time::sleep(pause).await;
+                    }
+                    _ => {}
                 }
                 let mut file = match file {
                     Some(file) => file,
@@ -645,6 +772,9 @@ fn file_body(path: PathBuf, start: u64, end: u64, cut_at: Option<u64>) -> Body {
                 };
                 let stop = cut_at.filter(|cut| *cut > position).unwrap_or(end).min(end);
                 let want = usize::try_from(stop - position).unwrap_or(CHUNK).min(CHUNK);
+                if let Some(pacer) = &pacer {
+                    pacer.pass(want).await;
+                }
                 let mut buffer = vec![0; want];
                 match file.read_exact(&mut buffer).await {
                     Ok(_) => Some((
