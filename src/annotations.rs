@@ -2,6 +2,7 @@
 //! index of target conversations per source.
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 
 use thiserror::Error;
 
@@ -25,14 +26,25 @@ pub enum AnnotationError {
     MissingColumn { column: &'static str },
 }
 
-/// The annotations that select conversations, keyed by conversation ID.
+/// The annotations that select conversations, keyed by conversation ID. Records are kept as
+/// their JSON lines and parsed again when their conversation is found, so memory stays close to
+/// the file's size.
 #[derive(Debug)]
 pub struct AnnotationIndex {
-    by_id: HashMap<String, Annotation>,
+    text: String,
+    shape: Shape,
+    by_id: HashMap<String, Entry>,
     /// IDs in the order their winning record first appeared, for stable missing-ID reports.
     order: Vec<String>,
     /// Records read, including those that selected nothing.
     pub records_read: usize,
+}
+
+#[derive(Debug)]
+struct Entry {
+    source: Source,
+    /// The record's line in `text`.
+    line: Range<usize>,
 }
 
 #[derive(Debug)]
@@ -45,11 +57,12 @@ impl AnnotationIndex {
     /// Reads a JSONL annotation file. Every record gets every key seen anywhere in the file, in
     /// first-seen order (missing keys are `null`), and integers in a column that also holds floats
     /// become floats: that is what loading the file as an Arrow table does to it.
-    pub fn from_jsonl(text: &str) -> Result<Self, AnnotationError> {
+    pub fn from_jsonl(text: impl Into<String>) -> Result<Self, AnnotationError> {
+        let text = text.into();
         let mut records = Vec::new();
         let mut shape = Shape::Unknown;
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        for (index, line) in text.lines().enumerate() {
+        let body = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        for (index, line) in body.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
@@ -66,7 +79,8 @@ impl AnnotationIndex {
                 });
             }
             shape.absorb(&value);
-            records.push(value);
+            let start = line.as_ptr() as usize - text.as_ptr() as usize;
+            records.push(start..start + line.len());
         }
         for column in ["conversation_id", "dataset_source"] {
             if !records.is_empty() && !shape.has_field(column) {
@@ -75,12 +89,10 @@ impl AnnotationIndex {
         }
 
         let records_read = records.len();
-        let mut by_id: HashMap<String, Annotation> = HashMap::new();
+        let mut by_id: HashMap<String, Entry> = HashMap::new();
         let mut order = Vec::new();
-        for value in records {
-            let Value::Object(record) = shape.normalize(value) else {
-                unreachable!("records are objects, checked above")
-            };
+        for line in records {
+            let record = parse_record(&text[line.clone()]);
             let Some(id) = record.get("conversation_id").and_then(Value::as_str) else {
                 continue;
             };
@@ -92,22 +104,32 @@ impl AnnotationIndex {
                 continue;
             };
             let id = id.to_owned();
-            if by_id
-                .insert(id.clone(), Annotation { source, record })
-                .is_none()
-            {
+            if by_id.insert(id.clone(), Entry { source, line }).is_none() {
                 order.push(id);
             }
         }
         Ok(Self {
+            text,
+            shape,
             by_id,
             order,
             records_read,
         })
     }
 
-    pub fn get(&self, id: &str) -> Option<&Annotation> {
-        self.by_id.get(id)
+    /// The annotation of a conversation, with the table's semantics applied.
+    pub fn get(&self, id: &str) -> Option<Annotation> {
+        let entry = self.by_id.get(id)?;
+        let Value::Object(record) = self
+            .shape
+            .normalize(Value::Object(parse_record(&self.text[entry.line.clone()])))
+        else {
+            unreachable!("the shape of an object is an object")
+        };
+        Some(Annotation {
+            source: entry.source,
+            record,
+        })
     }
 
     /// The IDs wanted from `source`.
@@ -133,6 +155,14 @@ impl AnnotationIndex {
 
     pub fn is_empty(&self) -> bool {
         self.by_id.is_empty()
+    }
+}
+
+/// A line already checked to be a JSON object.
+fn parse_record(line: &str) -> Object {
+    match serde_json::from_str(line) {
+        Ok(Value::Object(record)) => record,
+        _ => unreachable!("lines are parsed and checked when the index is built"),
     }
 }
 

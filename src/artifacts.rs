@@ -125,6 +125,11 @@ impl ArtifactWriter {
         Ok(writer)
     }
 
+    /// The temporary directory, on the same file system as the artifacts.
+    pub fn directory(&self) -> &Path {
+        self.temp.path()
+    }
+
     fn write(&mut self, file: usize, bytes: &[u8]) -> Result<(), ArtifactError> {
         let (path, out) = &mut self.files[file];
         out.write_all(bytes).map_err(|source| ArtifactError::Write {

@@ -12,9 +12,10 @@ use tokio::sync::{Semaphore, mpsc};
 
 use crate::annotations::AnnotationIndex;
 use crate::artifacts::{self, ArtifactWriter};
-use crate::hub::{DatasetRepo, Hub};
+use crate::hub::{DatasetRepo, Hub, RemoteFile};
+use crate::merge::{self, PreparedRecord, ShardEvent, ShardFeed};
 use crate::progress::{Progress, human_bytes};
-use crate::scan::{ScanError, Shard, SourceRow};
+use crate::scan::{Shard, SourceRow};
 use crate::source::Source;
 use crate::version::{self, AnnotationVersion};
 use crate::{pyjson, record, review};
@@ -36,10 +37,10 @@ pub struct Summary {
     pub version: String,
     pub directory: PathBuf,
     pub sources: Vec<SourceSummary>,
-    pub specialties: BTreeMap<&'static str, usize>,
-    pub records: usize,
-    pub full_review_rows: usize,
-    pub sycophancy_rows: usize,
+    pub specialties: BTreeMap<String, u64>,
+    pub records: u64,
+    pub full_review_rows: u64,
+    pub sycophancy_rows: u64,
     pub repairs: Vec<String>,
     pub file_sizes: Vec<(String, u64)>,
     pub bytes_streamed: u64,
@@ -55,26 +56,6 @@ pub struct SourceSummary {
     pub missing: Vec<String>,
 }
 
-/// What a shard's scan sends to the merge, in order; a channel that closes without `Done` or
-/// `Failed` means the scan task died.
-enum ShardEvent {
-    Record(PreparedRecord),
-    Done,
-    Failed(ScanError),
-}
-
-/// A source row merged with its annotation and already serialised, ready to append.
-struct PreparedRecord {
-    id: String,
-    jsonl: Vec<u8>,
-    full_review: Vec<u8>,
-    full_review_rows: usize,
-    sycophancy_review: Vec<u8>,
-    sycophancy_rows: usize,
-    specialty: &'static str,
-    repairs: Vec<String>,
-}
-
 fn prepare(index: &AnnotationIndex, version: &str, source_row: SourceRow) -> PreparedRecord {
     let annotation = index
         .get(&source_row.id)
@@ -87,10 +68,10 @@ fn prepare(index: &AnnotationIndex, version: &str, source_row: SourceRow) -> Pre
         id: source_row.id,
         jsonl,
         full_review: artifacts::encode_csv(&rows.full),
-        full_review_rows: rows.full.len(),
+        full_review_rows: rows.full.len() as u64,
         sycophancy_review: artifacts::encode_csv(&rows.sycophancy),
-        sycophancy_rows: rows.sycophancy.len(),
-        specialty: review::specialty(&merged),
+        sycophancy_rows: rows.sycophancy.len() as u64,
+        specialty: review::specialty(&merged).to_owned(),
         repairs: rows.repairs,
     }
 }
@@ -136,10 +117,9 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
         )
     })?;
     let index = Arc::new(
-        crate::annotations::AnnotationIndex::from_jsonl(&text)
+        AnnotationIndex::from_jsonl(text)
             .with_context(|| format!("{annotation_file} cannot be used"))?,
     );
-    drop(text);
 
     let mut plans = Vec::new();
     for source in Source::ALL {
@@ -152,7 +132,7 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
             targets.len(),
             source.repo_id()
         ));
-        let shards = open_shards(&hub, source, options.jobs).await?;
+        let shards = resolve_shards(&hub, source, options.jobs).await?;
         plans.push((source, Arc::new(targets), shards));
     }
 
@@ -162,33 +142,33 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
         ..Summary::default()
     };
 
-    // Every shard gets a channel; scans run `jobs` at a time in shard order, and the merge below
-    // drains the channels in that same order, so the output is the sequential one.
+    // Every shard gets a channel; scans run `jobs` at a time in shard order, each reading its
+    // footer only when it starts, and the merge hands records on in shard order, so the output is
+    // the sequential one.
     let semaphore = Arc::new(Semaphore::new(options.jobs.max(1)));
-    let mut channels = Vec::new();
+    let mut feeds = Vec::new();
     let mut bars = HashMap::new();
     let mut remaining: HashMap<Source, HashSet<String>> = HashMap::new();
-    for (source, targets, shards) in &plans {
-        let bar = progress.source_bar(
-            *source,
-            shards
-                .iter()
-                .map(|s| s.data_range().end - s.data_range().start)
-                .sum(),
-        );
+    for (source, targets, files) in &plans {
+        let bar = progress.source_bar(*source, files.iter().map(|file| file.size).sum());
         bar.set_message(format!("0/{} found", targets.len()));
         bars.insert(*source, bar.clone());
         remaining.insert(*source, targets.as_ref().clone());
-        for shard in shards {
-            let (sender, receiver) = mpsc::unbounded_channel::<ShardEvent>();
-            channels.push((*source, shard.file.path.clone(), receiver));
+        for file in files {
+            let (sender, events) = mpsc::unbounded_channel::<ShardEvent>();
+            feeds.push(ShardFeed {
+                source: *source,
+                path: file.path.clone(),
+                events,
+            });
             let permit = Arc::clone(&semaphore);
             let hub = Arc::clone(&hub);
-            let shard = Arc::clone(shard);
+            let file = file.clone();
             let targets = Arc::clone(targets);
             let index = Arc::clone(&index);
             let version = version.to_string();
             let bar = bar.clone();
+            let source = *source;
             tokio::spawn(async move {
                 let Ok(_permit) = permit.acquire_owned().await else {
                     return;
@@ -197,9 +177,19 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
                 let emit = |record| {
                     let _ = sender.send(ShardEvent::Record(record));
                 };
-                let result = shard
-                    .scan(&hub, targets, prepare, emit, |bytes| bar.inc(bytes))
-                    .await;
+                let size = file.size;
+                let result = match Shard::open(&hub, source, file).await {
+                    Ok(shard) => {
+                        let data = shard.data_range();
+                        let scanned = Arc::new(shard)
+                            .scan(&hub, targets, prepare, emit, |bytes| bar.inc(bytes))
+                            .await;
+                        // The footer and the bytes around the row groups count as done too.
+                        bar.inc(size - (data.end - data.start));
+                        scanned
+                    }
+                    Err(error) => Err(error),
+                };
                 let _ = sender.send(match result {
                     Ok(()) => ShardEvent::Done,
                     Err(error) => ShardEvent::Failed(error),
@@ -212,37 +202,29 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
         .iter()
         .map(|(source, targets, _)| (*source, targets.len()))
         .collect();
-    for (source, shard_path, mut receiver) in channels {
+    let spool_dir = writer.directory().to_owned();
+    merge::merge(feeds, &spool_dir, |source, record| {
         let wanted = remaining
             .get_mut(&source)
             .expect("every planned source has targets");
-        let total = totals[&source];
-        loop {
-            let record = match receiver.recv().await {
-                Some(ShardEvent::Record(record)) => record,
-                Some(ShardEvent::Done) => break,
-                Some(ShardEvent::Failed(error)) => return Err(error.into()),
-                None => bail!(
-                    "the scan of {shard_path} of {} stopped unexpectedly",
-                    source.repo_id()
-                ),
-            };
-            if !wanted.remove(&record.id) {
-                continue;
-            }
-            writer.append(
-                &record.jsonl,
-                &record.full_review,
-                &record.sycophancy_review,
-            )?;
-            summary.records += 1;
-            summary.full_review_rows += record.full_review_rows;
-            summary.sycophancy_rows += record.sycophancy_rows;
-            *summary.specialties.entry(record.specialty).or_default() += 1;
-            summary.repairs.extend(record.repairs);
-            bars[&source].set_message(format!("{}/{total} found", total - wanted.len()));
+        if !wanted.remove(&record.id) {
+            return Ok::<_, anyhow::Error>(());
         }
-    }
+        writer.append(
+            &record.jsonl,
+            &record.full_review,
+            &record.sycophancy_review,
+        )?;
+        summary.records += 1;
+        summary.full_review_rows += record.full_review_rows;
+        summary.sycophancy_rows += record.sycophancy_rows;
+        *summary.specialties.entry(record.specialty).or_default() += 1;
+        summary.repairs.extend(record.repairs);
+        let total = totals[&source];
+        bars[&source].set_message(format!("{}/{total} found", total - wanted.len()));
+        Ok(())
+    })
+    .await?;
     for bar in bars.values() {
         bar.finish();
     }
@@ -273,9 +255,9 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
     Ok(summary)
 }
 
-/// Lists a source's `data/train-*.parquet` shards in path order, resolves each (this is where a
-/// gated repo refuses us, before anything is streamed) and reads its footer.
-async fn open_shards(hub: &Arc<Hub>, source: Source, jobs: usize) -> Result<Vec<Arc<Shard>>> {
+/// Lists a source's `data/train-*.parquet` shards in path order and resolves each: this is where
+/// a gated repo refuses us, before anything is streamed.
+async fn resolve_shards(hub: &Arc<Hub>, source: Source, jobs: usize) -> Result<Vec<RemoteFile>> {
     let repo = DatasetRepo::new(source.repo_id(), "main");
     let mut paths: Vec<String> = hub
         .list_folder(&repo, "data")
@@ -293,18 +275,15 @@ async fn open_shards(hub: &Arc<Hub>, source: Source, jobs: usize) -> Result<Vec<
             source.repo_id()
         );
     }
-    let shards = futures_util::stream::iter(paths)
+    let files = futures_util::stream::iter(paths)
         .map(|path| {
             let (hub, repo) = (Arc::clone(hub), repo.clone());
-            async move {
-                let file = hub.resolve(&repo, &path).await?;
-                Ok::<_, anyhow::Error>(Arc::new(Shard::open(&hub, source, file).await?))
-            }
+            async move { hub.resolve(&repo, &path).await }
         })
         .buffered(jobs.max(1))
         .try_collect()
         .await?;
-    Ok(shards)
+    Ok(files)
 }
 
 pub fn print_summary(summary: &Summary, progress: &Progress) {

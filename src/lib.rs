@@ -1,5 +1,5 @@
 //! healthchat rebuilds HealthChat-11K. The modules follow the data flow:
-//! `cli` → `hub` → `annotations` → `scan` → `record` / `pyjson` → `review` → `artifacts`,
+//! `cli` → `hub` → `annotations` → `scan` → `record` / `pyjson` → `review` → `merge` → `artifacts`,
 //! driven by `generate`; `progress` is the only one that draws on the terminal.
 
 pub mod annotations;
@@ -7,6 +7,7 @@ pub mod artifacts;
 pub mod cli;
 pub mod generate;
 pub mod hub;
+pub mod merge;
 pub mod progress;
 pub mod pyjson;
 pub mod record;
@@ -22,8 +23,12 @@ use cli::{Cli, Command};
 
 /// Runs a parsed command line; the error's chain is the message for the user.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Row groups are decoded on blocking threads: more threads than cores would not decode
+        // faster, and each thread's allocator arena would keep its freed buffers.
+        .max_blocking_threads(cores)
         .build()?;
     match cli.command {
         Command::Generate(args) => runtime.block_on(async {
@@ -74,10 +79,24 @@ async fn interruption() -> std::io::Result<Interrupted> {
     }
 }
 
+/// An error and its causes as `outer: inner`, leaving out a cause whose text an outer message
+/// already quotes.
+fn message(error: &anyhow::Error) -> String {
+    let mut message = error.to_string();
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
+}
+
 /// Prints an error chain as `error: outer: inner` and gives the exit status: 128 + the signal's
 /// number for an interrupted run, as shells report it, else 1.
 pub fn report(error: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {error:#}");
+    eprintln!("error: {}", message(error));
     match error.downcast_ref::<Interrupted>() {
         Some(interrupted) => ExitCode::from(128 + interrupted.number),
         None => ExitCode::FAILURE,

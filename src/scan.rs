@@ -22,7 +22,9 @@ use parquet::arrow::arrow_reader::{
 };
 use parquet::errors::ParquetError;
 use parquet::file::FOOTER_SIZE;
-use parquet::file::metadata::{FooterTail, ParquetMetaDataReader};
+use parquet::file::metadata::{
+    FooterTail, ParquetMetaDataOptions, ParquetMetaDataReader, ParquetStatisticsPolicy,
+};
 use parquet::file::reader::{ChunkReader, Length};
 use thiserror::Error;
 
@@ -124,8 +126,15 @@ impl Shard {
         } else {
             hub.fetch_range(&file, metadata_start, metadata_end).await?
         };
-        let metadata = ParquetMetaDataReader::decode_metadata(&metadata_bytes)
-            .map_err(|e| not_parquet(e.to_string()))?;
+        // Statistics are never used (every row group holds a wanted row), and with long text
+        // columns they are most of the decoded footer.
+        let options = ParquetMetaDataOptions::new()
+            .with_column_stats_policy(ParquetStatisticsPolicy::SkipAll)
+            .with_size_stats_policy(ParquetStatisticsPolicy::SkipAll)
+            .with_encoding_stats_policy(ParquetStatisticsPolicy::SkipAll);
+        let metadata =
+            ParquetMetaDataReader::decode_metadata_with_options(&metadata_bytes, Some(&options))
+                .map_err(|e| not_parquet(e.to_string()))?;
         let metadata = ArrowReaderMetadata::try_new(Arc::new(metadata), ArrowReaderOptions::new())
             .map_err(|e| not_parquet(e.to_string()))?;
 

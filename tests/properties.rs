@@ -176,7 +176,7 @@ proptest! {
         ],
         0..12,
     )) {
-        let _ = AnnotationIndex::from_jsonl(&lines.join("\n"));
+        let _ = AnnotationIndex::from_jsonl(lines.join("\n"));
     }
 
     #[test]
@@ -213,7 +213,7 @@ proptest! {
             }
             lines.push(json(&Value::Object(object)));
         }
-        let index = AnnotationIndex::from_jsonl(&lines.join("\n")).unwrap();
+        let index = AnnotationIndex::from_jsonl(lines.join("\n")).unwrap();
         prop_assert_eq!(index.records_read, records.len());
         for source in Source::ALL {
             let mut expected: Vec<&str> = Vec::new();
@@ -233,7 +233,7 @@ proptest! {
 
         let at = broken_line.index(lines.len() + 1);
         lines.insert(at, "{\"conversation_id\": ".to_owned());
-        let message = AnnotationIndex::from_jsonl(&lines.join("\n")).unwrap_err().to_string();
+        let message = AnnotationIndex::from_jsonl(lines.join("\n")).unwrap_err().to_string();
         prop_assert!(message.contains(&format!("line {} ", at + 1)), "{}", message);
     }
 }
@@ -284,6 +284,6 @@ fn annotation_floats_are_read_exactly() {
         "{\"conversation_id\": \"a\", \"dataset_source\": \"lmsys\", \"score\": 1e-24}",
     )
     .unwrap();
-    let score = index.get("a").unwrap().record.get("score").unwrap();
-    assert_eq!(json(score), "1e-24");
+    let record = index.get("a").unwrap().record;
+    assert_eq!(json(record.get("score").unwrap()), "1e-24");
 }

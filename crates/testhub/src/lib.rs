@@ -151,7 +151,12 @@ pub struct TestHub {
 impl TestHub {
     /// Starts the server on 127.0.0.1 on a free port, on its own thread and runtime.
     pub fn start(config: HubConfig) -> std::io::Result<TestHub> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        Self::start_on(config, 0)
+    }
+
+    /// Starts the server on 127.0.0.1:`port` (0: a free one).
+    pub fn start_on(config: HubConfig, port: u16) -> std::io::Result<TestHub> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let log = Arc::new(Mutex::new(Vec::new()));
