@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""The healthchat benchmark: one run of `healthchat generate` against the local Hub, next to the
+floor (a plain parallel download of the same shards from the same server) and, when it can be
+installed, DuckDB doing the same selection from the same files on local disk.
+
+    python3 bench/run.py [--size-mb 1024] [--bandwidth-mbps 100] [--latency-ms 20] [--jobs N]
+
+It builds the release binaries, writes a synthetic corpus with the real schemas under
+target/bench/ (reused by later runs with the same size and seed), serves it with `testhub`
+(bandwidth cap and latency optional), and prints measured numbers only.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = ROOT / "target"
+BENCH = TARGET / "bench"
+TOKEN = "hf_bench_token"
+VERSION = "1.0.0"
+SOURCES = {
+    "lmsys": ("lmsys/lmsys-chat-1m", "conversation_id"),
+    "wildchat": ("allenai/WildChat-1M", "conversation_hash"),
+}
+
+
+def run(command, **kwargs):
+    return subprocess.run(command, check=True, **kwargs)
+
+
+def build():
+    run(["cargo", "build", "--release", "--locked", "-p", "healthchat", "-p", "testhub"], cwd=ROOT)
+
+
+def corpus(size_mb, seed):
+    path = BENCH / f"corpus-{size_mb}mb-seed{seed}"
+    if not (path / "done").exists():
+        shutil.rmtree(path, ignore_errors=True)
+        run([TARGET / "release" / "make-corpus", "--fixtures", ROOT / "tests" / "fixtures" / "hub",
+             "--out", path, "--size-mb", str(size_mb), "--seed", str(seed)],
+            stderr=subprocess.DEVNULL)
+        (path / "done").write_text("")
+    return path
+
+
+def shards(corpus_path):
+    found = []
+    for source, (repo, _) in SOURCES.items():
+        for shard in sorted((corpus_path / "datasets" / repo / "data").glob("*.parquet")):
+            found.append((source, repo, shard))
+    return found
+
+
+class Hub:
+    def __init__(self, corpus_path, bandwidth_mbps, latency_ms):
+        command = [TARGET / "release" / "testhub", "--root", corpus_path, "--redirect-from", "1000000",
+                   "--gate", f"lmsys/lmsys-chat-1m={TOKEN}"]
+        if bandwidth_mbps:
+            command += ["--bandwidth-mbps", str(bandwidth_mbps)]
+        if latency_ms:
+            command += ["--latency-ms", str(latency_ms)]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        self.endpoint = self.process.stdout.readline().strip()
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait()
+
+
+def floor(hub, shard_list, jobs):
+    """Every shard downloaded once, `jobs` at a time, by curl: the network's cost of the job."""
+    command = ["curl", "--no-progress-meter", "--fail", "--location", "--parallel",
+               "--parallel-max", str(jobs), "--header", f"Authorization: Bearer {TOKEN}"]
+    for _, repo, shard in shard_list:
+        command += ["--output", "/dev/null", f"{hub.endpoint}/datasets/{repo}/resolve/main/data/{shard.name}"]
+    started = time.monotonic()
+    run(command)
+    return time.monotonic() - started
+
+
+def generate(hub, jobs):
+    with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as out:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+        env.update(HF_ENDPOINT=hub.endpoint, HF_TOKEN=TOKEN, HF_HOME=home)
+        command = ["/usr/bin/time", "-f", "%M", TARGET / "release" / "healthchat", "generate",
+                   "--version", VERSION, "--output-dir", out, "--quiet"]
+        if jobs:
+            command += ["--jobs", str(jobs)]
+        started = time.monotonic()
+        result = subprocess.run(command, env=env, capture_output=True, text=True)
+        elapsed = time.monotonic() - started
+        if result.returncode != 0:
+            sys.exit(f"healthchat generate failed:\n{result.stderr}")
+        peak_kb = int(result.stderr.strip().splitlines()[-1])
+        jsonl = Path(out) / f"HealthChat-11K_v{VERSION}_artifacts" / f"HealthChat-11K_v{VERSION}.jsonl"
+        with open(jsonl, "rb") as f:
+            records = sum(1 for _ in f)
+        return elapsed, peak_kb * 1024, records
+
+
+DUCKDB_QUERY = r"""
+import json, sys, time, duckdb
+corpus, annotations, out = sys.argv[1], sys.argv[2], sys.argv[3]
+wanted = {"lmsys": [], "wildchat": []}
+for line in open(annotations):
+    record = json.loads(line)
+    if record.get("dataset_source") in wanted and record.get("conversation_id"):
+        wanted[record["dataset_source"]].append(record["conversation_id"])
+sources = json.loads(sys.argv[4])
+con = duckdb.connect()
+started = time.monotonic()
+for source, (repo, column) in sources.items():
+    con.execute(f"CREATE TEMP TABLE wanted_{source} AS SELECT unnest(?) AS id", [wanted[source]])
+    con.execute(f"COPY (SELECT * FROM read_parquet('{corpus}/datasets/{repo}/data/*.parquet') "
+                f"WHERE {column} IN (SELECT id FROM wanted_{source})) TO '{out}/{source}.json' (FORMAT JSON)")
+print(time.monotonic() - started)
+"""
+
+
+def duckdb_time(corpus_path):
+    venv = BENCH / "venv"
+    python = venv / "bin" / "python"
+    try:
+        if not python.exists():
+            run([sys.executable, "-m", "venv", venv], stdout=subprocess.DEVNULL)
+        result = subprocess.run([python, "-c", "import duckdb"], capture_output=True)
+        if result.returncode != 0:
+            run([python, "-m", "pip", "install", "--quiet", "duckdb"], stdout=subprocess.DEVNULL)
+    except (subprocess.CalledProcessError, OSError) as error:
+        return None, f"DuckDB could not be installed ({error}); skipped"
+    annotations = corpus_path / "datasets" / "yahskapar" / "HealthChat-11K" / \
+        f"HealthChat-11K_master_annotations_v{VERSION}.jsonl"
+    with tempfile.TemporaryDirectory() as out:
+        result = subprocess.run([python, "-c", DUCKDB_QUERY, corpus_path, annotations, out, json.dumps(SOURCES)],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            return None, f"the DuckDB query failed:\n{result.stderr}"
+        version = subprocess.run([python, "-c", "import duckdb; print(duckdb.__version__)"],
+                                 capture_output=True, text=True).stdout.strip()
+        return float(result.stdout.strip().splitlines()[-1]), version
+
+
+def default_jobs():
+    """healthchat's own --jobs default, as its help shows it."""
+    help_text = run([TARGET / "release" / "healthchat", "generate", "--help"], capture_output=True, text=True).stdout
+    jobs_help = help_text[help_text.index("--jobs"):]
+    return int(jobs_help[jobs_help.index("[default: ") + len("[default: "):].split("]")[0])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size-mb", type=int, default=1024, help="compressed size of the shards (default 1024)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--bandwidth-mbps", type=float, default=0, help="cap on all responses, MB/s (default none)")
+    parser.add_argument("--latency-ms", type=float, default=0, help="added before every response")
+    parser.add_argument("--jobs", type=int, default=0, help="healthchat --jobs (default: its own default)")
+    parser.add_argument("--no-duckdb", action="store_true", help="skip the DuckDB comparison")
+    args = parser.parse_args()
+
+    build()
+    corpus_path = corpus(args.size_mb, args.seed)
+    shard_list = shards(corpus_path)
+    total = sum(shard.stat().st_size for _, _, shard in shard_list)
+    for _, _, shard in shard_list:  # into the page cache, for the server and DuckDB alike
+        with open(shard, "rb") as f:
+            while f.read(1 << 24):
+                pass
+    jobs = args.jobs or default_jobs()
+
+    cap = f"{args.bandwidth_mbps:g} MB/s" if args.bandwidth_mbps else "none (loopback)"
+    print(f"machine: {os.cpu_count()} cores; corpus: {total / 1e6:.0f} MB in {len(shard_list)} shards "
+          f"({corpus_path.name}); bandwidth cap: {cap}; latency: {args.latency_ms:g} ms; jobs: {jobs}")
+    hub = Hub(corpus_path, args.bandwidth_mbps, args.latency_ms)
+    try:
+        floor_s = floor(hub, shard_list, jobs)
+        generate_s, peak, records = generate(hub, jobs)
+    finally:
+        hub.stop()
+    print(f"floor: curl, {jobs} parallel downloads  {floor_s:7.2f} s  {total / 1e6 / floor_s:7.0f} MB/s")
+    print(f"healthchat generate              {generate_s:7.2f} s  {total / 1e6 / generate_s:7.0f} MB/s"
+          f"  peak RSS {peak / 1e6:.0f} MB  ({records} conversations)")
+    print(f"generate / floor                 {generate_s / floor_s:7.2f}")
+    if args.no_duckdb:
+        return
+    duck_s, detail = duckdb_time(corpus_path)
+    if duck_s is None:
+        print(detail)
+        return
+    print(f"duckdb {detail}, local files      {duck_s:7.2f} s  {total / 1e6 / duck_s:7.0f} MB/s")
+    print(f"generate / duckdb                {generate_s / duck_s:7.2f}")
+
+
+if __name__ == "__main__":
+    main()
