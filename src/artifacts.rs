@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use crate::manifest::{self, Artifact, Manifest, Sha256};
 use crate::review::{FULL_REVIEW_HEADER, Row, SYCOPHANCY_REVIEW_HEADER};
 
 #[derive(Debug, Error)]
@@ -79,6 +80,7 @@ pub struct ArtifactWriter {
     temp: tempfile::TempDir,
     lock: File,
     files: [(PathBuf, BufWriter<File>); 3],
+    hashes: [Sha256; 3],
 }
 
 impl ArtifactWriter {
@@ -115,6 +117,7 @@ impl ArtifactWriter {
             files: [open(&jsonl)?, open(&full)?, open(&sycophancy)?],
             temp,
             lock,
+            hashes: Default::default(),
         };
         let header = |names: [&str; 7]| {
             let row: Row = names.map(std::borrow::Cow::Borrowed);
@@ -132,6 +135,7 @@ impl ArtifactWriter {
 
     fn write(&mut self, file: usize, bytes: &[u8]) -> Result<(), ArtifactError> {
         let (path, out) = &mut self.files[file];
+        self.hashes[file].update(bytes);
         out.write_all(bytes).map_err(|source| ArtifactError::Write {
             path: path.clone(),
             source,
@@ -151,20 +155,42 @@ impl ArtifactWriter {
         self.write(2, sycophancy_review)
     }
 
-    /// Flushes and syncs the files, then moves the directory to its final name, replacing a
-    /// previous one only now that the new one is complete. Returns the final path and the
-    /// artifacts' sizes.
-    pub fn finish(self) -> Result<(PathBuf, [u64; 3]), ArtifactError> {
-        let mut sizes = [0; 3];
-        for (size, (path, out)) in sizes.iter_mut().zip(self.files) {
+    /// Flushes and syncs the files, writes `manifest.json` from what `manifest` makes of them,
+    /// then moves the directory to its final name, replacing a previous one only now that the
+    /// new one is complete. Returns the final path.
+    pub fn finish(
+        self,
+        manifest: impl FnOnce(Vec<Artifact>) -> Manifest,
+    ) -> Result<PathBuf, ArtifactError> {
+        let mut artifacts = Vec::new();
+        for ((path, out), hash) in self.files.into_iter().zip(self.hashes) {
             let write_error = |source| ArtifactError::Write {
                 path: path.clone(),
                 source,
             };
             let file = out.into_inner().map_err(|e| write_error(e.into_error()))?;
             file.sync_all().map_err(write_error)?;
-            *size = file.metadata().map_err(write_error)?.len();
+            let (size, sha256) = hash.finish();
+            artifacts.push(Artifact {
+                name: path
+                    .file_name()
+                    .expect("artifacts have names")
+                    .to_string_lossy()
+                    .into_owned(),
+                size,
+                sha256,
+            });
         }
+        let manifest_path = self.temp.path().join(manifest::FILE_NAME);
+        let manifest_error = |source| ArtifactError::Write {
+            path: manifest_path.clone(),
+            source,
+        };
+        let mut manifest_file = File::create(&manifest_path).map_err(manifest_error)?;
+        manifest_file
+            .write_all(&manifest(artifacts).to_json())
+            .and_then(|()| manifest_file.sync_all())
+            .map_err(manifest_error)?;
         let lock_path = self.temp.path().join(LOCK_FILE);
         drop(self.lock);
         std::fs::remove_file(&lock_path).map_err(|source| ArtifactError::Write {
@@ -192,7 +218,7 @@ impl ArtifactWriter {
             let _ = std::fs::remove_dir_all(&staged);
             return Err(rename_error(source));
         }
-        Ok((self.final_dir, sizes))
+        Ok(self.final_dir)
     }
 }
 
@@ -245,6 +271,20 @@ mod tests {
         );
     }
 
+    fn test_manifest(artifacts: Vec<Artifact>) -> Manifest {
+        Manifest {
+            tool: "healthchat test".to_owned(),
+            annotation_version: "9.9.9".to_owned(),
+            repositories: Vec::new(),
+            sources: Vec::new(),
+            conversations: 1,
+            full_review_rows: 1,
+            sycophancy_review_rows: 0,
+            specialties: Default::default(),
+            artifacts,
+        }
+    }
+
     #[test]
     fn artifacts_appear_only_when_finished() {
         let parent = tempfile::tempdir().unwrap();
@@ -263,7 +303,13 @@ mod tests {
         std::fs::write(final_dir.join("stale"), "old").unwrap();
         let mut writer = ArtifactWriter::create(parent.path(), "9.9.9").unwrap();
         writer.append(b"{\"a\": 1}", b"x\r\n", b"").unwrap();
-        let (path, sizes) = writer.finish().unwrap();
+        let path = writer
+            .finish(|artifacts| {
+                assert_eq!(artifacts[0].size, 9);
+                assert_eq!(artifacts[1].name, "HealthChat-11K_v9.9.9_full_review.csv");
+                test_manifest(artifacts)
+            })
+            .unwrap();
         assert_eq!(path, final_dir);
         assert!(
             !final_dir.join("stale").exists(),
@@ -273,7 +319,9 @@ mod tests {
             std::fs::read(final_dir.join("HealthChat-11K_v9.9.9.jsonl")).unwrap(),
             b"{\"a\": 1}\n"
         );
-        assert_eq!(sizes[0], 9);
+        let (manifest, checks) = manifest::verify(&final_dir).unwrap();
+        assert_eq!(manifest.artifacts.len(), 3);
+        assert!(checks.iter().all(manifest::Check::is_ok), "{checks:?}");
         let entries: Vec<_> = std::fs::read_dir(parent.path()).unwrap().collect();
         assert_eq!(
             entries.len(),

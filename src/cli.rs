@@ -12,8 +12,14 @@ use crate::version::AnnotationVersion;
     version,
     about = "Rebuild the HealthChat-11K dataset from its annotations on the Hugging Face Hub and \
              the LMSYS-Chat-1M and WildChat-1M source datasets.",
-    after_help = "Environment: HF_TOKEN (needed for the gated lmsys/lmsys-chat-1m), HF_ENDPOINT, HF_HOME, \
-                  HF_HUB_CACHE, HF_TOKEN_PATH, HF_HUB_OFFLINE."
+    after_help = "Examples:\n  \
+        export HF_TOKEN=hf_...                      # lmsys/lmsys-chat-1m is gated\n  \
+        healthchat generate --version 2.1.0         # write HealthChat-11K_v2.1.0_artifacts/\n  \
+        healthchat verify HealthChat-11K_v2.1.0_artifacts\n\n\
+        Environment: HF_TOKEN, HF_TOKEN_PATH, HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_HUB_OFFLINE, \
+        HF_HUB_DOWNLOAD_TIMEOUT.\n\
+        Exit status: 0 done, 1 failed, 2 usage error, 3 conversations missing with --strict, \
+        130/143 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -24,10 +30,31 @@ pub struct Cli {
 pub enum Command {
     /// Download the annotations, stream the source datasets and write the three artifacts.
     #[command(after_help = "Examples:\n  \
-        healthchat generate                    # newest annotation version\n  \
-        healthchat generate --version 2.0.0    # pin a release\n  \
-        healthchat generate -o /data --jobs 8  # write /data/HealthChat-11K_v{V}_artifacts/")]
+        healthchat generate                              # newest annotation version\n  \
+        healthchat generate --version 2.0.0              # pin a release\n  \
+        healthchat generate -o /data --jobs 8            # write /data/HealthChat-11K_v{V}_artifacts/\n  \
+        healthchat generate --version 2.1.0 --strict --json > summary.json   # in CI\n  \
+        HF_HUB_OFFLINE=1 healthchat generate --version 2.1.0 --source-dir shards/\n\n\
+        --source-dir DIR holds the source datasets as `hf download DATASET --repo-type dataset \
+        --local-dir DIR/DATASET` writes them: DIR/lmsys/lmsys-chat-1m/data/*.parquet and \
+        DIR/allenai/WildChat-1M/data/*.parquet.")]
     Generate(GenerateArgs),
+    /// List the annotation versions on the Hub, the newest marked, and which are cached.
+    #[command(after_help = "Examples:\n  \
+        healthchat versions\n  \
+        HF_HUB_OFFLINE=1 healthchat versions      # only what the cache holds")]
+    Versions(VersionsArgs),
+    /// Check an artifacts directory against its manifest.json (sizes and SHA-256).
+    #[command(after_help = "Examples:\n  \
+        healthchat verify HealthChat-11K_v2.1.0_artifacts\n\n\
+        Exit status: 0 when every artifact matches, 1 otherwise.")]
+    Verify(VerifyArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:\n  \
+        healthchat completions bash > ~/.local/share/bash-completion/completions/healthchat\n  \
+        healthchat completions zsh > ~/.zfunc/_healthchat\n  \
+        healthchat completions fish > ~/.config/fish/completions/healthchat.fish")]
+    Completions(CompletionsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -44,9 +71,64 @@ pub struct GenerateArgs {
     #[arg(short, long, value_name = "N", default_value_t = default_jobs(), value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
 
+    #[command(flatten)]
+    pub revisions: RevisionArgs,
+
+    /// Read the source shards from DIR (laid out as on the Hub) instead of streaming them.
+    #[arg(long, value_name = "DIR")]
+    pub source_dir: Option<PathBuf>,
+
+    /// Exit with status 3 when any annotated conversation is missing from the sources (the
+    /// artifacts are still written).
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Print a machine-readable summary (JSON) on stdout instead of the artifacts path.
+    #[arg(long)]
+    pub json: bool,
+
     /// No progress bars or status lines; errors are still printed.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RevisionArgs {
+    /// Branch, tag or commit of yahskapar/HealthChat-11K.
+    #[arg(long, value_name = "REV", default_value = "main")]
+    pub annotations_revision: String,
+
+    /// Branch, tag or commit of lmsys/lmsys-chat-1m.
+    #[arg(long, value_name = "REV", default_value = "main")]
+    pub lmsys_revision: String,
+
+    /// Branch, tag or commit of allenai/WildChat-1M.
+    #[arg(long, value_name = "REV", default_value = "main")]
+    pub wildchat_revision: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VersionsArgs {
+    /// Branch, tag or commit of yahskapar/HealthChat-11K.
+    #[arg(long, value_name = "REV", default_value = "main")]
+    pub annotations_revision: String,
+
+    /// Print the list as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// An artifacts directory written by `healthchat generate`.
+    #[arg(value_name = "DIR")]
+    pub directory: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 fn parse_version(text: &str) -> Result<AnnotationVersion, String> {

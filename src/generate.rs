@@ -2,7 +2,7 @@
 //! artifacts directory.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,8 @@ use tokio::sync::{Semaphore, mpsc};
 
 use crate::annotations::AnnotationIndex;
 use crate::artifacts::{self, ArtifactWriter};
-use crate::hub::{DatasetRepo, Hub, RemoteFile};
+use crate::hub::{DatasetRepo, Hub, HubFile};
+use crate::manifest::{Manifest, Repository, RepositoryFile, SourceCounts};
 use crate::merge::{self, PreparedRecord, ShardEvent, ShardFeed};
 use crate::progress::{Progress, human_bytes};
 use crate::scan::{Shard, SourceRow};
@@ -23,37 +24,67 @@ use crate::{pyjson, record, review};
 pub const ANNOTATIONS_REPO: &str = "yahskapar/HealthChat-11K";
 
 pub struct GenerateOptions {
-    /// `None`: the newest version on the Hub.
+    /// `None`: the newest version on the Hub (or in the cache, offline).
     pub version: Option<AnnotationVersion>,
     /// The directory in which `HealthChat-11K_v{V}_artifacts/` is created.
     pub output_dir: PathBuf,
     /// Shards streamed at once.
     pub jobs: usize,
+    pub revisions: Revisions,
+    /// Read the source shards from here (laid out as on the Hub) instead of the Hub.
+    pub source_dir: Option<PathBuf>,
 }
 
-/// What a run did, for the closing summary.
-#[derive(Debug, Default)]
+/// The branch, tag or commit of each repository.
+#[derive(Debug, Clone)]
+pub struct Revisions {
+    pub annotations: String,
+    pub lmsys: String,
+    pub wildchat: String,
+}
+
+impl Revisions {
+    fn of(&self, source: Source) -> &str {
+        match source {
+            Source::Lmsys => &self.lmsys,
+            Source::Wildchat => &self.wildchat,
+        }
+    }
+}
+
+/// What a run did: the manifest written beside the artifacts, and what only the terminal gets.
+#[derive(Debug)]
 pub struct Summary {
-    pub version: String,
     pub directory: PathBuf,
-    pub sources: Vec<SourceSummary>,
-    pub specialties: BTreeMap<String, u64>,
-    pub records: u64,
-    pub full_review_rows: u64,
-    pub sycophancy_rows: u64,
+    pub manifest: Manifest,
+    /// Annotation inputs the reference would crash on, and what was done with them.
     pub repairs: Vec<String>,
-    pub file_sizes: Vec<(String, u64)>,
-    pub bytes_streamed: u64,
+    pub bytes_read: u64,
     pub elapsed: Duration,
 }
 
-#[derive(Debug)]
-pub struct SourceSummary {
-    pub source: Source,
-    pub wanted: usize,
-    pub found: usize,
-    /// In annotation-file order.
-    pub missing: Vec<String>,
+impl Summary {
+    /// The `--json` summary: the run's directory, time and repairs, and the manifest.
+    pub fn to_json(&self) -> String {
+        #[derive(serde::Serialize)]
+        struct JsonSummary<'a> {
+            directory: &'a Path,
+            elapsed_seconds: f64,
+            bytes_read: u64,
+            missing: usize,
+            repairs: &'a [String],
+            manifest: &'a Manifest,
+        }
+        serde_json::to_string_pretty(&JsonSummary {
+            directory: &self.directory,
+            elapsed_seconds: self.elapsed.as_secs_f64(),
+            bytes_read: self.bytes_read,
+            missing: self.manifest.missing(),
+            repairs: &self.repairs,
+            manifest: &self.manifest,
+        })
+        .expect("a summary serialises")
+    }
 }
 
 fn prepare(index: &AnnotationIndex, version: &str, source_row: SourceRow) -> PreparedRecord {
@@ -79,13 +110,15 @@ fn prepare(index: &AnnotationIndex, version: &str, source_row: SourceRow) -> Pre
 pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -> Result<Summary> {
     let started = Instant::now();
     let hub = Arc::new(hub);
-    if hub.settings().offline {
+    if hub.settings().offline && options.source_dir.is_none() {
         bail!(
             "HF_HUB_OFFLINE is set, but the source datasets are streamed from the Hub and are not \
-             cached.\nNext: unset HF_HUB_OFFLINE and run again with network access."
+             cached.\nNext: download them first (`hf download lmsys/lmsys-chat-1m --repo-type \
+             dataset --local-dir DIR/lmsys/lmsys-chat-1m`, and the same for allenai/WildChat-1M) \
+             and pass --source-dir DIR, or unset HF_HUB_OFFLINE."
         );
     }
-    let annotations_repo = DatasetRepo::new(ANNOTATIONS_REPO, "main");
+    let annotations_repo = DatasetRepo::new(ANNOTATIONS_REPO, &options.revisions.annotations);
     let version = match options.version {
         Some(version) => version,
         None => {
@@ -100,7 +133,7 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
     progress.status(format!(
         "Fetching {annotation_file} from {ANNOTATIONS_REPO}"
     ));
-    let annotation_path = match hub
+    let annotation = match hub
         .cached_download(&annotations_repo, &annotation_file)
         .await
     {
@@ -110,12 +143,13 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
         }
         other => other?,
     };
-    let text = std::fs::read_to_string(&annotation_path).with_context(|| {
+    let text = std::fs::read_to_string(&annotation.path).with_context(|| {
         format!(
             "could not read the cached annotation file {}",
-            annotation_path.display()
+            annotation.path.display()
         )
     })?;
+    let annotation_size = text.len() as u64;
     let index = Arc::new(
         AnnotationIndex::from_jsonl(text)
             .with_context(|| format!("{annotation_file} cannot be used"))?,
@@ -132,15 +166,16 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
             targets.len(),
             source.repo_id()
         ));
-        let shards = resolve_shards(&hub, source, options.jobs).await?;
+        let repo = DatasetRepo::new(source.repo_id(), options.revisions.of(source));
+        let shards = match &options.source_dir {
+            Some(dir) => local_shards(dir, &repo)?,
+            None => resolve_shards(&hub, &repo, options.jobs).await?,
+        };
         plans.push((source, Arc::new(targets), shards));
     }
 
     let mut writer = ArtifactWriter::create(&options.output_dir, &version.to_string())?;
-    let mut summary = Summary {
-        version: version.to_string(),
-        ..Summary::default()
-    };
+    let mut counts = Counts::default();
 
     // Every shard gets a channel; scans run `jobs` at a time in shard order, each reading its
     // footer only when it starts, and the merge hands records on in shard order, so the output is
@@ -215,11 +250,11 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
             &record.full_review,
             &record.sycophancy_review,
         )?;
-        summary.records += 1;
-        summary.full_review_rows += record.full_review_rows;
-        summary.sycophancy_rows += record.sycophancy_rows;
-        *summary.specialties.entry(record.specialty).or_default() += 1;
-        summary.repairs.extend(record.repairs);
+        counts.conversations += 1;
+        counts.full_review_rows += record.full_review_rows;
+        counts.sycophancy_review_rows += record.sycophancy_rows;
+        *counts.specialties.entry(record.specialty).or_default() += 1;
+        counts.repairs.extend(record.repairs);
         let total = totals[&source];
         bars[&source].set_message(format!("{}/{total} found", total - wanted.len()));
         Ok(())
@@ -228,14 +263,9 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
     for bar in bars.values() {
         bar.finish();
     }
-    summary.bytes_streamed = bars.values().map(|bar| bar.position()).sum();
+    let bytes_read = bars.values().map(|bar| bar.position()).sum();
 
-    let (directory, sizes) = writer.finish()?;
-    summary.directory = directory;
-    summary.file_sizes = artifacts::file_names(&summary.version)
-        .into_iter()
-        .zip(sizes)
-        .collect();
+    let mut sources = Vec::new();
     for source in Source::ALL {
         let wanted: Vec<&str> = index.ids_in_order(source).collect();
         let still_missing = remaining.get(&source);
@@ -244,35 +274,145 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
             .filter(|id| still_missing.is_some_and(|m| m.contains(**id)))
             .map(|id| id.to_string())
             .collect();
-        summary.sources.push(SourceSummary {
-            source,
-            wanted: wanted.len(),
-            found: wanted.len() - missing.len(),
+        sources.push(SourceCounts {
+            source: source.name().to_owned(),
+            repository: source.repo_id().to_owned(),
+            wanted: wanted.len() as u64,
+            found: (wanted.len() - missing.len()) as u64,
             missing,
         });
     }
-    summary.elapsed = started.elapsed();
-    Ok(summary)
+    let mut repositories = vec![Repository {
+        id: annotations_repo.id.clone(),
+        revision: annotations_repo.revision.clone(),
+        commit: annotation.commit.clone(),
+        source_dir: None,
+        files: vec![RepositoryFile {
+            path: annotation_file.clone(),
+            size: annotation_size,
+            etag: annotation
+                .path
+                .canonicalize()
+                .ok()
+                .and_then(|blob| blob.file_name().map(|n| n.to_string_lossy().into_owned())),
+        }],
+    }];
+    for (source, _, files) in &plans {
+        repositories.push(Repository {
+            id: source.repo_id().to_owned(),
+            revision: options.revisions.of(*source).to_owned(),
+            commit: files.iter().find_map(|file| file.commit.clone()),
+            source_dir: options.source_dir.clone(),
+            files: files
+                .iter()
+                .map(|file| RepositoryFile {
+                    path: file.path.clone(),
+                    size: file.size,
+                    etag: file.etag.clone(),
+                })
+                .collect(),
+        });
+    }
+    let Counts {
+        conversations,
+        full_review_rows,
+        sycophancy_review_rows,
+        specialties,
+        repairs,
+    } = counts;
+    let mut manifest = None;
+    let directory = writer.finish(|artifacts| {
+        let made = Manifest {
+            tool: format!("healthchat {}", env!("CARGO_PKG_VERSION")),
+            annotation_version: version.to_string(),
+            repositories,
+            sources,
+            conversations,
+            full_review_rows,
+            sycophancy_review_rows,
+            specialties,
+            artifacts,
+        };
+        manifest = Some(made.clone());
+        made
+    })?;
+    Ok(Summary {
+        directory,
+        manifest: manifest.expect("finish makes the manifest"),
+        repairs,
+        bytes_read,
+        elapsed: started.elapsed(),
+    })
 }
 
-/// Lists a source's `data/train-*.parquet` shards in path order and resolves each: this is where
-/// a gated repo refuses us, before anything is streamed.
-async fn resolve_shards(hub: &Arc<Hub>, source: Source, jobs: usize) -> Result<Vec<RemoteFile>> {
-    let repo = DatasetRepo::new(source.repo_id(), "main");
-    let mut paths: Vec<String> = hub
-        .list_folder(&repo, "data")
-        .await?
-        .into_iter()
-        .filter(|path| {
-            let name = path.strip_prefix("data/").unwrap_or_default();
-            name.starts_with("train-") && name.ends_with(".parquet") && !name.contains('/')
-        })
+/// What the merge counts as records are written.
+#[derive(Default)]
+struct Counts {
+    conversations: u64,
+    full_review_rows: u64,
+    sycophancy_review_rows: u64,
+    specialties: BTreeMap<String, u64>,
+    repairs: Vec<String>,
+}
+
+/// The shards of `repo` in a local copy laid out as on the Hub: `DIR/{owner}/{name}/data/` (as
+/// `hf download --local-dir DIR/{owner}/{name}` writes it) or `DIR/datasets/{owner}/{name}/data/`.
+fn local_shards(dir: &Path, repo: &DatasetRepo) -> Result<Vec<HubFile>> {
+    let candidates = [dir.join(&repo.id), dir.join("datasets").join(&repo.id)];
+    let Some(root) = candidates.iter().find(|c| c.join("data").is_dir()) else {
+        bail!(
+            "--source-dir {} holds no copy of {}: looked for {}\nNext: download it with `hf \
+             download {} --repo-type dataset --local-dir {}`.",
+            dir.display(),
+            repo.id,
+            candidates
+                .iter()
+                .map(|c| c.join("data").display().to_string())
+                .collect::<Vec<_>>()
+                .join(" and "),
+            repo.id,
+            candidates[0].display()
+        );
+    };
+    let mut paths: Vec<String> = std::fs::read_dir(root.join("data"))
+        .with_context(|| format!("could not list {}", root.join("data").display()))?
+        .flatten()
+        .map(|entry| format!("data/{}", entry.file_name().to_string_lossy()))
+        .filter(|path| is_shard(path))
         .collect();
     paths.sort();
     if paths.is_empty() {
         bail!(
-            "{} has no data/train-*.parquet shards at revision main",
-            source.repo_id()
+            "{} holds no train-*.parquet shards",
+            root.join("data").display()
+        );
+    }
+    paths
+        .into_iter()
+        .map(|path| Ok(HubFile::local(repo, &path, root.join(&path))?))
+        .collect()
+}
+
+fn is_shard(path: &str) -> bool {
+    let name = path.strip_prefix("data/").unwrap_or_default();
+    name.starts_with("train-") && name.ends_with(".parquet") && !name.contains('/')
+}
+
+/// Lists a source's `data/train-*.parquet` shards in path order and resolves each: this is where
+/// a gated repo refuses us, before anything is streamed.
+async fn resolve_shards(hub: &Arc<Hub>, repo: &DatasetRepo, jobs: usize) -> Result<Vec<HubFile>> {
+    let mut paths: Vec<String> = hub
+        .list_folder(repo, "data")
+        .await?
+        .into_iter()
+        .filter(|path| is_shard(path))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        bail!(
+            "{} has no data/train-*.parquet shards at revision {}",
+            repo.id,
+            repo.revision
         );
     }
     let files = futures_util::stream::iter(paths)
@@ -287,29 +427,30 @@ async fn resolve_shards(hub: &Arc<Hub>, source: Source, jobs: usize) -> Result<V
 }
 
 pub fn print_summary(summary: &Summary, progress: &Progress) {
+    let manifest = &summary.manifest;
     progress.status("");
     progress.status(format!(
         "HealthChat-11K v{} written to {}",
-        summary.version,
+        manifest.annotation_version,
         summary.directory.display()
     ));
     progress.status(format!(
         "  {:<10} {:>8} {:>8} {:>8}",
         "source", "wanted", "found", "missing"
     ));
-    for source in &summary.sources {
+    for source in &manifest.sources {
         progress.status(format!(
             "  {:<10} {:>8} {:>8} {:>8}",
-            source.source.name(),
+            source.source,
             source.wanted,
             source.found,
             source.missing.len()
         ));
     }
-    for source in summary.sources.iter().filter(|s| !s.missing.is_empty()) {
+    for source in manifest.sources.iter().filter(|s| !s.missing.is_empty()) {
         progress.status(format!(
             "  Not found in {} ({} conversations):",
-            source.source.repo_id(),
+            source.repository,
             source.missing.len()
         ));
         for id in &source.missing {
@@ -317,15 +458,19 @@ pub fn print_summary(summary: &Summary, progress: &Progress) {
         }
     }
     progress.status("  Conversations per specialty:");
-    for (specialty, count) in &summary.specialties {
+    for (specialty, count) in &manifest.specialties {
         progress.status(format!("    {count:>6}  {specialty}"));
     }
     progress.status(format!(
         "  {} conversations, {} full-review rows, {} sycophancy-review rows",
-        summary.records, summary.full_review_rows, summary.sycophancy_rows
+        manifest.conversations, manifest.full_review_rows, manifest.sycophancy_review_rows
     ));
-    for (name, size) in &summary.file_sizes {
-        progress.status(format!("    {:>10}  {name}", human_bytes(*size)));
+    for artifact in &manifest.artifacts {
+        progress.status(format!(
+            "    {:>10}  {}",
+            human_bytes(artifact.size),
+            artifact.name
+        ));
     }
     if !summary.repairs.is_empty() {
         progress.status(format!(
@@ -338,8 +483,8 @@ pub fn print_summary(summary: &Summary, progress: &Progress) {
     }
     let seconds = summary.elapsed.as_secs_f64();
     progress.status(format!(
-        "  Streamed {} in {seconds:.1} s ({}/s)",
-        human_bytes(summary.bytes_streamed),
-        human_bytes((summary.bytes_streamed as f64 / seconds.max(1e-3)) as u64)
+        "  Read {} of shards in {seconds:.1} s ({}/s)",
+        human_bytes(summary.bytes_read),
+        human_bytes((summary.bytes_read as f64 / seconds.max(1e-3)) as u64)
     ));
 }

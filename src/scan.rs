@@ -28,7 +28,7 @@ use parquet::file::metadata::{
 use parquet::file::reader::{ChunkReader, Length};
 use thiserror::Error;
 
-use crate::hub::{Hub, HubError, RemoteFile};
+use crate::hub::{Hub, HubError, HubFile};
 use crate::source::Source;
 use crate::value::{Object, Timestamp, Value};
 
@@ -86,7 +86,7 @@ pub struct SourceRow {
 /// A shard whose footer has been read.
 pub struct Shard {
     pub source: Source,
-    pub file: RemoteFile,
+    pub file: HubFile,
     metadata: ArrowReaderMetadata,
     id_column: usize,
     /// Byte ranges of the row groups, in file order.
@@ -95,7 +95,7 @@ pub struct Shard {
 
 impl Shard {
     /// Reads and checks the footer of `file`.
-    pub async fn open(hub: &Hub, source: Source, file: RemoteFile) -> Result<Shard, ScanError> {
+    pub async fn open(hub: &Hub, source: Source, file: HubFile) -> Result<Shard, ScanError> {
         let not_parquet = |problem: String| ScanError::NotParquet {
             repo: source.repo_id(),
             shard: file.path.clone(),

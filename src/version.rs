@@ -63,11 +63,15 @@ impl fmt::Display for AnnotationVersion {
     }
 }
 
-/// The versions whose annotation file is in the repository, oldest first.
+/// The versions whose annotation file is in the repository (offline: in the cache), oldest
+/// first.
 pub async fn available(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<AnnotationVersion>> {
-    let mut versions: Vec<AnnotationVersion> = hub
-        .list_folder(repo, "")
-        .await?
+    let files = if hub.settings().offline {
+        hub.cached_files(repo)
+    } else {
+        hub.list_folder(repo, "").await?
+    };
+    let mut versions: Vec<AnnotationVersion> = files
         .iter()
         .filter_map(|path| AnnotationVersion::from_file_name(path))
         .collect();
@@ -75,9 +79,39 @@ pub async fn available(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<AnnotationVe
     Ok(versions)
 }
 
+/// A version for `healthchat versions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionEntry {
+    pub version: AnnotationVersion,
+    pub newest: bool,
+    /// Its file is in the local Hugging Face cache.
+    pub cached: bool,
+}
+
+/// The versions on the Hub (oldest first), or in the cache when offline.
+pub async fn listing(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<VersionEntry>> {
+    let versions = available(hub, repo).await?;
+    let newest = versions.last().copied();
+    Ok(versions
+        .into_iter()
+        .map(|version| VersionEntry {
+            version,
+            newest: Some(version) == newest,
+            cached: hub.cached(repo, &version.file_name()).is_some()
+                || hub.cached_files(repo).contains(&version.file_name()),
+        })
+        .collect())
+}
+
 pub async fn newest(hub: &Hub, repo: &DatasetRepo) -> Result<AnnotationVersion> {
     match available(hub, repo).await?.last() {
         Some(newest) => Ok(*newest),
+        None if hub.settings().offline => bail!(
+            "HF_HUB_OFFLINE is set and no annotation file of {} is in the cache {}\n\
+             Next: run once with network access (unset HF_HUB_OFFLINE) to cache one.",
+            repo.id,
+            hub.settings().cache_dir.display()
+        ),
         None => bail!(
             "{} holds no {FILE_PREFIX}*{FILE_SUFFIX} annotation file",
             repo.id

@@ -80,6 +80,12 @@ pub enum HubError {
         #[source]
         source: std::io::Error,
     },
+    #[error("could not read {path}: {source}")]
+    Local {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("HF_ENDPOINT `{endpoint}` is not a valid URL: {problem}")]
     BadEndpoint { endpoint: String, problem: String },
 }

@@ -36,22 +36,77 @@ impl DatasetRepo {
     }
 }
 
-/// A file whose `/resolve/` redirect has been followed once: ranges of it are read from `url`.
+/// A file in the Hugging Face cache, and the commit of the snapshot that holds it.
 #[derive(Debug, Clone)]
-pub struct RemoteFile {
+pub struct CachedFile {
+    pub path: PathBuf,
+    pub commit: Option<String>,
+}
+
+/// A file of a dataset repository and where its bytes are read from.
+#[derive(Debug, Clone)]
+pub struct HubFile {
     pub repo: DatasetRepo,
     pub path: String,
     pub size: u64,
     pub etag: Option<String>,
     pub commit: Option<String>,
-    url: Url,
-    /// False once the redirect left the Hub for storage: pre-signed URLs must not get the token.
-    send_token: bool,
+    location: Location,
 }
 
-impl RemoteFile {
+#[derive(Debug, Clone)]
+enum Location {
+    /// Where the `/resolve/` redirects led, followed once.
+    Remote {
+        url: Url,
+        /// False once the redirect left the Hub for storage: pre-signed URLs must not get the
+        /// token.
+        send_token: bool,
+    },
+    /// A copy on disk, e.g. downloaded beforehand with `hf download`.
+    Local(PathBuf),
+}
+
+impl HubFile {
+    /// `path` of `repo`, read from `local` instead of the Hub.
+    pub fn local(repo: &DatasetRepo, path: &str, local: PathBuf) -> Result<HubFile, HubError> {
+        let size = std::fs::metadata(&local)
+            .map_err(|source| HubError::Local {
+                path: local.clone(),
+                source,
+            })?
+            .len();
+        Ok(HubFile {
+            repo: repo.clone(),
+            path: path.to_owned(),
+            size,
+            etag: None,
+            commit: None,
+            location: Location::Local(local),
+        })
+    }
+
+    /// The local copy this file is read from, if it is one.
+    pub fn local_path(&self) -> Option<&Path> {
+        match &self.location {
+            Location::Local(path) => Some(path),
+            Location::Remote { .. } => None,
+        }
+    }
+
     fn describe(&self) -> String {
         format!("reading {} of {}", self.path, self.repo.id)
+    }
+
+    /// False for storage URLs and local files: the token is only for the Hub.
+    fn sends_token(&self) -> bool {
+        matches!(
+            self.location,
+            Location::Remote {
+                send_token: true,
+                ..
+            }
+        )
     }
 }
 
@@ -198,7 +253,7 @@ impl Hub {
 
     /// Follows the `/resolve/` redirects of a file (HEAD requests) to where its bytes are, and
     /// learns its size, ETag and commit on the way. This is also where gated access is checked.
-    pub async fn resolve(&self, repo: &DatasetRepo, path: &str) -> Result<RemoteFile, HubError> {
+    pub async fn resolve(&self, repo: &DatasetRepo, path: &str) -> Result<HubFile, HubError> {
         let target = Target {
             repo,
             path: Some(path),
@@ -253,19 +308,18 @@ impl Hub {
             what: target.what.clone(),
             problem: "no Content-Length or X-Linked-Size".to_owned(),
         })?;
-        Ok(RemoteFile {
+        Ok(HubFile {
             repo: repo.clone(),
             path: path.to_owned(),
             size,
             etag,
             commit,
-            url,
-            send_token,
+            location: Location::Remote { url, send_token },
         })
     }
 
     /// Reads bytes `start..end` of a resolved file, resuming after dropped connections.
-    pub fn read_range(&self, file: &RemoteFile, start: u64, end: u64) -> RangeReader<'_> {
+    pub fn read_range(&self, file: &HubFile, start: u64, end: u64) -> RangeReader<'_> {
         RangeReader {
             hub: self,
             what: file.describe(),
@@ -273,6 +327,7 @@ impl Hub {
             offset: start,
             end,
             response: None,
+            local: None,
             content_etag: None,
             failures: 0,
             fresh_urls: 0,
@@ -282,7 +337,7 @@ impl Hub {
     /// Reads a whole range into memory (footers and other small reads).
     pub async fn fetch_range(
         &self,
-        file: &RemoteFile,
+        file: &HubFile,
         start: u64,
         end: u64,
     ) -> Result<Bytes, HubError> {
@@ -294,6 +349,58 @@ impl Hub {
         Ok(Bytes::from(bytes))
     }
 
+    fn cache(&self, repo: &DatasetRepo) -> hf_hub::CacheRepo {
+        hf_hub::Cache::new(self.settings.cache_dir.clone()).repo(hf_hub::Repo::with_revision(
+            repo.id.clone(),
+            hf_hub::RepoType::Dataset,
+            repo.revision.clone(),
+        ))
+    }
+
+    /// The cached copy of `path` at `repo`'s revision (a branch the cache has a ref for, or a
+    /// commit), without asking the Hub.
+    pub fn cached(&self, repo: &DatasetRepo, path: &str) -> Option<CachedFile> {
+        let cache = self.cache(repo);
+        let pointer = cache.get(path).or_else(|| {
+            let snapshot = cache.pointer_path(&repo.revision).join(path);
+            snapshot.exists().then_some(snapshot)
+        })?;
+        // snapshots/<commit>/<path>
+        let commit = pointer
+            .ancestors()
+            .nth(path.split('/').count())
+            .and_then(Path::file_name)
+            .map(|name| name.to_string_lossy().into_owned());
+        Some(CachedFile {
+            path: pointer,
+            commit,
+        })
+    }
+
+    /// The files at the top of any cached snapshot of `repo`, for offline listings.
+    pub fn cached_files(&self, repo: &DatasetRepo) -> Vec<String> {
+        let snapshots = self
+            .settings
+            .cache_dir
+            .join(format!("datasets--{}", repo.id.replace('/', "--")))
+            .join("snapshots");
+        let mut files: Vec<String> = std::fs::read_dir(snapshots)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|snapshot| {
+                std::fs::read_dir(snapshot.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+            })
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        files.dedup();
+        files
+    }
+
     /// Returns the cached copy of a file, downloading it into the Hugging Face cache layout
     /// (`blobs/`, `snapshots/<commit>/`, `refs/<revision>`) when it is missing or outdated.
     /// With `HF_HUB_OFFLINE` the cache alone answers.
@@ -301,25 +408,14 @@ impl Hub {
         &self,
         repo: &DatasetRepo,
         path: &str,
-    ) -> Result<PathBuf, HubError> {
-        let cache =
-            hf_hub::Cache::new(self.settings.cache_dir.clone()).repo(hf_hub::Repo::with_revision(
-                repo.id.clone(),
-                hf_hub::RepoType::Dataset,
-                repo.revision.clone(),
-            ));
+    ) -> Result<CachedFile, HubError> {
+        let cache = self.cache(repo);
         if self.settings.offline {
-            return cache
-                .get(path)
-                .or_else(|| {
-                    let snapshot = cache.pointer_path(&repo.revision).join(path);
-                    snapshot.exists().then_some(snapshot)
-                })
-                .ok_or_else(|| HubError::NotCached {
-                    repo: repo.id.clone(),
-                    file: path.to_owned(),
-                    cache: self.settings.cache_dir.clone(),
-                });
+            return self.cached(repo, path).ok_or_else(|| HubError::NotCached {
+                repo: repo.id.clone(),
+                file: path.to_owned(),
+                cache: self.settings.cache_dir.clone(),
+            });
         }
         let file = self.resolve(repo, path).await?;
         let etag = file.etag.clone().ok_or_else(|| HubError::BadResponse {
@@ -347,7 +443,10 @@ impl Hub {
         cache
             .create_ref(&commit)
             .map_err(cache_error(&self.settings.cache_dir))?;
-        Ok(pointer)
+        Ok(CachedFile {
+            path: pointer,
+            commit: Some(commit),
+        })
     }
 
     /// Sends a request, retrying what can succeed later: connection failures, timeouts, HTTP 5xx
@@ -476,10 +575,11 @@ impl Hub {
 pub struct RangeReader<'h> {
     hub: &'h Hub,
     what: String,
-    file: RemoteFile,
+    file: HubFile,
     offset: u64,
     end: u64,
     response: Option<Response>,
+    local: Option<tokio::fs::File>,
     /// The storage's ETag from the first response: a different one later means the file changed.
     content_etag: Option<String>,
     failures: u32,
@@ -494,6 +594,10 @@ const MAX_FRESH_URLS: u32 = 5;
 impl RangeReader<'_> {
     /// The next bytes of the range, or `None` at its end.
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, HubError> {
+        if let Location::Local(path) = &self.file.location {
+            let path = path.clone();
+            return self.next_local_chunk(path).await;
+        }
         loop {
             if self.offset >= self.end {
                 return Ok(None);
@@ -530,11 +634,37 @@ impl RangeReader<'_> {
         }
     }
 
+    async fn next_local_chunk(&mut self, path: PathBuf) -> Result<Option<Bytes>, HubError> {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+        const CHUNK: u64 = 1 << 20;
+        if self.offset >= self.end {
+            return Ok(None);
+        }
+        let local_error = |source| HubError::Local {
+            path: path.clone(),
+            source,
+        };
+        let file = match &mut self.local {
+            Some(file) => file,
+            empty => {
+                let mut file = tokio::fs::File::open(&path).await.map_err(local_error)?;
+                file.seek(std::io::SeekFrom::Start(self.offset))
+                    .await
+                    .map_err(local_error)?;
+                empty.insert(file)
+            }
+        };
+        let mut chunk = vec![0; CHUNK.min(self.end - self.offset) as usize];
+        file.read_exact(&mut chunk).await.map_err(local_error)?;
+        self.offset += chunk.len() as u64;
+        Ok(Some(Bytes::from(chunk)))
+    }
+
     async fn open(&mut self) -> Result<Response, HubError> {
         loop {
             match self.request().await {
                 Err(HubError::Status { status, .. })
-                    if !self.file.send_token
+                    if !self.file.sends_token()
                         && matches!(status, 400 | 401 | 403 | 404 | 410)
                         && self.fresh_urls < MAX_FRESH_URLS =>
                 {
@@ -569,11 +699,14 @@ impl RangeReader<'_> {
     }
 
     async fn request(&mut self) -> Result<Response, HubError> {
+        let Location::Remote { url, send_token } = &self.file.location else {
+            unreachable!("local files are read by next_local_chunk")
+        };
         let target = Target {
             repo: &self.file.repo,
             path: Some(&self.file.path),
             what: self.what.clone(),
-            on_hub: self.file.send_token,
+            on_hub: *send_token,
         };
         let range = format!("bytes={}-{}", self.offset, self.end - 1);
         let response = self
@@ -582,9 +715,9 @@ impl RangeReader<'_> {
                 let request = self
                     .hub
                     .client
-                    .get(self.file.url.clone())
+                    .get(url.clone())
                     .header(header::RANGE, range.as_str());
-                self.hub.with_token(request, self.file.send_token)
+                self.hub.with_token(request, *send_token)
             })
             .await?;
         let changed = |problem: String| HubError::Changed {

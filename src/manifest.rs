@@ -1,0 +1,264 @@
+//! `manifest.json`: what produced an artifacts directory (tool, annotation version, the commit of
+//! every repository, every shard with its size and ETag), what it holds (counts, missing IDs,
+//! SHA-256 of each artifact), and `healthchat verify`, which checks a directory against it.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+pub const FILE_NAME: &str = "manifest.json";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// `healthchat X.Y.Z`.
+    pub tool: String,
+    pub annotation_version: String,
+    pub repositories: Vec<Repository>,
+    pub sources: Vec<SourceCounts>,
+    pub conversations: u64,
+    pub full_review_rows: u64,
+    pub sycophancy_review_rows: u64,
+    pub specialties: BTreeMap<String, u64>,
+    pub artifacts: Vec<Artifact>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Repository {
+    pub id: String,
+    /// The branch, tag or commit asked for.
+    pub revision: String,
+    /// The commit the Hub resolved it to; `None` for files read from `--source-dir`.
+    pub commit: Option<String>,
+    /// Set when the files were read from disk instead of the Hub.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_dir: Option<PathBuf>,
+    pub files: Vec<RepositoryFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepositoryFile {
+    pub path: String,
+    pub size: u64,
+    pub etag: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceCounts {
+    pub source: String,
+    pub repository: String,
+    pub wanted: u64,
+    pub found: u64,
+    /// In annotation-file order.
+    pub missing: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Artifact {
+    pub name: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+impl Manifest {
+    pub fn missing(&self) -> usize {
+        self.sources.iter().map(|s| s.missing.len()).sum()
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).expect("a manifest serialises");
+        bytes.push(b'\n');
+        bytes
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum VerifyError {
+    #[error(
+        "could not read {path}: {source}\nNext: pass the HealthChat-11K_v{{V}}_artifacts directory that `healthchat generate` wrote."
+    )]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a healthchat manifest: {source}")]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+/// The outcome of checking one artifact against the manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    Ok { name: String },
+    Missing { name: String },
+    Mismatch { name: String, problem: String },
+}
+
+impl Check {
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Check::Ok { .. })
+    }
+}
+
+/// Reads `dir/manifest.json` and checks the size and SHA-256 of every artifact it lists.
+pub fn verify(dir: &Path) -> Result<(Manifest, Vec<Check>), VerifyError> {
+    let path = dir.join(FILE_NAME);
+    let text = std::fs::read(&path).map_err(|source| VerifyError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let manifest: Manifest =
+        serde_json::from_slice(&text).map_err(|source| VerifyError::Parse { path, source })?;
+    let checks = manifest
+        .artifacts
+        .iter()
+        .map(|artifact| check(dir, artifact))
+        .collect();
+    Ok((manifest, checks))
+}
+
+fn check(dir: &Path, artifact: &Artifact) -> Check {
+    let name = artifact.name.clone();
+    // A manifest names files inside its directory, nothing else.
+    if Path::new(&name).components().count() != 1 {
+        return Check::Mismatch {
+            name,
+            problem: "the manifest names a path outside the directory".to_owned(),
+        };
+    }
+    let (size, sha256) = match hash_file(&dir.join(&name)) {
+        Ok(found) => found,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Check::Missing { name };
+        }
+        Err(error) => {
+            return Check::Mismatch {
+                name,
+                problem: format!("could not be read: {error}"),
+            };
+        }
+    };
+    if size != artifact.size {
+        Check::Mismatch {
+            name,
+            problem: format!("{size} bytes, the manifest says {}", artifact.size),
+        }
+    } else if sha256 != artifact.sha256 {
+        Check::Mismatch {
+            name,
+            problem: format!("SHA-256 {sha256}, the manifest says {}", artifact.sha256),
+        }
+    } else {
+        Check::Ok { name }
+    }
+}
+
+fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0; 1 << 20];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            return Ok(hasher.finish());
+        }
+        hasher.update(&buffer[..read]);
+    }
+}
+
+/// SHA-256 with the byte count, as lowercase hex.
+pub struct Sha256 {
+    context: ring::digest::Context,
+    size: u64,
+}
+
+impl Sha256 {
+    pub fn new() -> Sha256 {
+        Sha256 {
+            context: ring::digest::Context::new(&ring::digest::SHA256),
+            size: 0,
+        }
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.context.update(bytes);
+        self.size += bytes.len() as u64;
+    }
+
+    /// The byte count and the hex digest.
+    pub fn finish(self) -> (u64, String) {
+        let digest = self.context.finish();
+        let hex = digest
+            .as_ref()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        (self.size, hex)
+    }
+}
+
+impl Default for Sha256 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_matches_the_standard_vectors() {
+        let mut hasher = Sha256::new();
+        hasher.update(b"ab");
+        hasher.update(b"c");
+        assert_eq!(
+            hasher.finish(),
+            (
+                3,
+                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn verify_reports_missing_and_changed_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "abc").unwrap();
+        std::fs::write(dir.path().join("b.txt"), "abc").unwrap();
+        let artifact = |name: &str| Artifact {
+            name: name.to_owned(),
+            size: 3,
+            sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".to_owned(),
+        };
+        let manifest = Manifest {
+            tool: "healthchat 0".to_owned(),
+            annotation_version: "1.0.0".to_owned(),
+            repositories: Vec::new(),
+            sources: Vec::new(),
+            conversations: 0,
+            full_review_rows: 0,
+            sycophancy_review_rows: 0,
+            specialties: BTreeMap::new(),
+            artifacts: vec![artifact("a.txt"), artifact("b.txt"), artifact("c.txt")],
+        };
+        std::fs::write(dir.path().join(FILE_NAME), manifest.to_json()).unwrap();
+        std::fs::write(dir.path().join("b.txt"), "abd").unwrap();
+        let (read, checks) = verify(dir.path()).unwrap();
+        assert_eq!(read, manifest);
+        assert!(checks[0].is_ok());
+        assert!(
+            matches!(&checks[1], Check::Mismatch { problem, .. } if problem.contains("SHA-256"))
+        );
+        assert_eq!(
+            checks[2],
+            Check::Missing {
+                name: "c.txt".to_owned()
+            }
+        );
+    }
+}
