@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use futures_util::{StreamExt, TryStreamExt};
+use indicatif::ProgressBar;
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::annotations::AnnotationIndex;
@@ -180,8 +181,8 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
     // Every shard gets a channel; scans run `jobs` at a time in shard order, each reading its
     // footer only when it starts, and the merge hands records on in shard order, so the output is
     // the sequential one.
-    let semaphore = Arc::new(Semaphore::new(options.jobs.max(1)));
     let mut feeds = Vec::new();
+    let mut scans = Vec::new();
     let mut bars = HashMap::new();
     let mut remaining: HashMap<Source, HashSet<String>> = HashMap::new();
     for (source, targets, files) in &plans {
@@ -196,42 +197,32 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
                 path: file.path.clone(),
                 events,
             });
-            let permit = Arc::clone(&semaphore);
-            let hub = Arc::clone(&hub);
-            let file = file.clone();
-            let targets = Arc::clone(targets);
-            let index = Arc::clone(&index);
-            let version = version.to_string();
-            let bar = bar.clone();
-            let source = *source;
-            tokio::spawn(async move {
-                let Ok(_permit) = permit.acquire_owned().await else {
-                    return;
-                };
-                let prepare = Arc::new(move |row: SourceRow| prepare(&index, &version, row));
-                let emit = |record| {
-                    let _ = sender.send(ShardEvent::Record(record));
-                };
-                let size = file.size;
-                let result = match Shard::open(&hub, source, file).await {
-                    Ok(shard) => {
-                        let data = shard.data_range();
-                        let scanned = Arc::new(shard)
-                            .scan(&hub, targets, prepare, emit, |bytes| bar.inc(bytes))
-                            .await;
-                        // The footer and the bytes around the row groups count as done too.
-                        bar.inc(size - (data.end - data.start));
-                        scanned
-                    }
-                    Err(error) => Err(error),
-                };
-                let _ = sender.send(match result {
-                    Ok(()) => ShardEvent::Done,
-                    Err(error) => ShardEvent::Failed(error),
-                });
-            });
+            let job = ScanJob {
+                hub: Arc::clone(&hub),
+                source: *source,
+                file: file.clone(),
+                targets: Arc::clone(targets),
+                index: Arc::clone(&index),
+                version: version.to_string(),
+                bar: bar.clone(),
+            };
+            scans.push(job.run(sender));
         }
     }
+    // Scans start in shard order, `jobs` at a time, so the shard the merge waits for is always
+    // among those running.
+    let semaphore = Arc::new(Semaphore::new(options.jobs.max(1)));
+    tokio::spawn(async move {
+        for scan in scans {
+            let Ok(permit) = Arc::clone(&semaphore).acquire_owned().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                scan.await;
+                drop(permit);
+            });
+        }
+    });
 
     let totals: HashMap<Source, usize> = plans
         .iter()
@@ -343,6 +334,54 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
         bytes_read,
         elapsed: started.elapsed(),
     })
+}
+
+/// The scan of one shard, feeding the merge.
+struct ScanJob {
+    hub: Arc<Hub>,
+    source: Source,
+    file: HubFile,
+    targets: Arc<HashSet<String>>,
+    index: Arc<AnnotationIndex>,
+    version: String,
+    bar: ProgressBar,
+}
+
+impl ScanJob {
+    /// Reads the shard's footer, streams its row groups and sends the wanted records, then
+    /// `Done` or `Failed`.
+    async fn run(self, events: mpsc::UnboundedSender<ShardEvent>) {
+        let ScanJob {
+            hub,
+            source,
+            file,
+            targets,
+            index,
+            version,
+            bar,
+        } = self;
+        let prepare = Arc::new(move |row: SourceRow| prepare(&index, &version, row));
+        let emit = |record| {
+            let _ = events.send(ShardEvent::Record(record));
+        };
+        let size = file.size;
+        let result = match Shard::open(&hub, source, file).await {
+            Ok(shard) => {
+                let data = shard.data_range();
+                let scanned = Arc::new(shard)
+                    .scan(&hub, targets, prepare, emit, |bytes| bar.inc(bytes))
+                    .await;
+                // The footer and the bytes around the row groups count as done too.
+                bar.inc(size - (data.end - data.start));
+                scanned
+            }
+            Err(error) => Err(error),
+        };
+        let _ = events.send(match result {
+            Ok(()) => ShardEvent::Done,
+            Err(error) => ShardEvent::Failed(error),
+        });
+    }
 }
 
 /// What the merge counts as records are written.

@@ -28,6 +28,7 @@ fn failures_rate_limits_cuts_and_stalls_do_not_change_a_byte() {
             cut_percent: 15,
             stall_percent: 10,
             stall: Duration::from_secs(3),
+            ..Faults::default()
         }))
         .unwrap();
         let workspace = Workspace::new();
@@ -71,6 +72,29 @@ fn failures_rate_limits_cuts_and_stalls_do_not_change_a_byte() {
 }
 
 #[test]
+fn retries_are_bounded_and_the_error_names_the_shard_and_the_cause() {
+    let hub = TestHub::start(golden_hub_config().faults(Faults {
+        fail_percent: 100,
+        storage_only: true,
+        only_unavailable: true,
+        ..Faults::default()
+    }))
+    .unwrap();
+    let workspace = Workspace::new();
+    let output = workspace.run(
+        &hub,
+        Some(GRANTED_TOKEN),
+        &["generate", "--version", "2.0.0"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("reading data/train-"), "{message}");
+    assert!(message.contains("gave up after 10 attempts"), "{message}");
+    assert!(message.contains("HTTP 503"), "{message}");
+    assert!(workspace.entries().is_empty(), "{:?}", workspace.entries());
+}
+
+#[test]
 fn expired_storage_urls_are_renewed_by_resolving_again() {
     let hub = TestHub::start(golden_hub_config().storage_url_uses(1)).unwrap();
     let workspace = Workspace::new();
@@ -102,10 +126,10 @@ fn expired_storage_urls_are_renewed_by_resolving_again() {
 
 /// Starts a run that streams slowly enough to be interrupted, and waits until it is writing
 /// its temporary artifacts directory.
-fn start_slow_run(workspace: &Workspace, hub: &TestHub) -> Child {
+fn start_slow_run(workspace: &Workspace, hub: &TestHub, jobs: &str) -> Child {
     let mut child = workspace
         .command(hub, Some(GRANTED_TOKEN))
-        .args(["generate", "--version", "2.0.0", "--jobs", "2"])
+        .args(["generate", "--version", "2.0.0", "--jobs", jobs])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -147,7 +171,7 @@ fn ctrl_c_and_sigterm_leave_nothing_behind() {
     let hub = slow_hub();
     for (signal, code) in [("INT", 130), ("TERM", 143)] {
         let workspace = Workspace::new();
-        let child = start_slow_run(&workspace, &hub);
+        let child = start_slow_run(&workspace, &hub, "2");
         send_signal(&child, signal);
         let output = child.wait_with_output().unwrap();
         assert_eq!(
@@ -169,7 +193,7 @@ fn ctrl_c_and_sigterm_leave_nothing_behind() {
 fn a_killed_run_leaves_nothing_complete_looking_and_the_next_run_cleans_up() {
     let hub = slow_hub();
     let workspace = Workspace::new();
-    let mut child = start_slow_run(&workspace, &hub);
+    let mut child = start_slow_run(&workspace, &hub, "2");
     child.kill().unwrap();
     child.wait().unwrap();
     let left = workspace.entries();
@@ -192,6 +216,34 @@ fn a_killed_run_leaves_nothing_complete_looking_and_the_next_run_cleans_up() {
         ["HealthChat-11K_v2.0.0_artifacts"],
         "the killed run's temporary directory was removed"
     );
+}
+
+#[test]
+fn a_shard_that_changes_during_the_run_stops_it() {
+    let tree = hub_tree_copy();
+    let hub = TestHub::start(hub_config_at(tree.path()).bandwidth(1_000_000)).unwrap();
+    let workspace = Workspace::new();
+    // One shard at a time: the last WildChat shard is read last, after it has changed.
+    let child = start_slow_run(&workspace, &hub, "1");
+    let last_shard = tree
+        .path()
+        .join(WILDCHAT_DATA)
+        .join("train-00003-of-00004.parquet");
+    let mut bytes = std::fs::read(&last_shard).unwrap();
+    bytes.extend_from_slice(b"new rows");
+    std::fs::write(&last_shard, &bytes).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains("train-00003-of-00004.parquet of allenai/WildChat-1M"),
+        "{message}"
+    );
+    assert!(
+        message.contains("changed on the Hub while it was being read"),
+        "{message}"
+    );
+    assert!(workspace.entries().is_empty(), "{:?}", workspace.entries());
 }
 
 /// Runs version 2.0.0 against a copy of the golden Hub broken by `break_tree`, expecting failure.

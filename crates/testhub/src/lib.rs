@@ -58,7 +58,9 @@ pub struct HubConfig {
 /// Trouble on file requests, spread over them from a start chosen by `seed`, so that a failing
 /// run can be replayed: `fail_percent` of them are answered 500, 503 (`Retry-After: 0`) or 429 (`RateLimit
 /// ...;t=0`); `cut_percent` of bodies stop halfway through, as a dropped connection does;
-/// `stall_percent` of bodies stop sending halfway through for `stall`, then go on.
+/// `stall_percent` of bodies stop sending halfway through for `stall`, then go on. With
+/// `storage_only`, requests to the Hub itself are spared; with `only_unavailable`, every failure
+/// is a 503 with `Retry-After: 0`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Faults {
     pub seed: u64,
@@ -66,6 +68,8 @@ pub struct Faults {
     pub cut_percent: u32,
     pub stall_percent: u32,
     pub stall: Duration,
+    pub storage_only: bool,
+    pub only_unavailable: bool,
 }
 
 impl HubConfig {
@@ -608,9 +612,15 @@ async fn serve_file(
     range: Option<&str>,
     on_hub: bool,
 ) -> Response<Body> {
-    let fault = state.next_fault();
+    let faults = state.config.faults;
+    let fault = if faults.storage_only && on_hub {
+        Fault::None
+    } else {
+        state.next_fault()
+    };
     if let Fault::Fail(kind) = fault {
-        let (status, header_name, value) = match kind % 3 {
+        let kind = if faults.only_unavailable { 0 } else { kind % 3 };
+        let (status, header_name, value) = match kind {
             0 => (StatusCode::SERVICE_UNAVAILABLE, "retry-after", "0"),
             1 => (
                 StatusCode::TOO_MANY_REQUESTS,
