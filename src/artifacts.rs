@@ -157,11 +157,11 @@ impl ArtifactWriter {
 
     /// Flushes and syncs the files, writes `manifest.json` from what `manifest` makes of them,
     /// then moves the directory to its final name, replacing a previous one only now that the
-    /// new one is complete. Returns the final path.
+    /// new one is complete. Returns the final path and the manifest.
     pub fn finish(
         self,
         manifest: impl FnOnce(Vec<Artifact>) -> Manifest,
-    ) -> Result<PathBuf, ArtifactError> {
+    ) -> Result<(PathBuf, Manifest), ArtifactError> {
         let mut artifacts = Vec::new();
         for ((path, out), hash) in self.files.into_iter().zip(self.hashes) {
             let write_error = |source| ArtifactError::Write {
@@ -186,9 +186,10 @@ impl ArtifactWriter {
             path: manifest_path.clone(),
             source,
         };
+        let manifest = manifest(artifacts);
         let mut manifest_file = File::create(&manifest_path).map_err(manifest_error)?;
         manifest_file
-            .write_all(&manifest(artifacts).to_json())
+            .write_all(&manifest.to_json())
             .and_then(|()| manifest_file.sync_all())
             .map_err(manifest_error)?;
         let lock_path = self.temp.path().join(LOCK_FILE);
@@ -218,7 +219,7 @@ impl ArtifactWriter {
             let _ = std::fs::remove_dir_all(&staged);
             return Err(rename_error(source));
         }
-        Ok(self.final_dir)
+        Ok((self.final_dir, manifest))
     }
 }
 
@@ -303,7 +304,7 @@ mod tests {
         std::fs::write(final_dir.join("stale"), "old").unwrap();
         let mut writer = ArtifactWriter::create(parent.path(), "9.9.9").unwrap();
         writer.append(b"{\"a\": 1}", b"x\r\n", b"").unwrap();
-        let path = writer
+        let (path, _) = writer
             .finish(|artifacts| {
                 assert_eq!(artifacts[0].size, 9);
                 assert_eq!(artifacts[1].name, "HealthChat-11K_v9.9.9_full_review.csv");

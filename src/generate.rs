@@ -281,11 +281,7 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
         files: vec![RepositoryFile {
             path: annotation_file.clone(),
             size: annotation_size,
-            etag: annotation
-                .path
-                .canonicalize()
-                .ok()
-                .and_then(|blob| blob.file_name().map(|n| n.to_string_lossy().into_owned())),
+            etag: annotation.etag.clone(),
         }],
     }];
     for (source, _, files) in &plans {
@@ -311,25 +307,20 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
         specialties,
         repairs,
     } = counts;
-    let mut manifest = None;
-    let directory = writer.finish(|artifacts| {
-        let made = Manifest {
-            tool: format!("healthchat {}", env!("CARGO_PKG_VERSION")),
-            annotation_version: version.to_string(),
-            repositories,
-            sources,
-            conversations,
-            full_review_rows,
-            sycophancy_review_rows,
-            specialties,
-            artifacts,
-        };
-        manifest = Some(made.clone());
-        made
+    let (directory, manifest) = writer.finish(|artifacts| Manifest {
+        tool: format!("healthchat {}", env!("CARGO_PKG_VERSION")),
+        annotation_version: version.to_string(),
+        repositories,
+        sources,
+        conversations,
+        full_review_rows,
+        sycophancy_review_rows,
+        specialties,
+        artifacts,
     })?;
     Ok(Summary {
         directory,
-        manifest: manifest.expect("finish makes the manifest"),
+        manifest,
         repairs,
         bytes_read,
         elapsed: started.elapsed(),

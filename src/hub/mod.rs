@@ -41,6 +41,8 @@ impl DatasetRepo {
 pub struct CachedFile {
     pub path: PathBuf,
     pub commit: Option<String>,
+    /// The blob's name in the cache, which is the file's ETag.
+    pub etag: Option<String>,
 }
 
 /// A file of a dataset repository and where its bytes are read from.
@@ -371,9 +373,14 @@ impl Hub {
             .nth(path.split('/').count())
             .and_then(Path::file_name)
             .map(|name| name.to_string_lossy().into_owned());
+        let etag = pointer
+            .canonicalize()
+            .ok()
+            .and_then(|blob| blob.file_name().map(|n| n.to_string_lossy().into_owned()));
         Some(CachedFile {
             path: pointer,
             commit,
+            etag,
         })
     }
 
@@ -446,6 +453,7 @@ impl Hub {
         Ok(CachedFile {
             path: pointer,
             commit: Some(commit),
+            etag: Some(etag),
         })
     }
 
