@@ -92,13 +92,13 @@ pub struct VersionEntry {
 pub async fn listing(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<VersionEntry>> {
     let versions = available(hub, repo).await?;
     let newest = versions.last().copied();
+    let cached_files = hub.cached_files(repo);
     Ok(versions
         .into_iter()
         .map(|version| VersionEntry {
             version,
             newest: Some(version) == newest,
-            cached: hub.cached(repo, &version.file_name()).is_some()
-                || hub.cached_files(repo).contains(&version.file_name()),
+            cached: cached_files.contains(&version.file_name()),
         })
         .collect())
 }
