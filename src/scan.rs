@@ -91,6 +91,10 @@ pub struct Shard {
     id_column: usize,
     /// Byte ranges of the row groups, in file order.
     row_groups: Vec<Range<u64>>,
+    /// The end of the file as the footer read fetched it, from `tail_start`: the scan does not
+    /// download again the row-group bytes it holds.
+    tail: Bytes,
+    tail_start: u64,
 }
 
 impl Shard {
@@ -177,6 +181,8 @@ impl Shard {
             metadata,
             id_column,
             row_groups,
+            tail,
+            tail_start,
         })
     }
 
@@ -205,7 +211,10 @@ impl Shard {
         E: FnMut(T),
     {
         let data = self.data_range();
-        let mut reader = hub.read_range(&self.file, data.start, data.end);
+        // Download up to where the footer read began; the rest is already here.
+        let download_end = data.end.min(self.tail_start.max(data.start));
+        let mut reader = hub.read_range(&self.file, data.start, download_end);
+        let mut tail_used = false;
         let mut buffer = Vec::new();
         let mut buffer_start = data.start;
         let mut next_group = 0;
@@ -218,6 +227,13 @@ impl Shard {
                     Some(chunk) => {
                         on_bytes(chunk.len() as u64);
                         buffer.extend_from_slice(&chunk);
+                    }
+                    None if !tail_used && buffered_end == download_end => {
+                        tail_used = true;
+                        let from = (download_end - self.tail_start) as usize;
+                        let to = (data.end - self.tail_start) as usize;
+                        on_bytes((to - from) as u64);
+                        buffer.extend_from_slice(&self.tail[from..to]);
                     }
                     None => {
                         return Err(ScanError::NotParquet {

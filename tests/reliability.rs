@@ -96,7 +96,13 @@ fn retries_are_bounded_and_the_error_names_the_shard_and_the_cause() {
 
 #[test]
 fn expired_storage_urls_are_renewed_by_resolving_again() {
-    let hub = TestHub::start(golden_hub_config().storage_url_uses(1)).unwrap();
+    // Each storage URL works once; cut bodies need a second request, which is refused.
+    let hub = TestHub::start(golden_hub_config().storage_url_uses(1).faults(Faults {
+        cut_percent: 50,
+        storage_only: true,
+        ..Faults::default()
+    }))
+    .unwrap();
     let workspace = Workspace::new();
     let output = workspace.run(
         &hub,
