@@ -513,7 +513,7 @@ pub fn print_summary(summary: &Summary, progress: &Progress) {
     }
     let seconds = summary.elapsed.as_secs_f64();
     progress.status(format!(
-        "  Read {} of shards in {seconds:.1} s ({}/s)",
+        "  Elapsed {seconds:.1} s; read {} of shards ({}/s)",
         human_bytes(summary.bytes_read),
         human_bytes((summary.bytes_read as f64 / seconds.max(1e-3)) as u64)
     ));

@@ -150,7 +150,13 @@ fn strict_fails_on_missing_conversations_but_writes_the_artifacts() {
         &["generate", "--version", "2.0.0", "--strict"],
     );
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
-    assert!(stderr(&output).contains("were not found in the source datasets (--strict)"));
+    let log = stderr(&output);
+    assert!(log.contains("were not found in the source datasets (--strict)"));
+    // stderr is not a terminal here: plain lines, no progress bars.
+    assert!(!log.contains('\u{1b}') && !log.contains('\r'), "{log:?}");
+    for line in ["source       wanted    found  missing", "Conversations per specialty:"] {
+        assert!(log.contains(line), "the summary table: {log}");
+    }
     assert_matches_golden(&workspace.artifacts("2.0.0"), "2.0.0");
 }
 
