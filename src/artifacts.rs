@@ -87,11 +87,12 @@ impl ArtifactWriter {
     pub fn create(parent: &Path, version: &str) -> Result<Self, ArtifactError> {
         let name = directory_name(version);
         let prefix = format!(".{name}.partial-");
-        remove_abandoned(parent, &prefix);
         let create_error = |source| ArtifactError::Create {
             dir: parent.to_owned(),
             source,
         };
+        std::fs::create_dir_all(parent).map_err(create_error)?;
+        remove_abandoned(parent, &prefix);
         let temp = tempfile::Builder::new()
             .prefix(&prefix)
             .tempdir_in(parent)

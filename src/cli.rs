@@ -63,7 +63,7 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "V", value_parser = parse_version)]
     pub version: Option<AnnotationVersion>,
 
-    /// Directory in which HealthChat-11K_v{V}_artifacts/ is written.
+    /// Directory in which HealthChat-11K_v{V}_artifacts/ is written (created if missing).
     #[arg(short, long, value_name = "DIR", default_value = ".")]
     pub output_dir: PathBuf,
 

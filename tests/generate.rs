@@ -290,3 +290,26 @@ fn a_malformed_version_is_a_usage_error() {
     assert!(stderr(&output).contains("MAJOR.MINOR.PATCH"));
     assert!(hub.requests().is_empty(), "nothing is asked of the Hub");
 }
+
+#[test]
+fn a_missing_output_directory_is_created() {
+    let hub = golden_hub();
+    let workspace = Workspace::new();
+    let output = workspace.run(
+        &hub,
+        Some(GRANTED_TOKEN),
+        &["generate", "--version", "1.0.0", "-o", "results/healthchat"],
+    );
+    assert_success(&output);
+    assert_matches_golden(
+        &workspace
+            .dir
+            .path()
+            .join("results/healthchat/HealthChat-11K_v1.0.0_artifacts"),
+        "1.0.0",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "results/healthchat/HealthChat-11K_v1.0.0_artifacts\n"
+    );
+}

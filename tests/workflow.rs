@@ -154,7 +154,10 @@ fn strict_fails_on_missing_conversations_but_writes_the_artifacts() {
     assert!(log.contains("were not found in the source datasets (--strict)"));
     // stderr is not a terminal here: plain lines, no progress bars.
     assert!(!log.contains('\u{1b}') && !log.contains('\r'), "{log:?}");
-    for line in ["source       wanted    found  missing", "Conversations per specialty:"] {
+    for line in [
+        "source       wanted    found  missing",
+        "Conversations per specialty:",
+    ] {
         assert!(log.contains(line), "the summary table: {log}");
     }
     assert_matches_golden(&workspace.artifacts("2.0.0"), "2.0.0");
