@@ -25,6 +25,8 @@ TARGET = ROOT / "target"
 BENCH = TARGET / "bench"
 TOKEN = "hf_bench_token"
 VERSION = "1.0.0"
+# Bump when make-corpus changes what it writes, so that older corpora are not reused.
+CORPUS_FORMAT = 2
 SOURCES = {
     "lmsys": ("lmsys/lmsys-chat-1m", "conversation_id"),
     "wildchat": ("allenai/WildChat-1M", "conversation_hash"),
@@ -40,7 +42,7 @@ def build():
 
 
 def corpus(size_mb, seed):
-    path = BENCH / f"corpus-{size_mb}mb-seed{seed}"
+    path = BENCH / f"corpus-{size_mb}mb-seed{seed}-format{CORPUS_FORMAT}"
     if not (path / "done").exists():
         shutil.rmtree(path, ignore_errors=True)
         run([TARGET / "release" / "make-corpus", "--fixtures", ROOT / "tests" / "fixtures" / "hub",

@@ -1,5 +1,6 @@
 //! Writes a synthetic Hub tree of any size for the benchmark: source shards with the real schemas
-//! (rows drawn from the golden fixtures' shards, each with a fresh random ID, 1,000-row row
+//! (rows drawn from the golden fixtures' shards, each with a fresh random ID and fresh message
+//! text of the same length from the fixtures' words, so that no two rows repeat; 1,000-row row
 //! groups, Snappy, no page index, like the real shards) and an annotation file that selects about
 //! 0.6 % of the rows, spread over every row group, plus a few IDs that no shard holds.
 //!
@@ -11,7 +12,9 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, UInt32Array};
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, ListArray, RecordBatch, StringArray, StructArray, UInt32Array};
+use arrow_schema::DataType;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
@@ -140,6 +143,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
             .collect();
         let id_index = pool.schema().index_of(source.id_column)?;
+        let words = vocabulary(&pool);
         let dir = options.out.join("datasets").join(source.repo).join("data");
         std::fs::create_dir_all(&dir)?;
         copy_readme(&options.fixtures, &options.out, source.repo)?;
@@ -170,7 +174,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     new_ids.push(id);
                 }
                 let batch = arrow_select::take::take_record_batch(&pool, &UInt32Array::from(rows))?;
-                let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+                let mut columns: Vec<ArrayRef> = batch
+                    .columns()
+                    .iter()
+                    .map(|column| fresh_text(column, false, &mut rng, &words))
+                    .collect();
                 columns[id_index] = Arc::new(StringArray::from(new_ids));
                 writer.write(&RecordBatch::try_new(pool.schema(), columns)?)?;
                 writer.flush()?;
@@ -209,6 +217,83 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Annotation lines by source name and conversation ID.
 type Templates = HashMap<(&'static str, String), String>;
+
+/// The field that holds the messages' text, wherever it is nested.
+const TEXT_FIELD: &str = "content";
+
+/// The words of the pool's message text.
+fn vocabulary(pool: &RecordBatch) -> Vec<String> {
+    fn collect(array: &dyn Array, is_text: bool, words: &mut Vec<String>) {
+        match array.data_type() {
+            DataType::Utf8 if is_text => {
+                for text in array.as_string::<i32>().iter().flatten() {
+                    words.extend(text.split_whitespace().map(str::to_owned));
+                }
+            }
+            DataType::List(_) => collect(array.as_list::<i32>().values().as_ref(), is_text, words),
+            DataType::Struct(fields) => {
+                for (field, child) in fields.iter().zip(array.as_struct().columns()) {
+                    collect(child.as_ref(), field.name() == TEXT_FIELD, words);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut words = Vec::new();
+    for (field, column) in pool.schema().fields().iter().zip(pool.columns()) {
+        collect(column.as_ref(), field.name() == TEXT_FIELD, &mut words);
+    }
+    words.sort();
+    words.dedup();
+    if words.is_empty() {
+        words.push("text".to_owned());
+    }
+    words
+}
+
+/// `array` with every message text replaced by random words of about the same length.
+fn fresh_text(array: &ArrayRef, is_text: bool, rng: &mut Rng, words: &[String]) -> ArrayRef {
+    match array.data_type() {
+        DataType::Utf8 if is_text => {
+            let texts: StringArray = array
+                .as_string::<i32>()
+                .iter()
+                .map(|text| {
+                    text.map(|text| {
+                        let mut fresh = String::with_capacity(text.len() + 16);
+                        while fresh.len() < text.len() {
+                            if !fresh.is_empty() {
+                                fresh.push(' ');
+                            }
+                            fresh.push_str(&words[rng.below(words.len())]);
+                        }
+                        fresh
+                    })
+                })
+                .collect();
+            Arc::new(texts)
+        }
+        DataType::List(field) => {
+            let list = array.as_list::<i32>();
+            Arc::new(ListArray::new(
+                Arc::clone(field),
+                list.offsets().clone(),
+                fresh_text(list.values(), is_text, rng, words),
+                list.nulls().cloned(),
+            ))
+        }
+        DataType::Struct(fields) => {
+            let parts = array.as_struct();
+            let columns = fields
+                .iter()
+                .zip(parts.columns())
+                .map(|(field, child)| fresh_text(child, field.name() == TEXT_FIELD, rng, words))
+                .collect();
+            Arc::new(StructArray::new(fields.clone(), columns, parts.nulls().cloned()))
+        }
+        _ => Arc::clone(array),
+    }
+}
 
 /// The fixture annotation lines, by source and conversation ID.
 fn annotation_templates(fixtures: &Path) -> Result<Templates, Box<dyn std::error::Error>> {
