@@ -164,9 +164,16 @@ fn slow_hub() -> TestHub {
     TestHub::start(golden_hub_config().bandwidth(1_000_000)).unwrap()
 }
 
+/// Sends `signal` with the shell's `kill` builtin, which every `sh` has.
 fn send_signal(child: &Child, signal: &str) {
-    let status = std::process::Command::new("kill")
-        .args([format!("-{signal}"), child.id().to_string()])
+    let status = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "kill -s \"$1\" \"$2\"",
+            "sh",
+            signal,
+            &child.id().to_string(),
+        ])
         .status()
         .unwrap();
     assert!(status.success());

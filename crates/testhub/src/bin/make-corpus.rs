@@ -289,7 +289,11 @@ fn fresh_text(array: &ArrayRef, is_text: bool, rng: &mut Rng, words: &[String]) 
                 .zip(parts.columns())
                 .map(|(field, child)| fresh_text(child, field.name() == TEXT_FIELD, rng, words))
                 .collect();
-            Arc::new(StructArray::new(fields.clone(), columns, parts.nulls().cloned()))
+            Arc::new(StructArray::new(
+                fields.clone(),
+                columns,
+                parts.nulls().cloned(),
+            ))
         }
         _ => Arc::clone(array),
     }
