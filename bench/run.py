@@ -122,7 +122,9 @@ for source, (repo, column) in sources.items():
     con.execute(f"CREATE TEMP TABLE wanted_{source} AS SELECT unnest(?) AS id", [wanted[source]])
     con.execute(f"COPY (SELECT * FROM read_parquet('{corpus}/datasets/{repo}/data/*.parquet') "
                 f"WHERE {column} IN (SELECT id FROM wanted_{source})) TO '{out}/{source}.json' (FORMAT JSON)")
-print(time.monotonic() - started)
+elapsed = time.monotonic() - started
+rows = sum(sum(1 for _ in open(f"{out}/{source}.json")) for source in sources)
+print(elapsed, rows)
 """
 
 
@@ -136,17 +138,18 @@ def duckdb_time(corpus_path):
         if result.returncode != 0:
             run([python, "-m", "pip", "install", "--quiet", "duckdb"], stdout=subprocess.DEVNULL)
     except (subprocess.CalledProcessError, OSError) as error:
-        return None, f"DuckDB could not be installed ({error}); skipped"
+        return None, None, f"DuckDB could not be installed ({error}); skipped"
     annotations = corpus_path / "datasets" / "yahskapar" / "HealthChat-11K" / \
         f"HealthChat-11K_master_annotations_v{VERSION}.jsonl"
     with tempfile.TemporaryDirectory() as out:
         result = subprocess.run([python, "-c", DUCKDB_QUERY, corpus_path, annotations, out, json.dumps(SOURCES)],
                                 capture_output=True, text=True)
         if result.returncode != 0:
-            return None, f"the DuckDB query failed:\n{result.stderr}"
+            return None, None, f"the DuckDB query failed:\n{result.stderr}"
         version = subprocess.run([python, "-c", "import duckdb; print(duckdb.__version__)"],
                                  capture_output=True, text=True).stdout.strip()
-        return float(result.stdout.strip().splitlines()[-1]), version
+        elapsed, rows = result.stdout.strip().splitlines()[-1].split()
+        return float(elapsed), int(rows), version
 
 
 def default_jobs():
@@ -191,11 +194,13 @@ def main():
     print(f"generate / floor                 {generate_s / floor_s:7.2f}")
     if args.no_duckdb:
         return
-    duck_s, detail = duckdb_time(corpus_path)
+    duck_s, duck_rows, detail = duckdb_time(corpus_path)
     if duck_s is None:
         print(detail)
         return
-    print(f"duckdb {detail}, local files      {duck_s:7.2f} s  {total / 1e6 / duck_s:7.0f} MB/s")
+    agreement = "same" if duck_rows == records else f"DIFFERENT from healthchat's {records}"
+    print(f"duckdb {detail}, local files      {duck_s:7.2f} s  {total / 1e6 / duck_s:7.0f} MB/s"
+          f"  ({duck_rows} rows: {agreement})")
     print(f"generate / duckdb                {generate_s / duck_s:7.2f}")
 
 
