@@ -226,6 +226,9 @@ impl Shard {
                 match reader.next_chunk().await? {
                     Some(chunk) => {
                         on_bytes(chunk.len() as u64);
+                        // One allocation per row group instead of doubling as chunks arrive.
+                        let missing = (range.end - buffered_end) as usize;
+                        buffer.reserve(missing.max(chunk.len()));
                         buffer.extend_from_slice(&chunk);
                     }
                     None if !tail_used && buffered_end == download_end => {
