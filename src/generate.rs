@@ -189,6 +189,8 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
         let bar = progress.source_bar(*source, files.iter().map(|file| file.size).sum());
         bar.set_message(format!("0/{} found", targets.len()));
         bars.insert(*source, bar.clone());
+        let source_progress =
+            Arc::new(SourceProgress::new(targets.len(), files.len(), bar.clone()));
         remaining.insert(*source, targets.as_ref().clone());
         for file in files {
             let (sender, events) = mpsc::unbounded_channel::<ShardEvent>();
@@ -205,6 +207,7 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
                 index: Arc::clone(&index),
                 version: version.to_string(),
                 bar: bar.clone(),
+                progress: Arc::clone(&source_progress),
             };
             scans.push(job.run(sender));
         }
@@ -224,10 +227,6 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
         }
     });
 
-    let totals: HashMap<Source, usize> = plans
-        .iter()
-        .map(|(source, targets, _)| (*source, targets.len()))
-        .collect();
     let spool_dir = writer.directory().to_owned();
     merge::merge(feeds, &spool_dir, |source, record| {
         let wanted = remaining
@@ -246,14 +245,9 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
         counts.sycophancy_review_rows += record.sycophancy_rows;
         *counts.specialties.entry(record.specialty).or_default() += 1;
         counts.repairs.extend(record.repairs);
-        let total = totals[&source];
-        bars[&source].set_message(format!("{}/{total} found", total - wanted.len()));
         Ok(())
     })
     .await?;
-    for bar in bars.values() {
-        bar.finish();
-    }
     let bytes_read = bars.values().map(|bar| bar.position()).sum();
 
     let mut sources = Vec::new();
@@ -336,6 +330,7 @@ struct ScanJob {
     index: Arc<AnnotationIndex>,
     version: String,
     bar: ProgressBar,
+    progress: Arc<SourceProgress>,
 }
 
 impl ScanJob {
@@ -350,9 +345,11 @@ impl ScanJob {
             index,
             version,
             bar,
+            progress,
         } = self;
         let prepare = Arc::new(move |row: SourceRow| prepare(&index, &version, row));
-        let emit = |record| {
+        let emit = |record: PreparedRecord| {
+            progress.saw(&record.id);
             let _ = events.send(ShardEvent::Record(record));
         };
         let size = file.size;
@@ -368,10 +365,53 @@ impl ScanJob {
             }
             Err(error) => Err(error),
         };
+        if result.is_ok() {
+            progress.shard_done();
+        }
         let _ = events.send(match result {
             Ok(()) => ShardEvent::Done,
             Err(error) => ShardEvent::Failed(error),
         });
+    }
+}
+
+/// A source's progress bar as its scans report: the distinct wanted IDs found so far (the merge
+/// decides what is written, and comes to the same number), and the bar finished with the last
+/// shard rather than with the whole run.
+struct SourceProgress {
+    found: std::sync::Mutex<HashSet<String>>,
+    wanted: usize,
+    shards_left: std::sync::atomic::AtomicUsize,
+    bar: ProgressBar,
+}
+
+impl SourceProgress {
+    fn new(wanted: usize, shards: usize, bar: ProgressBar) -> SourceProgress {
+        SourceProgress {
+            found: std::sync::Mutex::new(HashSet::new()),
+            wanted,
+            shards_left: std::sync::atomic::AtomicUsize::new(shards),
+            bar,
+        }
+    }
+
+    fn saw(&self, id: &str) {
+        let mut found = self.found.lock().expect("no scan panics holding the lock");
+        if !found.contains(id) {
+            found.insert(id.to_owned());
+            self.bar
+                .set_message(format!("{}/{} found", found.len(), self.wanted));
+        }
+    }
+
+    fn shard_done(&self) {
+        if self
+            .shards_left
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
+            == 1
+        {
+            self.bar.finish();
+        }
     }
 }
 
