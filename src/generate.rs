@@ -181,6 +181,9 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
     // Every shard gets a channel; scans run `jobs` at a time in shard order, each reading its
     // footer only when it starts, and the merge hands records on in shard order, so the output is
     // the sequential one.
+    // Row groups decode one per core at most, whatever --jobs is.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let decoders = Arc::new(Semaphore::new(cores));
     let mut feeds = Vec::new();
     let mut scans = Vec::new();
     let mut bars = HashMap::new();
@@ -208,6 +211,7 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
                 version: version.to_string(),
                 bar: bar.clone(),
                 progress: Arc::clone(&source_progress),
+                decoders: Arc::clone(&decoders),
             };
             scans.push(job.run(sender));
         }
@@ -331,6 +335,7 @@ struct ScanJob {
     version: String,
     bar: ProgressBar,
     progress: Arc<SourceProgress>,
+    decoders: Arc<Semaphore>,
 }
 
 impl ScanJob {
@@ -346,6 +351,7 @@ impl ScanJob {
             version,
             bar,
             progress,
+            decoders,
         } = self;
         let prepare = Arc::new(move |row: SourceRow| prepare(&index, &version, row));
         let emit = |record: PreparedRecord| {
@@ -357,7 +363,9 @@ impl ScanJob {
             Ok(shard) => {
                 let data = shard.data_range();
                 let scanned = Arc::new(shard)
-                    .scan(&hub, targets, prepare, emit, |bytes| bar.inc(bytes))
+                    .scan(&hub, &decoders, targets, prepare, emit, |bytes| {
+                        bar.inc(bytes)
+                    })
                     .await;
                 // The footer and the bytes around the row groups count as done too.
                 bar.inc(size - (data.end - data.start));

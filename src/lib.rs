@@ -51,9 +51,10 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        // Row groups are decoded on blocking threads: more threads than cores would not decode
-        // faster, and each thread's allocator arena would keep its freed buffers.
-        .max_blocking_threads(cores)
+        // Row groups decode on blocking threads, one per core at most (generate's decoder
+        // permits); two more serve file reads. Each extra thread's allocator arena would keep
+        // freed row-group buffers.
+        .max_blocking_threads(cores + 2)
         .build()
 }
 

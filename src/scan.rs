@@ -27,6 +27,7 @@ use parquet::file::metadata::{
 };
 use parquet::file::reader::{ChunkReader, Length};
 use thiserror::Error;
+use tokio::sync::Semaphore;
 
 use crate::hub::{Hub, HubError, HubFile};
 use crate::source::Source;
@@ -196,10 +197,12 @@ impl Shard {
 
     /// Streams the shard and calls `emit` with every row whose ID is in `targets`, in file
     /// order, after `prepare` has turned it into what the caller keeps. `prepare` runs on the
-    /// decoding threads. Duplicates within the shard are all emitted: the caller decides.
+    /// decoding threads, each row group holding one of `decoders`' permits, which all the scans
+    /// of a run share. Duplicates within the shard are all emitted: the caller decides.
     pub async fn scan<T, P, E>(
         self: Arc<Self>,
         hub: &Hub,
+        decoders: &Arc<Semaphore>,
         targets: Arc<HashSet<String>>,
         prepare: Arc<P>,
         mut emit: E,
@@ -264,7 +267,14 @@ impl Shard {
             let targets = Arc::clone(&targets);
             let prepare = Arc::clone(&prepare);
             let index = next_group;
+            // Waiting here also stops this stream's download: row groups wait as TCP backpressure,
+            // not in memory, however many shards stream at once.
+            let permit = Arc::clone(decoders)
+                .acquire_owned()
+                .await
+                .expect("the decoder semaphore is never closed");
             decoding.push_back(tokio::task::spawn_blocking(move || {
+                let _permit = permit;
                 let rows = shard.decode_row_group(index, window, &targets)?;
                 Ok::<_, ScanError>(rows.into_iter().map(|row| prepare(row)).collect::<Vec<T>>())
             }));
