@@ -748,7 +748,7 @@ fn file_body(
     trouble: Option<(u64, Option<Duration>)>,
     pacer: Option<Arc<Pacer>>,
 ) -> Body {
-    const CHUNK: usize = 64 * 1024;
+    const CHUNK: usize = 256 * 1024;
     let cut_at = trouble.map(|(at, _)| at);
     let stream =
         futures_util::stream::unfold((None::<tokio::fs::File>, start), move |(file, position)| {
