@@ -349,6 +349,38 @@ fn a_shard_without_the_id_column_is_named() {
     );
 }
 
+#[test]
+fn text_that_is_not_utf8_is_named() {
+    let (_, output) = run_broken(|tree| {
+        let annotations = std::fs::read_to_string(annotation_file(tree)).unwrap();
+        let wanted = annotations
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .find(|record| record["dataset_source"] == "wildchat")
+            .and_then(|record| record["conversation_id"].as_str().map(str::to_owned))
+            .unwrap();
+        write_parquet_with_bad_text(&tree.join(WILDCHAT_DATA).join(BROKEN_SHARD), &wanted);
+    });
+    let message = stderr(&output);
+    assert!(message.contains(BROKEN_SHARD), "{message}");
+    assert!(message.contains("column `model`"), "{message}");
+    assert!(message.contains("not valid UTF-8"), "{message}");
+}
+
+/// A shard whose one row is wanted and whose `model` bytes are not UTF-8.
+fn write_parquet_with_bad_text(path: &Path, id: &str) {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, BinaryArray, RecordBatch, StringArray};
+    let ids: ArrayRef = Arc::new(StringArray::from(vec![id]));
+    let model: ArrayRef = Arc::new(BinaryArray::from(vec![&b"gpt-\xff\xfe"[..]]));
+    let batch = RecordBatch::try_from_iter([("conversation_hash", ids), ("model", model)]).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
 fn write_parquet_without_id(path: &Path) {
     use std::sync::Arc;
 
