@@ -1,6 +1,7 @@
-//! Shard scan (SPEC §3): each Parquet shard is read in one streaming request after its footer,
-//! and every row group is decoded as soon as its bytes have arrived, while the next ones download.
-//! Only the ID column is decoded for every row; the other columns only for rows that are wanted.
+//! Shard scan (SPEC §3): each Parquet shard is read in one streaming request after its footer
+//! (whose bytes serve the row groups they cover), and every row group is decoded as soon as its
+//! bytes have arrived, while the next ones download. Only the ID column is decoded for every row;
+//! the other columns only for rows that are wanted.
 
 use std::collections::{HashSet, VecDeque};
 use std::ops::Range;
@@ -39,7 +40,8 @@ use crate::value::{Object, Timestamp, Value};
 /// How many bytes from the end of a shard the first footer read asks for; a larger footer takes
 /// a second read.
 const FOOTER_GUESS: u64 = 1 << 20;
-/// Row groups decoding at once per shard while the download goes on.
+/// Row groups of one shard handed to decoding threads and not yet emitted, while the download
+/// goes on; how many decode at once across shards is the caller's `decoders` semaphore.
 const DECODE_WINDOW: usize = 2;
 
 #[derive(Debug, Error)]
