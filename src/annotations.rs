@@ -72,15 +72,18 @@ impl AnnotationIndex {
                     line: line_number,
                     source,
                 })?;
-            if !matches!(value, Value::Object(_)) {
+            let Value::Object(record) = &value else {
                 return Err(AnnotationError::NotAnObject {
                     line: line_number,
                     found: kind_name(&value),
                 });
-            }
+            };
+            // The table's semantics change numbers and fill in missing keys, neither of which
+            // changes what a record selects.
+            let selects = selection(record);
             shape.absorb(&value);
             let start = line.as_ptr() as usize - text.as_ptr() as usize;
-            records.push(start..start + line.len());
+            records.push((start..start + line.len(), selects));
         }
         for column in ["conversation_id", "dataset_source"] {
             if !records.is_empty() && !shape.has_field(column) {
@@ -91,19 +94,10 @@ impl AnnotationIndex {
         let records_read = records.len();
         let mut by_id: HashMap<String, Entry> = HashMap::new();
         let mut order = Vec::new();
-        for line in records {
-            let record = parse_record(&text[line.clone()]);
-            let Some(id) = record.get("conversation_id").and_then(Value::as_str) else {
+        for (line, selects) in records {
+            let Some((id, source)) = selects else {
                 continue;
             };
-            let source = record
-                .get("dataset_source")
-                .and_then(Value::as_str)
-                .and_then(Source::from_dataset_source);
-            let (Some(source), false) = (source, id.is_empty()) else {
-                continue;
-            };
-            let id = id.to_owned();
             if by_id.insert(id.clone(), Entry { source, line }).is_none() {
                 order.push(id);
             }
@@ -156,6 +150,16 @@ impl AnnotationIndex {
     pub fn is_empty(&self) -> bool {
         self.by_id.is_empty()
     }
+}
+
+/// The conversation a record selects: a non-empty `conversation_id` of a known `dataset_source`.
+fn selection(record: &Object) -> Option<(String, Source)> {
+    let id = record.get("conversation_id").and_then(Value::as_str)?;
+    let source = record
+        .get("dataset_source")
+        .and_then(Value::as_str)
+        .and_then(Source::from_dataset_source)?;
+    (!id.is_empty()).then(|| (id.to_owned(), source))
 }
 
 /// A line already checked to be a JSON object.

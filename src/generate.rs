@@ -180,20 +180,16 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
 
     // Every shard gets a channel; scans run `jobs` at a time in shard order, each reading its
     // footer only when it starts, and the merge hands records on in shard order, so the output is
-    // the sequential one.
-    // Row groups decode one per core at most, whatever --jobs is.
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let decoders = Arc::new(Semaphore::new(cores));
+    // the sequential one. Row groups decode one per core at most, whatever --jobs is.
+    let decoders = Arc::new(Semaphore::new(crate::cores()));
     let mut feeds = Vec::new();
     let mut scans = Vec::new();
-    let mut bars = HashMap::new();
+    let mut sources_progress = Vec::new();
     let mut remaining: HashMap<Source, HashSet<String>> = HashMap::new();
     for (source, targets, files) in &plans {
         let bar = progress.source_bar(*source, files.iter().map(|file| file.size).sum());
-        bar.set_message(format!("0/{} found", targets.len()));
-        bars.insert(*source, bar.clone());
-        let source_progress =
-            Arc::new(SourceProgress::new(targets.len(), files.len(), bar.clone()));
+        let source_progress = Arc::new(SourceProgress::new(targets.len(), files.len(), bar));
+        sources_progress.push(Arc::clone(&source_progress));
         remaining.insert(*source, targets.as_ref().clone());
         for file in files {
             let (sender, events) = mpsc::unbounded_channel::<ShardEvent>();
@@ -209,7 +205,6 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
                 targets: Arc::clone(targets),
                 index: Arc::clone(&index),
                 version: version.to_string(),
-                bar: bar.clone(),
                 progress: Arc::clone(&source_progress),
                 decoders: Arc::clone(&decoders),
             };
@@ -252,7 +247,7 @@ pub async fn generate(hub: Hub, options: GenerateOptions, progress: &Progress) -
         Ok(())
     })
     .await?;
-    let bytes_read = bars.values().map(|bar| bar.position()).sum();
+    let bytes_read = sources_progress.iter().map(|p| p.bytes_read()).sum();
 
     let mut sources = Vec::new();
     for source in Source::ALL {
@@ -333,7 +328,6 @@ struct ScanJob {
     targets: Arc<HashSet<String>>,
     index: Arc<AnnotationIndex>,
     version: String,
-    bar: ProgressBar,
     progress: Arc<SourceProgress>,
     decoders: Arc<Semaphore>,
 }
@@ -349,7 +343,6 @@ impl ScanJob {
             targets,
             index,
             version,
-            bar,
             progress,
             decoders,
         } = self;
@@ -364,11 +357,11 @@ impl ScanJob {
                 let data = shard.data_range();
                 let scanned = Arc::new(shard)
                     .scan(&hub, &decoders, targets, prepare, emit, |bytes| {
-                        bar.inc(bytes)
+                        progress.read(bytes)
                     })
                     .await;
                 // The footer and the bytes around the row groups count as done too.
-                bar.inc(size - (data.end - data.start));
+                progress.read(size - (data.end - data.start));
                 scanned
             }
             Err(error) => Err(error),
@@ -395,12 +388,21 @@ struct SourceProgress {
 
 impl SourceProgress {
     fn new(wanted: usize, shards: usize, bar: ProgressBar) -> SourceProgress {
+        bar.set_message(format!("0/{wanted} found"));
         SourceProgress {
             found: std::sync::Mutex::new(HashSet::new()),
             wanted,
             shards_left: std::sync::atomic::AtomicUsize::new(shards),
             bar,
         }
+    }
+
+    fn read(&self, bytes: u64) {
+        self.bar.inc(bytes);
+    }
+
+    fn bytes_read(&self) -> u64 {
+        self.bar.position()
     }
 
     fn saw(&self, id: &str) {

@@ -47,8 +47,13 @@ fn output(line: impl std::fmt::Display) {
     let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
+/// The cores this process may use (2 when the system cannot say).
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let cores = cores();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // Row groups decode on blocking threads, one per core at most (generate's decoder

@@ -92,13 +92,16 @@ pub struct VersionEntry {
 pub async fn listing(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<VersionEntry>> {
     let versions = available(hub, repo).await?;
     let newest = versions.last().copied();
-    let cached_files = hub.cached_files(repo);
+    // Offline, `available` listed the cache itself.
+    let cached_files = (!hub.settings().offline).then(|| hub.cached_files(repo));
     Ok(versions
         .into_iter()
         .map(|version| VersionEntry {
             version,
             newest: Some(version) == newest,
-            cached: cached_files.contains(&version.file_name()),
+            cached: cached_files
+                .as_ref()
+                .is_none_or(|files| files.contains(&version.file_name())),
         })
         .collect())
 }

@@ -88,14 +88,6 @@ impl HubFile {
         })
     }
 
-    /// The local copy this file is read from, if it is one.
-    pub fn local_path(&self) -> Option<&Path> {
-        match &self.location {
-            Location::Local(path) => Some(path),
-            Location::Remote { .. } => None,
-        }
-    }
-
     fn describe(&self) -> String {
         format!("reading {} of {}", self.path, self.repo.id)
     }
@@ -361,7 +353,7 @@ impl Hub {
 
     /// The cached copy of `path` at `repo`'s revision (a branch the cache has a ref for, or a
     /// commit), without asking the Hub.
-    pub fn cached(&self, repo: &DatasetRepo, path: &str) -> Option<CachedFile> {
+    fn cached(&self, repo: &DatasetRepo, path: &str) -> Option<CachedFile> {
         let cache = self.cache(repo);
         let pointer = cache.get(path).or_else(|| {
             let snapshot = cache.pointer_path(&repo.revision).join(path);
@@ -687,23 +679,38 @@ impl RangeReader<'_> {
     /// Resolves the file again for a new storage URL, after checking it is still the same file.
     async fn refresh_url(&mut self) -> Result<(), HubError> {
         let fresh = self.hub.resolve(&self.file.repo, &self.file.path).await?;
-        let changed = |problem: String| HubError::Changed {
-            what: self.what.clone(),
-            problem,
-        };
-        if fresh.size != self.file.size {
-            return Err(changed(format!(
-                "its size went from {} to {} bytes",
-                self.file.size, fresh.size
-            )));
-        }
-        if let (Some(before), Some(now)) = (&self.file.etag, &fresh.etag)
-            && before != now
-        {
-            return Err(changed(format!("ETag {before} became {now}")));
-        }
+        self.check_size(fresh.size)?;
+        self.check_etag(self.file.etag.as_deref(), fresh.etag.as_deref())?;
         self.file = fresh;
         Ok(())
+    }
+
+    /// A file that is not the one first resolved any more.
+    fn changed(&self, problem: String) -> HubError {
+        HubError::Changed {
+            what: self.what.clone(),
+            problem,
+        }
+    }
+
+    fn check_size(&self, now: u64) -> Result<(), HubError> {
+        if now == self.file.size {
+            return Ok(());
+        }
+        Err(self.changed(format!(
+            "its size went from {} to {now} bytes",
+            self.file.size
+        )))
+    }
+
+    /// Where both ETags are known, they must agree.
+    fn check_etag(&self, before: Option<&str>, now: Option<&str>) -> Result<(), HubError> {
+        match (before, now) {
+            (Some(before), Some(now)) if before != now => {
+                Err(self.changed(format!("ETag {before} became {now}")))
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn request(&mut self) -> Result<Response, HubError> {
@@ -728,17 +735,10 @@ impl RangeReader<'_> {
                 self.hub.with_token(request, *send_token)
             })
             .await?;
-        let changed = |problem: String| HubError::Changed {
-            what: self.what.clone(),
-            problem,
-        };
         let etag = header_str(response.headers(), "etag").map(|e| clean_etag(&e));
-        match (&self.content_etag, &etag) {
-            (Some(first), Some(now)) if first != now => {
-                return Err(changed(format!("ETag {first} became {now}")));
-            }
-            (None, Some(_)) => self.content_etag = etag,
-            _ => {}
+        self.check_etag(self.content_etag.as_deref(), etag.as_deref())?;
+        if self.content_etag.is_none() {
+            self.content_etag = etag;
         }
         match response.status() {
             StatusCode::PARTIAL_CONTENT => {
@@ -758,19 +758,13 @@ impl RangeReader<'_> {
                         ),
                     });
                 }
-                if let Some(total) = total.filter(|total| *total != self.file.size) {
-                    return Err(changed(format!(
-                        "its size went from {} to {total} bytes",
-                        self.file.size
-                    )));
+                if let Some(total) = total {
+                    self.check_size(total)?;
                 }
             }
             StatusCode::OK if self.offset == 0 => {}
             StatusCode::RANGE_NOT_SATISFIABLE => {
-                return Err(changed(format!(
-                    "it is now shorter than {} bytes",
-                    self.end
-                )));
+                return Err(self.changed(format!("it is now shorter than {} bytes", self.end)));
             }
             status => {
                 return Err(HubError::BadResponse {
