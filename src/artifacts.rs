@@ -1,4 +1,4 @@
-//! The artifact writer (SPEC §7, §8): Python `csv.writer`'s dialect, and a directory that only
+//! The artifact writer (docs/FORMAT.md §8, §9): Python `csv.writer`'s dialect, and a directory that only
 //! appears under its final name once all three files are complete.
 
 use std::fs::File;
@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::manifest::{self, Artifact, Manifest, Sha256};
+use crate::digest::Sha256;
+use crate::manifest::{self, Artifact, Manifest};
 use crate::review::{FULL_REVIEW_HEADER, Row, SYCOPHANCY_REVIEW_HEADER};
 
 #[derive(Debug, Error)]

@@ -1,4 +1,4 @@
-//! The command line (SPEC §8): clap types and help text, nothing else.
+//! The command line (README.md, "Commands"): clap types and help text, nothing else.
 
 use std::path::PathBuf;
 
@@ -136,7 +136,7 @@ fn parse_version(text: &str) -> Result<AnnotationVersion, String> {
 }
 
 fn default_jobs() -> u16 {
-    let cores = crate::cores();
+    let cores = crate::runtime::cores();
     // Downloads wait on the network more than on the CPU: two streams per core, at least 4; past
     // 8 a CDN link gains nothing, and each stream holds a few MB.
     u16::try_from((cores * 2).clamp(4, 8)).expect("clamped")

@@ -4,8 +4,8 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = healthchat::cli::Cli::parse();
-    match healthchat::run(cli) {
+    match healthchat::commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => healthchat::report(&error),
+        Err(error) => healthchat::exit::report(&error),
     }
 }

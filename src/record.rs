@@ -1,11 +1,11 @@
-//! The JSONL record's shape (SPEC §4, key order): the source row, overlaid with the annotation,
+//! The JSONL record's shape (docs/FORMAT.md §4): the source row, overlaid with the annotation,
 //! then the dataset version.
 
 use crate::value::{Object, Value};
 
 /// Starts from the source row, applies the annotation key by key (an existing key keeps its
 /// position and takes the new value, a new key is appended), then sets `dataset_version`.
-pub fn merge(mut row: Object, annotation: &Object, version: &str) -> Object {
+pub fn overlay(mut row: Object, annotation: &Object, version: &str) -> Object {
     for (key, value) in annotation.iter() {
         row.set(key.to_owned(), value.clone());
     }
@@ -25,7 +25,7 @@ mod tests {
         let mut annotation = Object::default();
         annotation.push("conversation_id".into(), Value::Str("x2".into()));
         annotation.push("web_url".into(), Value::Null);
-        let merged = merge(row, &annotation, "2.0.0");
+        let merged = overlay(row, &annotation, "2.0.0");
         let entries: Vec<_> = merged.iter().collect();
         assert_eq!(
             entries,

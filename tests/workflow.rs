@@ -6,7 +6,7 @@ mod support;
 
 use std::path::Path;
 
-use healthchat::manifest::Sha256;
+use healthchat::digest::Sha256;
 use support::*;
 
 const LMSYS: &str = "lmsys/lmsys-chat-1m";

@@ -4,19 +4,8 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
+use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
-use reqwest::{Response, StatusCode};
-
-use super::HubError;
-
-pub(super) enum Outcome {
-    Done(Response),
-    Retry {
-        wait: Option<Duration>,
-        reason: String,
-    },
-    Fail(HubError),
-}
 
 /// Exponential backoff with jitter, bounded in attempts and in any single wait.
 #[derive(Debug, Clone)]

@@ -1,5 +1,5 @@
 //! Where the Hub is and who we are, from the environment variables every Hugging Face client
-//! reads (SPEC §8).
+//! reads, with `huggingface_hub`'s defaults (README.md, "Environment").
 
 use std::fmt;
 use std::path::{Path, PathBuf};

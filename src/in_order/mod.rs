@@ -1,10 +1,9 @@
-//! The ordered merge (SPEC §3): shard scans run in parallel, but their records are handed on in
-//! the sequential order, shard after shard, rows in file order. Records of shards ahead of the
-//! one being handed on wait in unnamed temporary files, not in memory, so memory stays flat
-//! whatever the corpus size and scheduling.
+//! The in-order hand-over (docs/FORMAT.md §3): shard scans run in parallel, but their records
+//! are handed on in the sequential order, shard after shard, rows in file order. Records of
+//! shards ahead of the one being handed on wait in a `spool` on disk, not in memory.
 
-use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, Write};
+mod spool;
+
 use std::path::Path;
 
 use futures_util::StreamExt;
@@ -12,21 +11,10 @@ use futures_util::stream::{self, BoxStream};
 use thiserror::Error;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use crate::prepare::PreparedRecord;
 use crate::scan::ScanError;
 use crate::source::Source;
-
-/// A source row merged with its annotation and already serialised, ready to append.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PreparedRecord {
-    pub id: String,
-    pub jsonl: Vec<u8>,
-    pub full_review: Vec<u8>,
-    pub full_review_rows: u64,
-    pub sycophancy_review: Vec<u8>,
-    pub sycophancy_rows: u64,
-    pub specialty: String,
-    pub repairs: Vec<String>,
-}
+use spool::Spool;
 
 /// What a shard's scan sends, in order; a channel that closes without `Done` or `Failed` means
 /// the scan task died.
@@ -36,7 +24,7 @@ pub enum ShardEvent {
     Failed(ScanError),
 }
 
-/// One shard's scan, as the merge sees it.
+/// One shard's scan, as the hand-over sees it.
 pub struct ShardFeed {
     pub source: Source,
     pub path: String,
@@ -44,7 +32,7 @@ pub struct ShardFeed {
 }
 
 #[derive(Debug, Error)]
-pub enum MergeError {
+pub enum HandOverError {
     #[error(transparent)]
     Scan(#[from] ScanError),
     #[error("the scan of {path} of {repo} stopped unexpectedly")]
@@ -60,15 +48,15 @@ pub enum MergeError {
 }
 
 /// Hands every record of `feeds` to `accept` in feed order, as the feeds' scans produce them.
-pub async fn merge<E>(
+pub async fn hand_over<E>(
     feeds: Vec<ShardFeed>,
     spool_dir: &Path,
     mut accept: impl FnMut(Source, PreparedRecord) -> Result<(), E>,
 ) -> Result<(), E>
 where
-    E: From<MergeError>,
+    E: From<HandOverError>,
 {
-    let spool_error = |source| MergeError::Spool {
+    let spool_error = |source| HandOverError::Spool {
         dir: spool_dir.display().to_string(),
         source,
     };
@@ -107,7 +95,7 @@ where
         if head == labels.len() {
             return Ok(());
         }
-        let (index, event) = events.next().await.ok_or_else(|| MergeError::Stopped {
+        let (index, event) = events.next().await.ok_or_else(|| HandOverError::Stopped {
             repo: labels[head].0.repo_id(),
             path: labels[head].1.clone(),
         })?;
@@ -121,10 +109,10 @@ where
                 spool.append(&record).map_err(spool_error)?;
             }
             Some(ShardEvent::Done) => done[index] = true,
-            Some(ShardEvent::Failed(error)) => return Err(MergeError::Scan(error).into()),
+            Some(ShardEvent::Failed(error)) => return Err(HandOverError::Scan(error).into()),
             None if done[index] => {}
             None => {
-                return Err(MergeError::Stopped {
+                return Err(HandOverError::Stopped {
                     repo: labels[index].0.repo_id(),
                     path: labels[index].1.clone(),
                 }
@@ -132,88 +120,6 @@ where
             }
         }
     }
-}
-
-/// Records waiting on disk, in an unnamed file that disappears with the process.
-struct Spool {
-    file: BufWriter<File>,
-}
-
-impl Spool {
-    fn new(dir: &Path) -> std::io::Result<Spool> {
-        Ok(Spool {
-            file: BufWriter::with_capacity(256 * 1024, tempfile::tempfile_in(dir)?),
-        })
-    }
-
-    fn append(&mut self, record: &PreparedRecord) -> std::io::Result<()> {
-        let out = &mut self.file;
-        write_bytes(out, record.id.as_bytes())?;
-        write_bytes(out, &record.jsonl)?;
-        write_bytes(out, &record.full_review)?;
-        out.write_all(&record.full_review_rows.to_le_bytes())?;
-        write_bytes(out, &record.sycophancy_review)?;
-        out.write_all(&record.sycophancy_rows.to_le_bytes())?;
-        write_bytes(out, record.specialty.as_bytes())?;
-        out.write_all(&(record.repairs.len() as u64).to_le_bytes())?;
-        for repair in &record.repairs {
-            write_bytes(out, repair.as_bytes())?;
-        }
-        Ok(())
-    }
-
-    /// The records in the order they were appended.
-    fn records(self) -> std::io::Result<impl Iterator<Item = std::io::Result<PreparedRecord>>> {
-        let mut file = self.file.into_inner().map_err(|e| e.into_error())?;
-        let end = file.stream_position()?;
-        file.rewind()?;
-        let mut input = BufReader::with_capacity(256 * 1024, file);
-        let mut position = 0;
-        Ok(std::iter::from_fn(move || {
-            (position < end).then(|| {
-                let record = read_record(&mut input)?;
-                position = input.stream_position()?;
-                Ok(record)
-            })
-        }))
-    }
-}
-
-fn write_bytes(out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
-    out.write_all(&(bytes.len() as u64).to_le_bytes())?;
-    out.write_all(bytes)
-}
-
-fn read_u64(input: &mut impl Read) -> std::io::Result<u64> {
-    let mut bytes = [0; 8];
-    input.read_exact(&mut bytes)?;
-    Ok(u64::from_le_bytes(bytes))
-}
-
-fn read_bytes(input: &mut impl Read) -> std::io::Result<Vec<u8>> {
-    let len = usize::try_from(read_u64(input)?).map_err(std::io::Error::other)?;
-    let mut bytes = vec![0; len];
-    input.read_exact(&mut bytes)?;
-    Ok(bytes)
-}
-
-fn read_string(input: &mut impl Read) -> std::io::Result<String> {
-    String::from_utf8(read_bytes(input)?).map_err(std::io::Error::other)
-}
-
-fn read_record(input: &mut impl Read) -> std::io::Result<PreparedRecord> {
-    Ok(PreparedRecord {
-        id: read_string(input)?,
-        jsonl: read_bytes(input)?,
-        full_review: read_bytes(input)?,
-        full_review_rows: read_u64(input)?,
-        sycophancy_review: read_bytes(input)?,
-        sycophancy_rows: read_u64(input)?,
-        specialty: read_string(input)?,
-        repairs: (0..read_u64(input)?)
-            .map(|_| read_string(input))
-            .collect::<Result<_, _>>()?,
-    })
 }
 
 #[cfg(test)]
@@ -259,10 +165,10 @@ mod tests {
             senders[shard].send(ShardEvent::Done).unwrap();
         }
         let mut seen = Vec::new();
-        merge(feeds, dir.path(), |source, record| {
+        hand_over(feeds, dir.path(), |source, record| {
             assert_eq!(record, self::record(&record.id));
             seen.push((source, record.id));
-            Ok::<_, MergeError>(())
+            Ok::<_, HandOverError>(())
         })
         .await
         .unwrap();
@@ -286,7 +192,7 @@ mod tests {
             path: "data/x.parquet".to_owned(),
             events,
         }];
-        let error = merge(feeds, dir.path(), |_, _| Ok::<_, MergeError>(()))
+        let error = hand_over(feeds, dir.path(), |_, _| Ok::<_, HandOverError>(()))
             .await
             .unwrap_err();
         assert!(error.to_string().contains("data/x.parquet"));

@@ -1,0 +1,251 @@
+//! `healthchat generate`: the whole data flow, from the annotation download to the renamed
+//! artifacts directory, as a page of named steps; each step is one stage's module.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::annotations::AnnotationIndex;
+use crate::artifacts::ArtifactWriter;
+use crate::cli::GenerateArgs;
+use crate::exit::MissingConversations;
+use crate::hub::{CachedFile, DatasetRepo, Hub, HubError, HubSettings};
+use crate::in_order;
+use crate::manifest::{Manifest, Repository, RepositoryFile};
+use crate::printer::{Printer, SourceBar};
+use crate::schedule;
+use crate::shards::SourcePlan;
+use crate::signal::interruption;
+use crate::source::Source;
+use crate::summary::Summary;
+use crate::tally::Tally;
+use crate::version::{self, AnnotationVersion};
+
+pub const ANNOTATIONS_REPO: &str = "yahskapar/HealthChat-11K";
+
+pub async fn run(args: GenerateArgs) -> Result<()> {
+    let printer = Printer::new(args.quiet);
+    let hub = Hub::new(HubSettings::from_env())?;
+    let summary = tokio::select! {
+        summary = generate(hub, &args, &printer) => summary?,
+        signal = interruption() => return Err(signal?.into()),
+    };
+    for line in summary.lines() {
+        printer.status(line);
+    }
+    if args.json {
+        printer.result(summary.to_json());
+    } else {
+        printer.result(summary.directory.display());
+    }
+    let missing = summary.manifest.missing();
+    if args.strict && missing > 0 {
+        return Err(MissingConversations {
+            missing,
+            directory: summary.directory,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Summary> {
+    let started = Instant::now();
+    let hub = Arc::new(hub);
+    check_offline(&hub, args.source_dir.as_deref())?;
+    let annotations_repo = DatasetRepo::new(ANNOTATIONS_REPO, &args.revisions.annotations_revision);
+    let version = choose_version(&hub, &annotations_repo, args.version, printer).await?;
+    let annotations = load_annotations(&hub, &annotations_repo, &version, printer).await?;
+    let plans = plan_sources(&hub, &annotations.index, args, printer).await?;
+
+    let mut writer = ArtifactWriter::create(&args.output_dir, &version.to_string())?;
+    let bars: Vec<Arc<SourceBar>> = plans
+        .iter()
+        .map(|plan| {
+            let bar = printer.source_bar(
+                plan.source,
+                plan.total_bytes(),
+                plan.targets.len(),
+                plan.shards.len(),
+            );
+            Arc::new(bar)
+        })
+        .collect();
+    let feeds = schedule::start_scans(
+        &hub,
+        &plans,
+        &bars,
+        &annotations.index,
+        &version.to_string(),
+        usize::from(args.jobs),
+    );
+    let mut tally = Tally::new(
+        plans
+            .iter()
+            .map(|plan| (plan.source, plan.targets.as_ref())),
+    );
+    let spool_dir = writer.directory().to_owned();
+    in_order::hand_over(feeds, &spool_dir, |source, record| {
+        if tally.is_first(source, &record.id) {
+            writer.append(
+                &record.jsonl,
+                &record.full_review,
+                &record.sycophancy_review,
+            )?;
+            tally.count(record);
+        }
+        Ok::<_, anyhow::Error>(())
+    })
+    .await?;
+
+    let mut repositories = vec![annotations.repository(&annotations_repo, &version)];
+    repositories.extend(
+        plans
+            .iter()
+            .map(|plan| plan.repository(args.source_dir.as_deref())),
+    );
+    let sources = tally.sources(&annotations.index);
+    let (directory, manifest) = writer.finish(|artifacts| Manifest {
+        tool: format!("healthchat {}", env!("CARGO_PKG_VERSION")),
+        annotation_version: version.to_string(),
+        repositories,
+        sources,
+        conversations: tally.conversations,
+        full_review_rows: tally.full_review_rows,
+        sycophancy_review_rows: tally.sycophancy_review_rows,
+        specialties: tally.specialties,
+        artifacts,
+    })?;
+    Ok(Summary {
+        directory,
+        manifest,
+        repairs: tally.repairs,
+        bytes_read: bars.iter().map(|bar| bar.bytes_read()).sum(),
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Offline, the shards must come from `--source-dir`: they are streamed, never cached.
+fn check_offline(hub: &Hub, source_dir: Option<&Path>) -> Result<()> {
+    if hub.settings().offline && source_dir.is_none() {
+        bail!(
+            "HF_HUB_OFFLINE is set, but the source datasets are streamed from the Hub and are not \
+             cached.\nNext: download them first (`hf download lmsys/lmsys-chat-1m --repo-type \
+             dataset --local-dir DIR/lmsys/lmsys-chat-1m`, and the same for allenai/WildChat-1M) \
+             and pass --source-dir DIR, or unset HF_HUB_OFFLINE."
+        );
+    }
+    Ok(())
+}
+
+/// `--version`, or the newest version on the Hub (offline: in the cache), said aloud.
+async fn choose_version(
+    hub: &Hub,
+    repo: &DatasetRepo,
+    requested: Option<AnnotationVersion>,
+    printer: &Printer,
+) -> Result<AnnotationVersion> {
+    if let Some(version) = requested {
+        return Ok(version);
+    }
+    let newest = version::newest(hub, repo).await?;
+    printer.status(format!(
+        "Using the newest annotation version, {newest} (pin it with --version {newest})"
+    ));
+    Ok(newest)
+}
+
+/// The annotation file in the Hugging Face cache and its index.
+struct Annotations {
+    file: CachedFile,
+    size: u64,
+    index: Arc<AnnotationIndex>,
+}
+
+impl Annotations {
+    fn repository(&self, repo: &DatasetRepo, version: &AnnotationVersion) -> Repository {
+        Repository {
+            id: repo.id.clone(),
+            revision: repo.revision.clone(),
+            commit: self.file.commit.clone(),
+            source_dir: None,
+            files: vec![RepositoryFile {
+                path: version.file_name(),
+                size: self.size,
+                etag: self.file.etag.clone(),
+            }],
+        }
+    }
+}
+
+/// Downloads the version's annotation file into the cache (or finds it there) and indexes it;
+/// a version without a file is reported with the versions that exist.
+async fn load_annotations(
+    hub: &Hub,
+    repo: &DatasetRepo,
+    version: &AnnotationVersion,
+    printer: &Printer,
+) -> Result<Annotations> {
+    let file_name = version.file_name();
+    printer.status(format!("Fetching {file_name} from {}", repo.id));
+    let file = match hub.cached_download(repo, &file_name).await {
+        Err(HubError::EntryNotFound { .. }) => {
+            let available = version::available(hub, repo).await?;
+            bail!(version::unknown_version_message(version, &available));
+        }
+        other => other?,
+    };
+    let text = std::fs::read_to_string(&file.path).with_context(|| {
+        format!(
+            "could not read the cached annotation file {}",
+            file.path.display()
+        )
+    })?;
+    let size = text.len() as u64;
+    let index =
+        AnnotationIndex::from_jsonl(text).with_context(|| format!("{file_name} cannot be used"))?;
+    Ok(Annotations {
+        file,
+        size,
+        index: Arc::new(index),
+    })
+}
+
+/// The sources that have targets, in scan order (docs/FORMAT.md §3), each with its shards.
+async fn plan_sources(
+    hub: &Arc<Hub>,
+    index: &AnnotationIndex,
+    args: &GenerateArgs,
+    printer: &Printer,
+) -> Result<Vec<SourcePlan>> {
+    let mut plans = Vec::new();
+    for source in Source::ALL {
+        let targets = index.targets(source);
+        if targets.is_empty() {
+            continue;
+        }
+        printer.status(format!(
+            "Looking for {} conversations in {}",
+            targets.len(),
+            source.repo_id()
+        ));
+        let revision = match source {
+            Source::Lmsys => &args.revisions.lmsys_revision,
+            Source::Wildchat => &args.revisions.wildchat_revision,
+        };
+        let repo = DatasetRepo::new(source.repo_id(), revision);
+        let plan = SourcePlan::new(
+            hub,
+            source,
+            repo,
+            targets,
+            args.source_dir.as_deref(),
+            usize::from(args.jobs),
+        )
+        .await?;
+        plans.push(plan);
+    }
+    Ok(plans)
+}

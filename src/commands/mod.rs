@@ -1,0 +1,25 @@
+//! One file per command; each turns its arguments into calls of the stages and prints through
+//! the printer.
+
+mod completions;
+mod generate;
+mod verify;
+mod versions;
+
+use crate::cli::{Cli, Command};
+use crate::runtime::runtime;
+
+pub use generate::ANNOTATIONS_REPO;
+
+/// Runs a parsed command line; the error's chain is the message for the user.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Generate(args) => runtime()?.block_on(generate::run(args)),
+        Command::Versions(args) => runtime()?.block_on(versions::run(args)),
+        Command::Verify(args) => verify::run(&args.directory),
+        Command::Completions(args) => {
+            completions::run(args.shell);
+            Ok(())
+        }
+    }
+}

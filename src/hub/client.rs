@@ -1,0 +1,196 @@
+//! The HTTP client: one set-up for every request, the token only where it belongs, and the retry
+//! loop around each request.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use reqwest::{Client, RequestBuilder, Response, Url};
+
+use super::response::{Target, Verdict, classify};
+use super::retry::RetryPolicy;
+use super::{DatasetRepo, HubError, HubSettings};
+
+const USER_AGENT: &str = concat!("healthchat/", env!("CARGO_PKG_VERSION"));
+pub(super) const MAX_REDIRECTS: usize = 10;
+
+pub struct Hub {
+    pub(super) settings: HubSettings,
+    base: Url,
+    /// Follows redirects itself; reqwest drops `Authorization` when one changes host.
+    pub(super) client: Client,
+    /// Follows none, so that `/resolve/` redirects are seen and followed once per file.
+    pub(super) resolver: Client,
+    pub(super) retry: RetryPolicy,
+}
+
+impl Hub {
+    pub fn new(settings: HubSettings) -> Result<Hub, HubError> {
+        let base =
+            Url::parse(&format!("{}/", settings.endpoint)).map_err(|e| HubError::BadEndpoint {
+                endpoint: settings.endpoint.clone(),
+                problem: e.to_string(),
+            })?;
+        if base.cannot_be_a_base() {
+            return Err(HubError::BadEndpoint {
+                endpoint: settings.endpoint.clone(),
+                problem: "it has no host".to_owned(),
+            });
+        }
+        let builder = || {
+            Client::builder()
+                .user_agent(USER_AGENT)
+                .connect_timeout(Duration::from_secs(30))
+                // A stalled stream fails this read and is resumed from its last byte.
+                .read_timeout(settings.read_timeout)
+        };
+        let client = builder()
+            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+            .build()
+            .expect("TLS backend and settings are static");
+        let resolver = builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("TLS backend and settings are static");
+        Ok(Hub {
+            settings,
+            base,
+            client,
+            resolver,
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    pub fn settings(&self) -> &HubSettings {
+        &self.settings
+    }
+
+    /// A URL under the endpoint, from path segments (each percent-encoded).
+    pub(super) fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("checked in Hub::new")
+            .pop_if_empty()
+            .extend(segments);
+        url
+    }
+
+    /// `{endpoint}/datasets/{repo}/resolve/{revision}/{path}`
+    pub(super) fn resolve_url(&self, repo: &DatasetRepo, path: &str) -> Url {
+        let mut segments = vec!["datasets"];
+        segments.extend(repo.id.split('/'));
+        segments.extend(["resolve", repo.revision.as_str()]);
+        segments.extend(path.split('/'));
+        self.url(&segments)
+    }
+
+    pub(super) fn with_token(&self, request: RequestBuilder, send_token: bool) -> RequestBuilder {
+        match (&self.settings.token, send_token) {
+            (Some((token, _)), true) => request.bearer_auth(token.secret()),
+            _ => request,
+        }
+    }
+
+    /// Sends a request, retrying what can succeed later: connection failures, timeouts, HTTP 5xx
+    /// and 429 (after `Retry-After` or the `RateLimit` reset when the Hub gives one).
+    pub(super) async fn send(
+        &self,
+        target: &Target<'_>,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Response, HubError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (wait, reason) = match build().send().await {
+                Ok(response) => {
+                    match classify(
+                        response.status(),
+                        response.headers(),
+                        target,
+                        &self.settings,
+                    ) {
+                        Verdict::Accept => return Ok(response),
+                        Verdict::Fail(error) => return Err(error),
+                        Verdict::Retry { wait, reason } => (wait, reason),
+                    }
+                }
+                Err(error) => (None, describe_reqwest_error(error)),
+            };
+            let wait =
+                self.retry
+                    .wait(attempt, wait)
+                    .ok_or_else(|| HubError::RetriesExhausted {
+                        what: target.what.clone(),
+                        attempts: attempt,
+                        last: reason,
+                    })?;
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    pub(super) async fn read_body(
+        &self,
+        target: &Target<'_>,
+        response: Response,
+    ) -> Result<Bytes, HubError> {
+        response
+            .bytes()
+            .await
+            .map_err(|error| HubError::BadResponse {
+                what: target.what.clone(),
+                problem: describe_reqwest_error(error),
+            })
+    }
+}
+
+pub(super) fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name)?.to_str().ok().map(str::to_owned)
+}
+
+pub(super) fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+    header_str(headers, name)?.trim().parse().ok()
+}
+
+/// `W/"abc"` and `"abc"` → `abc`, as `huggingface_hub` normalises ETags.
+pub(super) fn clean_etag(etag: &str) -> String {
+    etag.trim()
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .to_owned()
+}
+
+/// The error and its causes, without the URL (a storage URL's signature is no one's business).
+pub(super) fn describe_reqwest_error(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_are_normalised() {
+        assert_eq!(clean_etag("W/\"abc\""), "abc");
+        assert_eq!(clean_etag("\"abc\""), "abc");
+    }
+
+    #[test]
+    fn urls_encode_revisions_and_keep_endpoint_paths() {
+        let mut settings = HubSettings::from_env();
+        settings.endpoint = "http://127.0.0.1:8080/mirror".to_owned();
+        let hub = Hub::new(settings).unwrap();
+        let repo = DatasetRepo::new("lmsys/lmsys-chat-1m", "refs/convert/parquet");
+        assert_eq!(
+            hub.resolve_url(&repo, "data/train-0.parquet").as_str(),
+            "http://127.0.0.1:8080/mirror/datasets/lmsys/lmsys-chat-1m/resolve/refs%2Fconvert%2Fparquet/data/train-0.parquet"
+        );
+    }
+}

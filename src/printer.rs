@@ -1,0 +1,119 @@
+//! The one route to the terminal: the command's result on stdout, and on stderr the status lines,
+//! the progress bars, the closing summary and errors.
+
+use std::collections::HashSet;
+use std::fmt::Display;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::source::Source;
+
+pub struct Printer {
+    bars: MultiProgress,
+    quiet: bool,
+}
+
+impl Printer {
+    /// Bars are drawn only on a terminal; `quiet` silences status lines and bars.
+    pub fn new(quiet: bool) -> Printer {
+        let target = if quiet || !std::io::stderr().is_terminal() {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        };
+        Printer {
+            bars: MultiProgress::with_draw_target(target),
+            quiet,
+        }
+    }
+
+    /// A line of the command's result on stdout. A reader that went away (`| head`) is not an
+    /// error of ours, so write errors are ignored rather than turned into a panic as `println!`
+    /// does.
+    pub fn result(&self, line: impl Display) {
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    }
+
+    /// A line for the person watching, on stderr, above any progress bars.
+    pub fn status(&self, line: impl AsRef<str>) {
+        if self.quiet {
+            return;
+        }
+        if self.bars.is_hidden() {
+            let _ = writeln!(std::io::stderr().lock(), "{}", line.as_ref());
+        } else {
+            let _ = self.bars.println(line.as_ref());
+        }
+    }
+
+    /// `error: ...` on stderr, whatever `quiet` says.
+    pub fn error(message: impl Display) {
+        let _ = writeln!(std::io::stderr().lock(), "error: {message}");
+    }
+
+    /// A bar of compressed bytes streamed from one source, with found/wanted in its message.
+    pub fn source_bar(
+        &self,
+        source: Source,
+        total_bytes: u64,
+        wanted: usize,
+        shards: usize,
+    ) -> SourceBar {
+        let bar = self.bars.add(ProgressBar::new(total_bytes));
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix:>9} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(source.name());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar.set_message(format!("0/{wanted} found"));
+        SourceBar {
+            found: Mutex::new(HashSet::new()),
+            wanted,
+            shards_left: AtomicUsize::new(shards),
+            bar,
+        }
+    }
+}
+
+/// A source's progress bar as its scans report: the distinct wanted IDs found so far (the
+/// hand-over decides what is written, and comes to the same number), and the bar finished with
+/// the last shard rather than with the whole run.
+pub struct SourceBar {
+    found: Mutex<HashSet<String>>,
+    wanted: usize,
+    shards_left: AtomicUsize,
+    bar: ProgressBar,
+}
+
+impl SourceBar {
+    pub fn read(&self, bytes: u64) {
+        self.bar.inc(bytes);
+    }
+
+    pub fn bytes_read(&self) -> u64 {
+        self.bar.position()
+    }
+
+    pub fn saw(&self, id: &str) {
+        let mut found = self.found.lock().expect("no scan panics holding the lock");
+        if !found.contains(id) {
+            found.insert(id.to_owned());
+            self.bar
+                .set_message(format!("{}/{} found", found.len(), self.wanted));
+        }
+    }
+
+    pub fn shard_done(&self) {
+        if self.shards_left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.bar.finish();
+        }
+    }
+}

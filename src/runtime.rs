@@ -1,0 +1,16 @@
+//! The async runtime and the machine it runs on.
+
+/// The cores this process may use (2 when the system cannot say).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        // Row groups decode on blocking threads, one per core at most (the scheduler's decoder
+        // permits); two more serve file reads. Each extra thread's allocator arena would keep
+        // freed row-group buffers.
+        .max_blocking_threads(cores() + 2)
+        .build()
+}

@@ -1,0 +1,133 @@
+//! Cuts a shard's byte stream into whole row groups: bytes arrive in chunks of any size, and a
+//! row group is handed on as soon as its last byte is in. Bytes between row groups are dropped.
+
+use std::ops::Range;
+
+/// The bytes of one row group and where they start in the file.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct AssembledRowGroup {
+    pub index: usize,
+    pub offset: u64,
+    pub bytes: Vec<u8>,
+}
+
+pub(super) struct RowGroupAssembler {
+    /// Byte ranges of the row groups, in file order, not overlapping.
+    ranges: Vec<Range<u64>>,
+    next: usize,
+    buffer: Vec<u8>,
+    /// The file offset of `buffer[0]`.
+    buffer_start: u64,
+}
+
+impl RowGroupAssembler {
+    /// An assembler for a stream that starts at file offset `start`.
+    pub fn new(ranges: Vec<Range<u64>>, start: u64) -> RowGroupAssembler {
+        RowGroupAssembler {
+            ranges,
+            next: 0,
+            buffer: Vec::new(),
+            buffer_start: start,
+        }
+    }
+
+    /// The file offset of the next byte the stream should bring.
+    pub fn position(&self) -> u64 {
+        self.buffer_start + self.buffer.len() as u64
+    }
+
+    /// True once every row group has been handed on.
+    pub fn is_finished(&self) -> bool {
+        self.next == self.ranges.len()
+    }
+
+    /// Appends the stream's next bytes.
+    pub fn push(&mut self, chunk: &[u8]) {
+        // One allocation per row group instead of doubling as chunks arrive.
+        let missing = self.ranges.get(self.next).map_or(0, |range| {
+            range.end.saturating_sub(self.position()) as usize
+        });
+        self.buffer.reserve(missing.max(chunk.len()));
+        self.buffer.extend_from_slice(chunk);
+    }
+
+    /// The next row group, once all its bytes are in.
+    pub fn pop_complete(&mut self) -> Option<AssembledRowGroup> {
+        let range = self.ranges.get(self.next)?.clone();
+        if self.position() < range.end {
+            return None;
+        }
+        let split = (range.end - self.buffer_start) as usize;
+        let rest = self.buffer.split_off(split);
+        let mut bytes = std::mem::replace(&mut self.buffer, rest);
+        bytes.drain(..(range.start - self.buffer_start) as usize);
+        self.buffer_start = range.end;
+        let index = self.next;
+        self.next += 1;
+        Some(AssembledRowGroup {
+            index,
+            offset: range.start,
+            bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `file[start..]` in chunks of `chunk` bytes and collects what comes out.
+    fn assemble(
+        file: &[u8],
+        ranges: &[Range<u64>],
+        start: u64,
+        chunk: usize,
+    ) -> Vec<AssembledRowGroup> {
+        let mut assembler = RowGroupAssembler::new(ranges.to_vec(), start);
+        let mut out = Vec::new();
+        for piece in file[start as usize..].chunks(chunk) {
+            assembler.push(piece);
+            while let Some(group) = assembler.pop_complete() {
+                out.push(group);
+            }
+        }
+        assert!(assembler.is_finished());
+        out
+    }
+
+    #[test]
+    fn row_groups_come_out_whole_whatever_the_chunk_size() {
+        let file: Vec<u8> = (0..=255).cycle().take(100).collect();
+        // A gap at 25..30 (a page index, say), and data starting at 4.
+        let ranges = [4..10, 10..25, 30..31, 31..60];
+        for chunk in [1, 2, 3, 7, 26, 100] {
+            let groups = assemble(&file[..60], &ranges, 4, chunk);
+            assert_eq!(groups.len(), ranges.len(), "chunk {chunk}");
+            for (group, range) in groups.iter().zip(&ranges) {
+                assert_eq!(group.offset, range.start);
+                assert_eq!(
+                    group.bytes,
+                    &file[range.start as usize..range.end as usize],
+                    "chunk {chunk}"
+                );
+            }
+            assert_eq!(
+                groups.iter().map(|g| g.index).collect::<Vec<_>>(),
+                [0, 1, 2, 3]
+            );
+        }
+    }
+
+    #[test]
+    fn nothing_comes_out_before_its_last_byte() {
+        let mut assembler = RowGroupAssembler::new(vec![0..4, 4..8], 0);
+        assembler.push(b"abc");
+        assert_eq!(assembler.pop_complete(), None);
+        assert_eq!(assembler.position(), 3);
+        assembler.push(b"defgh");
+        assert_eq!(assembler.pop_complete().unwrap().bytes, b"abcd");
+        assert_eq!(assembler.pop_complete().unwrap().bytes, b"efgh");
+        assert_eq!(assembler.pop_complete(), None);
+        assert!(assembler.is_finished());
+    }
+}

@@ -1,0 +1,112 @@
+//! Opening a shard: its footer is read from the tail of the file (one request that also brings
+//! the last row groups), checked, and turned into the row groups' byte ranges.
+
+use parquet::file::FOOTER_SIZE;
+use parquet::file::metadata::{
+    FooterTail, ParquetMetaDataOptions, ParquetMetaDataReader, ParquetStatisticsPolicy,
+};
+
+use super::schema::text_as_bytes;
+use super::{ScanError, Shard, ShardProblem};
+use crate::hub::{Hub, HubFile};
+use crate::source::Source;
+
+/// How many bytes from the end of a shard the first footer read asks for; a larger footer takes
+/// a second read.
+const FOOTER_GUESS: u64 = 1 << 20;
+
+impl Shard {
+    /// Reads and checks the footer of `file`.
+    pub async fn open(hub: &Hub, source: Source, file: HubFile) -> Result<Shard, ScanError> {
+        let not_parquet = |problem: String| ScanError::Shard {
+            repo: source.repo_id(),
+            shard: file.path.clone(),
+            problem: ShardProblem::NotParquet(problem),
+        };
+        let size = file.size;
+        if size < 2 * FOOTER_SIZE as u64 {
+            return Err(not_parquet(format!("it is only {size} bytes long")));
+        }
+        let tail_start = size.saturating_sub(FOOTER_GUESS);
+        let tail = hub.fetch_range(&file, tail_start, size).await?;
+        let footer: [u8; FOOTER_SIZE] = tail[tail.len() - FOOTER_SIZE..]
+            .try_into()
+            .expect("FOOTER_SIZE bytes");
+        let footer = FooterTail::try_new(&footer).map_err(|e| not_parquet(e.to_string()))?;
+        if footer.is_encrypted_footer() {
+            return Err(not_parquet("its footer is encrypted".to_owned()));
+        }
+        let metadata_len = footer.metadata_length() as u64;
+        let metadata_end = size - FOOTER_SIZE as u64;
+        let metadata_start = metadata_end.checked_sub(metadata_len).ok_or_else(|| {
+            not_parquet(format!(
+                "its footer claims {metadata_len} bytes of metadata"
+            ))
+        })?;
+        let metadata_bytes = if metadata_start >= tail_start {
+            tail.slice((metadata_start - tail_start) as usize..(metadata_end - tail_start) as usize)
+        } else {
+            hub.fetch_range(&file, metadata_start, metadata_end).await?
+        };
+        // Statistics are never used (every row group holds a wanted row), and with long text
+        // columns they are most of the decoded footer.
+        let options = ParquetMetaDataOptions::new()
+            .with_column_stats_policy(ParquetStatisticsPolicy::SkipAll)
+            .with_size_stats_policy(ParquetStatisticsPolicy::SkipAll)
+            .with_encoding_stats_policy(ParquetStatisticsPolicy::SkipAll);
+        let metadata =
+            ParquetMetaDataReader::decode_metadata_with_options(&metadata_bytes, Some(&options))
+                .map_err(|e| not_parquet(e.to_string()))?;
+
+        let fields = metadata
+            .file_metadata()
+            .schema_descr()
+            .root_schema()
+            .get_fields();
+        let id_column = fields
+            .iter()
+            .position(|field| field.name() == source.id_column())
+            .ok_or_else(|| ScanError::Shard {
+                repo: source.repo_id(),
+                shard: file.path.clone(),
+                problem: ShardProblem::MissingIdColumn {
+                    column: source.id_column(),
+                    found: fields
+                        .iter()
+                        .map(|f| f.name())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                },
+            })?;
+        let metadata =
+            text_as_bytes(metadata, id_column).map_err(|e| not_parquet(e.to_string()))?;
+
+        let mut row_groups = Vec::new();
+        let mut previous_end = 0;
+        for row_group in metadata.metadata().row_groups() {
+            let ranges = row_group.columns().iter().map(|column| {
+                let (start, length) = column.byte_range();
+                start..start + length
+            });
+            let range = ranges
+                .reduce(|a, b| a.start.min(b.start)..a.end.max(b.end))
+                .unwrap_or(previous_end..previous_end);
+            if range.start < previous_end || range.end > metadata_start {
+                return Err(not_parquet(format!(
+                    "row group byte ranges are out of order or overlap the footer ({range:?})"
+                )));
+            }
+            previous_end = range.end;
+            row_groups.push(range);
+        }
+        Ok(Shard {
+            source,
+            file,
+            metadata,
+            id_column,
+            row_groups,
+            tail,
+            tail_start,
+        })
+    }
+}

@@ -1,0 +1,184 @@
+//! The shard scan (docs/FORMAT.md §3): each Parquet shard is read in one streaming request after
+//! its footer (`footer`), the stream is cut into whole row groups (`assembly`), and each row group
+//! is decoded as soon as its bytes are in (`row_group`), while the next ones download. Only the ID
+//! column is decoded for every row; the other columns (`schema`, `cells`) only for wanted rows.
+
+mod assembly;
+mod cells;
+mod footer;
+mod row_group;
+mod schema;
+
+use std::collections::{HashSet, VecDeque};
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow_schema::DataType;
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::ArrowReaderMetadata;
+use parquet::errors::ParquetError;
+use thiserror::Error;
+use tokio::sync::Semaphore;
+
+use crate::hub::{Hub, HubError, HubFile};
+use crate::source::Source;
+use crate::value::Object;
+use assembly::RowGroupAssembler;
+use row_group::RowGroupBytes;
+
+/// Row groups of one shard handed to decoding threads and not yet emitted, while the download
+/// goes on; how many decode at once across shards is the caller's `decoders` semaphore.
+const DECODE_WINDOW: usize = 2;
+
+#[derive(Debug, Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Hub(#[from] HubError),
+    #[error("{shard} of {repo} {problem}")]
+    Shard {
+        repo: &'static str,
+        shard: String,
+        problem: ShardProblem,
+    },
+}
+
+/// What is wrong with a shard's bytes.
+#[derive(Debug, Error)]
+pub enum ShardProblem {
+    #[error("is not a readable Parquet file: {0}")]
+    NotParquet(String),
+    #[error("could not be decoded at row group {row_group} (corrupt or truncated?): {source}")]
+    Decode {
+        row_group: usize,
+        source: ParquetError,
+    },
+    #[error("has no `{column}` column (its columns: {found})")]
+    MissingIdColumn { column: &'static str, found: String },
+    #[error("holds text that is not valid UTF-8 in column `{column}`")]
+    NotUtf8 { column: String },
+    #[error("has column `{column}` of type {data_type}, which the reference cannot write as JSON")]
+    UnsupportedType { column: String, data_type: DataType },
+}
+
+/// A source row whose ID is wanted.
+#[derive(Debug)]
+pub struct SourceRow {
+    pub id: String,
+    pub row: Object,
+}
+
+/// A shard whose footer has been read.
+pub struct Shard {
+    pub source: Source,
+    pub file: HubFile,
+    metadata: ArrowReaderMetadata,
+    id_column: usize,
+    /// Byte ranges of the row groups, in file order.
+    row_groups: Vec<Range<u64>>,
+    /// The end of the file as the footer read fetched it, from `tail_start`: the scan does not
+    /// download again the row-group bytes it holds.
+    tail: Bytes,
+    tail_start: u64,
+}
+
+impl Shard {
+    /// The bytes the scan downloads: from the first row group to the end of the last.
+    pub fn data_range(&self) -> Range<u64> {
+        match (self.row_groups.first(), self.row_groups.last()) {
+            (Some(first), Some(last)) => first.start..last.end,
+            _ => 0..0,
+        }
+    }
+
+    fn problem(&self, problem: ShardProblem) -> ScanError {
+        ScanError::Shard {
+            repo: self.source.repo_id(),
+            shard: self.file.path.clone(),
+            problem,
+        }
+    }
+
+    /// Streams the shard and calls `emit` with every row whose ID is in `targets`, in file
+    /// order, after `prepare` has turned it into what the caller keeps. `prepare` runs on the
+    /// decoding threads, each row group holding one of `decoders`' permits, which all the scans
+    /// of a run share. Duplicates within the shard are all emitted: the caller decides.
+    pub async fn scan<T, P, E>(
+        self: Arc<Self>,
+        hub: &Hub,
+        decoders: &Arc<Semaphore>,
+        targets: Arc<HashSet<String>>,
+        prepare: Arc<P>,
+        mut emit: E,
+        mut on_bytes: impl FnMut(u64),
+    ) -> Result<(), ScanError>
+    where
+        T: Send + 'static,
+        P: Fn(SourceRow) -> T + Send + Sync + 'static,
+        E: FnMut(T),
+    {
+        let data = self.data_range();
+        // Download up to where the footer read began; the rest is already here.
+        let download_end = data.end.min(self.tail_start.max(data.start));
+        let mut reader = hub.read_range(&self.file, data.start, download_end);
+        let mut assembler = RowGroupAssembler::new(self.row_groups.clone(), data.start);
+        let mut tail_used = false;
+        let mut decoding = VecDeque::new();
+        loop {
+            while let Some(group) = assembler.pop_complete() {
+                let window = RowGroupBytes {
+                    offset: group.offset,
+                    bytes: Bytes::from(group.bytes),
+                    file_len: self.file.size,
+                };
+                let shard = Arc::clone(&self);
+                let targets = Arc::clone(&targets);
+                let prepare = Arc::clone(&prepare);
+                // Waiting here also stops this stream's download: row groups wait as TCP
+                // backpressure, not in memory, however many shards stream at once.
+                let permit = Arc::clone(decoders)
+                    .acquire_owned()
+                    .await
+                    .expect("the decoder semaphore is never closed");
+                decoding.push_back(tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    let rows = shard.decode_row_group(group.index, window, &targets)?;
+                    Ok::<_, ScanError>(rows.into_iter().map(|row| prepare(row)).collect::<Vec<T>>())
+                }));
+                while decoding.len() >= DECODE_WINDOW {
+                    let decoded = decoding
+                        .pop_front()
+                        .expect("non-empty")
+                        .await
+                        .expect("decoding does not panic")?;
+                    decoded.into_iter().for_each(&mut emit);
+                }
+            }
+            if assembler.is_finished() {
+                break;
+            }
+            match reader.next_chunk().await? {
+                Some(chunk) => {
+                    on_bytes(chunk.len() as u64);
+                    assembler.push(&chunk);
+                }
+                None if !tail_used && assembler.position() == download_end => {
+                    tail_used = true;
+                    let from = (download_end - self.tail_start) as usize;
+                    let to = (data.end - self.tail_start) as usize;
+                    on_bytes((to - from) as u64);
+                    assembler.push(&self.tail[from..to]);
+                }
+                None => {
+                    return Err(self.problem(ShardProblem::NotParquet(
+                        "the data ended before the last row group".to_owned(),
+                    )));
+                }
+            }
+        }
+        while let Some(task) = decoding.pop_front() {
+            let decoded = task.await.expect("decoding does not panic")?;
+            decoded.into_iter().for_each(&mut emit);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,165 @@
+//! Decoding one row group: the ID column first for every row, the other columns only for the
+//! rows whose ID is wanted.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, BooleanArray, RecordBatch};
+use arrow_schema::{ArrowError, DataType};
+use bytes::Bytes;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter};
+use parquet::errors::ParquetError;
+use parquet::file::reader::{ChunkReader, Length};
+
+use super::cells::{CellError, arrow_value};
+use super::{ScanError, Shard, ShardProblem, SourceRow};
+use crate::value::{Object, Value};
+
+impl Shard {
+    /// The wanted rows of row group `index`, in file order.
+    pub(super) fn decode_row_group(
+        &self,
+        index: usize,
+        window: RowGroupBytes,
+        targets: &Arc<HashSet<String>>,
+    ) -> Result<Vec<SourceRow>, ScanError> {
+        let decode_error = |source: ParquetError| {
+            self.problem(ShardProblem::Decode {
+                row_group: index,
+                source,
+            })
+        };
+        let id_mask = ProjectionMask::roots(self.metadata.parquet_schema(), [self.id_column]);
+        let predicate_targets = Arc::clone(targets);
+        let predicate = ArrowPredicateFn::new(id_mask, move |batch: RecordBatch| {
+            wanted_ids(batch.column(0).as_ref(), &predicate_targets)
+        });
+        let rows_in_group = self.metadata.metadata().row_group(index).num_rows();
+        let reader =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(window, self.metadata.clone())
+                .with_row_groups(vec![index])
+                .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
+                .with_batch_size(usize::try_from(rows_in_group).unwrap_or(1).max(1))
+                .build()
+                .map_err(decode_error)?;
+
+        let mut rows = Vec::new();
+        for batch in reader {
+            let batch = batch.map_err(|e| decode_error(ParquetError::ArrowError(e.to_string())))?;
+            let schema = batch.schema();
+            for row in 0..batch.num_rows() {
+                let mut object = Object::with_capacity(batch.num_columns());
+                for (field, column) in schema.fields().iter().zip(batch.columns()) {
+                    let value = arrow_value(column.as_ref(), row).map_err(|error| {
+                        let column = field.name().clone();
+                        self.problem(match error {
+                            CellError::Unsupported(data_type) => {
+                                ShardProblem::UnsupportedType { column, data_type }
+                            }
+                            CellError::NotUtf8 => ShardProblem::NotUtf8 { column },
+                        })
+                    })?;
+                    object.push(field.name().clone(), value);
+                }
+                let id = object
+                    .get(self.source.id_column())
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                rows.push(SourceRow { id, row: object });
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// The row-group predicate: is this row's ID wanted?
+fn wanted_ids(ids: &dyn Array, targets: &HashSet<String>) -> Result<BooleanArray, ArrowError> {
+    let wanted = |id: Option<&str>| Some(id.is_some_and(|id| targets.contains(id)));
+    match ids.data_type() {
+        DataType::Utf8 => Ok(ids.as_string::<i32>().iter().map(wanted).collect()),
+        DataType::LargeUtf8 => Ok(ids.as_string::<i64>().iter().map(wanted).collect()),
+        DataType::Utf8View => Ok(ids.as_string_view().iter().map(wanted).collect()),
+        other => Err(ArrowError::SchemaError(format!(
+            "the ID column is {other}, not a string"
+        ))),
+    }
+}
+
+/// The bytes of one row group, addressed by file offset, so the Parquet reader can decode it
+/// without the rest of the file.
+pub(super) struct RowGroupBytes {
+    pub offset: u64,
+    pub bytes: Bytes,
+    pub file_len: u64,
+}
+
+impl RowGroupBytes {
+    fn local(&self, start: u64, length: usize) -> Result<Range<usize>, ParquetError> {
+        let outside = || {
+            ParquetError::EOF(format!(
+                "bytes {start}..{} are outside the row group ({}..{})",
+                start + length as u64,
+                self.offset,
+                self.offset + self.bytes.len() as u64
+            ))
+        };
+        let local_start = start.checked_sub(self.offset).ok_or_else(outside)? as usize;
+        let local_end = local_start + length;
+        if local_end > self.bytes.len() {
+            return Err(outside());
+        }
+        Ok(local_start..local_end)
+    }
+}
+
+impl Length for RowGroupBytes {
+    fn len(&self) -> u64 {
+        self.file_len
+    }
+}
+
+impl ChunkReader for RowGroupBytes {
+    type T = bytes::buf::Reader<Bytes>;
+
+    fn get_read(&self, start: u64) -> Result<Self::T, ParquetError> {
+        let local = self.local(start, 0)?;
+        Ok(bytes::Buf::reader(self.bytes.slice(local.start..)))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> Result<Bytes, ParquetError> {
+        Ok(self.bytes.slice(self.local(start, length)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::StringArray;
+
+    #[test]
+    fn only_wanted_ids_pass_the_predicate() {
+        let targets: HashSet<String> = ["b".to_owned()].into();
+        let ids = StringArray::from(vec![Some("a"), Some("b"), None]);
+        let wanted = wanted_ids(&ids, &targets).unwrap();
+        assert_eq!(wanted, BooleanArray::from(vec![false, true, false]));
+        let numbers = arrow_array::Int64Array::from(vec![1]);
+        assert!(wanted_ids(&numbers, &targets).is_err());
+    }
+
+    #[test]
+    fn a_row_group_window_answers_only_for_its_bytes() {
+        let window = RowGroupBytes {
+            offset: 100,
+            bytes: Bytes::from_static(b"0123456789"),
+            file_len: 1000,
+        };
+        assert_eq!(window.len(), 1000);
+        assert_eq!(&window.get_bytes(102, 3).unwrap()[..], b"234");
+        assert!(window.get_bytes(99, 2).is_err());
+        assert!(window.get_bytes(108, 3).is_err());
+    }
+}

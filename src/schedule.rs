@@ -1,0 +1,124 @@
+//! The scan scheduler: every shard gets a feed for the in-order hand-over; scans start in shard
+//! order, `jobs` at a time, so the shard the hand-over waits for is always among those running,
+//! and each reads its footer only when it starts. Row groups decode one per core at most, whatever
+//! `jobs` is.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::annotations::AnnotationIndex;
+use crate::hub::{Hub, HubFile};
+use crate::in_order::{ShardEvent, ShardFeed};
+use crate::prepare::{PreparedRecord, prepare};
+use crate::printer::SourceBar;
+use crate::runtime;
+use crate::scan::{Shard, SourceRow};
+use crate::shards::SourcePlan;
+use crate::source::Source;
+
+/// Starts the scans of every shard of `plans` in the background; their records arrive on the
+/// returned feeds, one per shard in scan order.
+pub fn start_scans(
+    hub: &Arc<Hub>,
+    plans: &[SourcePlan],
+    bars: &[Arc<SourceBar>],
+    index: &Arc<AnnotationIndex>,
+    version: &str,
+    jobs: usize,
+) -> Vec<ShardFeed> {
+    let decoders = Arc::new(Semaphore::new(runtime::cores()));
+    let mut feeds = Vec::new();
+    let mut scans = Vec::new();
+    for (plan, bar) in plans.iter().zip(bars) {
+        for file in &plan.shards {
+            let (sender, events) = mpsc::unbounded_channel();
+            feeds.push(ShardFeed {
+                source: plan.source,
+                path: file.path.clone(),
+                events,
+            });
+            let job = ScanJob {
+                hub: Arc::clone(hub),
+                source: plan.source,
+                file: file.clone(),
+                targets: Arc::clone(&plan.targets),
+                index: Arc::clone(index),
+                version: version.to_owned(),
+                bar: Arc::clone(bar),
+                decoders: Arc::clone(&decoders),
+            };
+            scans.push(job.run(sender));
+        }
+    }
+    let permits = Arc::new(Semaphore::new(jobs.max(1)));
+    tokio::spawn(async move {
+        for scan in scans {
+            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                scan.await;
+                drop(permit);
+            });
+        }
+    });
+    feeds
+}
+
+/// The scan of one shard, feeding the hand-over.
+struct ScanJob {
+    hub: Arc<Hub>,
+    source: Source,
+    file: HubFile,
+    targets: Arc<HashSet<String>>,
+    index: Arc<AnnotationIndex>,
+    version: String,
+    bar: Arc<SourceBar>,
+    decoders: Arc<Semaphore>,
+}
+
+impl ScanJob {
+    /// Reads the shard's footer, streams its row groups and sends the wanted records, then
+    /// `Done` or `Failed`.
+    async fn run(self, events: mpsc::UnboundedSender<ShardEvent>) {
+        let ScanJob {
+            hub,
+            source,
+            file,
+            targets,
+            index,
+            version,
+            bar,
+            decoders,
+        } = self;
+        let prepare = Arc::new(move |row: SourceRow| prepare(&index, &version, row));
+        let emit = |record: PreparedRecord| {
+            bar.saw(&record.id);
+            let _ = events.send(ShardEvent::Record(record));
+        };
+        let size = file.size;
+        let result = match Shard::open(&hub, source, file).await {
+            Ok(shard) => {
+                let data = shard.data_range();
+                let scanned = Arc::new(shard)
+                    .scan(&hub, &decoders, targets, prepare, emit, |bytes| {
+                        bar.read(bytes)
+                    })
+                    .await;
+                // The footer and the bytes around the row groups count as done too.
+                bar.read(size - (data.end - data.start));
+                scanned
+            }
+            Err(error) => Err(error),
+        };
+        if result.is_ok() {
+            bar.shard_done();
+        }
+        let _ = events.send(match result {
+            Ok(()) => ShardEvent::Done,
+            Err(error) => ShardEvent::Failed(error),
+        });
+    }
+}

@@ -1,0 +1,173 @@
+//! Which shards each source has: `data/train-*.parquet` in path order (docs/FORMAT.md §1), listed
+//! and resolved on the Hub, or found in a local copy with `--source-dir`.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use futures_util::{StreamExt, TryStreamExt};
+
+use crate::hub::{DatasetRepo, Hub, HubFile};
+use crate::manifest::{Repository, RepositoryFile};
+use crate::source::Source;
+
+/// A source to scan: its repository, the IDs wanted from it, and its shards in scan order.
+pub struct SourcePlan {
+    pub source: Source,
+    pub repo: DatasetRepo,
+    pub targets: Arc<HashSet<String>>,
+    pub shards: Vec<HubFile>,
+}
+
+impl SourcePlan {
+    /// Lists the shards of `repo`: resolved on the Hub, `jobs` at a time, or found in
+    /// `source_dir`.
+    pub async fn new(
+        hub: &Arc<Hub>,
+        source: Source,
+        repo: DatasetRepo,
+        targets: HashSet<String>,
+        source_dir: Option<&Path>,
+        jobs: usize,
+    ) -> Result<SourcePlan> {
+        let shards = match source_dir {
+            Some(dir) => local_shards(dir, &repo)?,
+            None => resolve_shards(hub, &repo, jobs).await?,
+        };
+        Ok(SourcePlan {
+            source,
+            repo,
+            targets: Arc::new(targets),
+            shards,
+        })
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        self.shards.iter().map(|shard| shard.size).sum()
+    }
+
+    /// The repository as the manifest records it.
+    pub fn repository(&self, source_dir: Option<&Path>) -> Repository {
+        Repository {
+            id: self.repo.id.clone(),
+            revision: self.repo.revision.clone(),
+            commit: self.shards.iter().find_map(|file| file.commit.clone()),
+            source_dir: source_dir.map(PathBuf::from),
+            files: self
+                .shards
+                .iter()
+                .map(|file| RepositoryFile {
+                    path: file.path.clone(),
+                    size: file.size,
+                    etag: file.etag.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The shards of `repo` in a local copy laid out as on the Hub: `DIR/{owner}/{name}/data/` (as
+/// `hf download --local-dir DIR/{owner}/{name}` writes it) or `DIR/datasets/{owner}/{name}/data/`.
+fn local_shards(dir: &Path, repo: &DatasetRepo) -> Result<Vec<HubFile>> {
+    let candidates = [dir.join(&repo.id), dir.join("datasets").join(&repo.id)];
+    let Some(root) = candidates.iter().find(|c| c.join("data").is_dir()) else {
+        bail!(
+            "--source-dir {} holds no copy of {}: looked for {}\nNext: download it with `hf \
+             download {} --repo-type dataset --local-dir {}`.",
+            dir.display(),
+            repo.id,
+            candidates
+                .iter()
+                .map(|c| c.join("data").display().to_string())
+                .collect::<Vec<_>>()
+                .join(" and "),
+            repo.id,
+            candidates[0].display()
+        );
+    };
+    let mut paths: Vec<String> = std::fs::read_dir(root.join("data"))
+        .with_context(|| format!("could not list {}", root.join("data").display()))?
+        .flatten()
+        .map(|entry| format!("data/{}", entry.file_name().to_string_lossy()))
+        .filter(|path| is_shard(path))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        bail!(
+            "{} holds no train-*.parquet shards",
+            root.join("data").display()
+        );
+    }
+    paths
+        .into_iter()
+        .map(|path| Ok(HubFile::local(repo, &path, root.join(&path))?))
+        .collect()
+}
+
+fn is_shard(path: &str) -> bool {
+    let name = path.strip_prefix("data/").unwrap_or_default();
+    name.starts_with("train-") && name.ends_with(".parquet") && !name.contains('/')
+}
+
+/// Lists a source's `data/train-*.parquet` shards in path order and resolves each: this is where
+/// a gated repo refuses us, before anything is streamed.
+async fn resolve_shards(hub: &Arc<Hub>, repo: &DatasetRepo, jobs: usize) -> Result<Vec<HubFile>> {
+    let mut paths: Vec<String> = hub
+        .list_folder(repo, "data")
+        .await?
+        .into_iter()
+        .filter(|path| is_shard(path))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        bail!(
+            "{} has no data/train-*.parquet shards at revision {}",
+            repo.id,
+            repo.revision
+        );
+    }
+    let files = futures_util::stream::iter(paths)
+        .map(|path| {
+            let (hub, repo) = (Arc::clone(hub), repo.clone());
+            async move { hub.resolve(&repo, &path).await }
+        })
+        .buffered(jobs.max(1))
+        .try_collect()
+        .await?;
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_train_parquet_files_directly_in_data_are_shards() {
+        assert!(is_shard("data/train-00000-of-00004.parquet"));
+        for other in [
+            "data/test-0.parquet",
+            "data/train-0.json",
+            "data/sub/train-0.parquet",
+            "train-0.parquet",
+        ] {
+            assert!(!is_shard(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn a_local_copy_is_found_in_either_layout_and_sorted() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = DatasetRepo::new("allenai/WildChat-1M", "main");
+        let data = dir.path().join("datasets/allenai/WildChat-1M/data");
+        std::fs::create_dir_all(&data).unwrap();
+        for name in ["train-1.parquet", "train-0.parquet", "notes.txt"] {
+            std::fs::write(data.join(name), "PAR1").unwrap();
+        }
+        let shards = local_shards(dir.path(), &repo).unwrap();
+        let paths: Vec<&str> = shards.iter().map(|s| s.path.as_str()).collect();
+        assert_eq!(paths, ["data/train-0.parquet", "data/train-1.parquet"]);
+        let error = local_shards(&dir.path().join("nothing"), &repo).unwrap_err();
+        assert!(error.to_string().contains("hf download"), "{error}");
+    }
+}

@@ -1,0 +1,108 @@
+//! What a `generate` run did, as the closing table on stderr or as `--json` on stdout.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indicatif::HumanBytes;
+
+use crate::manifest::Manifest;
+
+/// What a run did: the manifest written beside the artifacts, and what only the terminal gets.
+#[derive(Debug)]
+pub struct Summary {
+    pub directory: PathBuf,
+    pub manifest: Manifest,
+    /// Annotation inputs the reference would crash on, and what was done with them.
+    pub repairs: Vec<String>,
+    pub bytes_read: u64,
+    pub elapsed: Duration,
+}
+
+impl Summary {
+    /// The `--json` summary: the run's directory, time and repairs, and the manifest.
+    pub fn to_json(&self) -> String {
+        #[derive(serde::Serialize)]
+        struct JsonSummary<'a> {
+            directory: &'a Path,
+            elapsed_seconds: f64,
+            bytes_read: u64,
+            missing: usize,
+            repairs: &'a [String],
+            manifest: &'a Manifest,
+        }
+        serde_json::to_string_pretty(&JsonSummary {
+            directory: &self.directory,
+            elapsed_seconds: self.elapsed.as_secs_f64(),
+            bytes_read: self.bytes_read,
+            missing: self.manifest.missing(),
+            repairs: &self.repairs,
+            manifest: &self.manifest,
+        })
+        .expect("a summary serialises")
+    }
+
+    /// The closing table: per source the conversations wanted, found and missing (with the
+    /// missing IDs), conversations per specialty, row counts, file sizes, repairs, time.
+    pub fn lines(&self) -> Vec<String> {
+        let manifest = &self.manifest;
+        let mut lines = vec![
+            String::new(),
+            format!(
+                "HealthChat-11K v{} written to {}",
+                manifest.annotation_version,
+                self.directory.display()
+            ),
+            format!(
+                "  {:<10} {:>8} {:>8} {:>8}",
+                "source", "wanted", "found", "missing"
+            ),
+        ];
+        for source in &manifest.sources {
+            lines.push(format!(
+                "  {:<10} {:>8} {:>8} {:>8}",
+                source.source,
+                source.wanted,
+                source.found,
+                source.missing.len()
+            ));
+        }
+        for source in manifest.sources.iter().filter(|s| !s.missing.is_empty()) {
+            lines.push(format!(
+                "  Not found in {} ({} conversations):",
+                source.repository,
+                source.missing.len()
+            ));
+            lines.extend(source.missing.iter().map(|id| format!("    - {id}")));
+        }
+        lines.push("  Conversations per specialty:".to_owned());
+        for (specialty, count) in &manifest.specialties {
+            lines.push(format!("    {count:>6}  {specialty}"));
+        }
+        lines.push(format!(
+            "  {} conversations, {} full-review rows, {} sycophancy-review rows",
+            manifest.conversations, manifest.full_review_rows, manifest.sycophancy_review_rows
+        ));
+        for artifact in &manifest.artifacts {
+            lines.push(format!(
+                "    {:>10}  {}",
+                HumanBytes(artifact.size).to_string(),
+                artifact.name
+            ));
+        }
+        if !self.repairs.is_empty() {
+            lines.push(format!(
+                "  {} warnings: annotation inputs the reference generator cannot handle were \
+                 repaired:",
+                self.repairs.len()
+            ));
+            lines.extend(self.repairs.iter().map(|repair| format!("    - {repair}")));
+        }
+        let seconds = self.elapsed.as_secs_f64();
+        lines.push(format!(
+            "  Elapsed {seconds:.1} s; read {} of shards ({}/s)",
+            HumanBytes(self.bytes_read),
+            HumanBytes((self.bytes_read as f64 / seconds.max(1e-3)) as u64)
+        ));
+        lines
+    }
+}

@@ -1,0 +1,94 @@
+//! What the in-order hand-over keeps and counts: of rows sharing a wanted ID, only the first
+//! (docs/FORMAT.md §3); per source what was found and missing; the totals the manifest records.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::annotations::AnnotationIndex;
+use crate::manifest::SourceCounts;
+use crate::prepare::PreparedRecord;
+use crate::source::Source;
+
+#[derive(Default)]
+pub struct Tally {
+    /// The IDs of each source not found yet.
+    remaining: HashMap<Source, HashSet<String>>,
+    pub conversations: u64,
+    pub full_review_rows: u64,
+    pub sycophancy_review_rows: u64,
+    pub specialties: BTreeMap<String, u64>,
+    pub repairs: Vec<String>,
+}
+
+impl Tally {
+    pub fn new<'a>(targets: impl IntoIterator<Item = (Source, &'a HashSet<String>)>) -> Tally {
+        Tally {
+            remaining: targets
+                .into_iter()
+                .map(|(source, ids)| (source, ids.clone()))
+                .collect(),
+            ..Tally::default()
+        }
+    }
+
+    /// True for the first row with this wanted ID: it is written, later ones are not.
+    pub fn is_first(&mut self, source: Source, id: &str) -> bool {
+        self.remaining
+            .get_mut(&source)
+            .is_some_and(|remaining| remaining.remove(id))
+    }
+
+    /// Counts a record that was written.
+    pub fn count(&mut self, record: PreparedRecord) {
+        self.conversations += 1;
+        self.full_review_rows += record.full_review_rows;
+        self.sycophancy_review_rows += record.sycophancy_rows;
+        *self.specialties.entry(record.specialty).or_default() += 1;
+        self.repairs.extend(record.repairs);
+    }
+
+    /// Per source, the conversations wanted, found and missing (in annotation-file order).
+    pub fn sources(&self, index: &AnnotationIndex) -> Vec<SourceCounts> {
+        Source::ALL
+            .into_iter()
+            .map(|source| {
+                let wanted: Vec<&str> = index.ids_in_order(source).collect();
+                let remaining = self.remaining.get(&source);
+                let missing: Vec<String> = wanted
+                    .iter()
+                    .filter(|id| remaining.is_some_and(|r| r.contains(**id)))
+                    .map(|id| id.to_string())
+                    .collect();
+                SourceCounts {
+                    source: source.name().to_owned(),
+                    repository: source.repo_id().to_owned(),
+                    wanted: wanted.len() as u64,
+                    found: (wanted.len() - missing.len()) as u64,
+                    missing,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_row_of_an_id_wins_and_the_rest_are_missing() {
+        let index = AnnotationIndex::from_jsonl(
+            "{\"conversation_id\": \"a\", \"dataset_source\": \"wildchat\"}\n\
+             {\"conversation_id\": \"b\", \"dataset_source\": \"wildchat\"}\n",
+        )
+        .unwrap();
+        let targets = index.targets(Source::Wildchat);
+        let mut tally = Tally::new([(Source::Wildchat, &targets)]);
+        assert!(tally.is_first(Source::Wildchat, "a"));
+        assert!(!tally.is_first(Source::Wildchat, "a"));
+        assert!(!tally.is_first(Source::Lmsys, "b"));
+        let sources = tally.sources(&index);
+        assert_eq!(sources[1].found, 1);
+        assert_eq!(sources[1].missing, ["b"]);
+        assert_eq!(sources[0].wanted, 0);
+    }
+}
