@@ -1,5 +1,5 @@
-//! The annotation file as the reference loads it (SPEC §2): a JSONL file read as a table, then an
-//! index of target conversations per source.
+//! The annotation file as the reference loads it (FORMAT.md §2): a JSONL file read as a table,
+//! then an index of target conversations per source.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;

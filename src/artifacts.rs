@@ -1,5 +1,5 @@
-//! The artifact writer (docs/FORMAT.md §8, §9): Python `csv.writer`'s dialect, and a directory that only
-//! appears under its final name once all three files are complete.
+//! The artifact writer (FORMAT.md §8, §9): Python `csv.writer`'s dialect, and a directory that
+//! only appears under its final name once all three files are complete.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

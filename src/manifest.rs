@@ -1,4 +1,4 @@
-//! `manifest.json` (docs/FORMAT.md §9): what produced an artifacts directory (tool, annotation
+//! `manifest.json` (FORMAT.md §9): what produced an artifacts directory (tool, annotation
 //! version, the commit of every repository, every shard with its size and ETag), what it holds
 //! (counts, missing IDs, SHA-256 of each artifact), and the check `healthchat verify` makes.
 

@@ -1,5 +1,5 @@
-//! Byte-exact `json.dumps(record)` with Python's defaults (SPEC §4): `", "` and `": "` separators,
-//! `ensure_ascii` escapes, float `repr`, and datetimes as `isoformat()`.
+//! Byte-exact `json.dumps(record)` with Python's defaults (FORMAT.md §5): `", "` and `": "`
+//! separators, `ensure_ascii` escapes, float `repr`, and datetimes as `isoformat()`.
 //!
 //! No crate writes these bytes (serde_json differs on escapes, floats and spacing), so this module
 //! owns them.

@@ -1,4 +1,4 @@
-//! The JSONL record's shape (docs/FORMAT.md §4): the source row, overlaid with the annotation,
+//! The JSONL record's shape (FORMAT.md §4): the source row, overlaid with the annotation,
 //! then the dataset version.
 
 use crate::value::{Object, Value};

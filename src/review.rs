@@ -1,5 +1,5 @@
-//! The two review tables derived from each emitted record (SPEC §5 and §6), with the repairs for
-//! inputs the reference would crash on.
+//! The two review tables derived from each emitted record (FORMAT.md §6 and §7), with the
+//! repairs for inputs the reference would crash on.
 
 use std::borrow::Cow;
 

@@ -1,4 +1,4 @@
-//! Which shards each source has: `data/train-*.parquet` in path order (docs/FORMAT.md §1), listed
+//! Which shards each source has: `data/train-*.parquet` in path order (FORMAT.md §1), listed
 //! and resolved on the Hub, or found in a local copy with `--source-dir`.
 
 use std::collections::HashSet;

@@ -1,8 +1,8 @@
-//! The two source datasets that hold the conversation text (SPEC §1).
+//! The two source datasets that hold the conversation text (FORMAT.md §1).
 
 use std::fmt;
 
-/// A source dataset, in the order the join scans them (SPEC §3).
+/// A source dataset, in the order the join scans them (FORMAT.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Source {
     Lmsys,

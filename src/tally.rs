@@ -1,5 +1,5 @@
 //! What the in-order hand-over keeps and counts: of rows sharing a wanted ID, only the first
-//! (docs/FORMAT.md §3); per source what was found and missing; the totals the manifest records.
+//! (FORMAT.md §3); per source what was found and missing; the totals the manifest records.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 

@@ -1,4 +1,4 @@
-//! Annotation versions (SPEC §1): `MAJOR.MINOR.PATCH`, one JSONL file each in the annotation
+//! Annotation versions (FORMAT.md §1): `MAJOR.MINOR.PATCH`, one JSONL file each in the annotation
 //! repository.
 
 use std::fmt;

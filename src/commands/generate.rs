@@ -213,7 +213,7 @@ async fn load_annotations(
     })
 }
 
-/// The sources that have targets, in scan order (docs/FORMAT.md §3), each with its shards.
+/// The sources that have targets, in scan order (FORMAT.md §3), each with its shards.
 async fn plan_sources(
     hub: &Arc<Hub>,
     index: &AnnotationIndex,

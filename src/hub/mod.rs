@@ -1,4 +1,4 @@
-//! Hub access (docs/FORMAT.md §1, §9), split by job: `settings` reads the environment, `client`
+//! Hub access (FORMAT.md §1), split by job: `settings` reads the environment, `client`
 //! sends requests with retries, `response` decides what an answer means, `api` lists and resolves
 //! files, `range` streams byte ranges, `cache` keeps the Hugging Face cache.
 

@@ -1,4 +1,4 @@
-//! The in-order hand-over (docs/FORMAT.md §3): shard scans run in parallel, but their records
+//! The in-order hand-over (FORMAT.md §3): shard scans run in parallel, but their records
 //! are handed on in the sequential order, shard after shard, rows in file order. Records of
 //! shards ahead of the one being handed on wait in a `spool` on disk, not in memory.
 

@@ -1,5 +1,5 @@
 //! One Arrow cell as the Python object `datasets` hands the reference generator
-//! (docs/FORMAT.md §4): struct → dict in field order, list → list, timestamp → datetime.
+//! (FORMAT.md §4): struct → dict in field order, list → list, timestamp → datetime.
 
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
