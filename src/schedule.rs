@@ -99,20 +99,21 @@ impl ScanJob {
             let _ = events.send(ShardEvent::Record(record));
         };
         let size = file.size;
+        let mut reported = 0;
+        let mut on_bytes = |bytes| {
+            reported += bytes;
+            bar.read(bytes);
+        };
         let result = match Shard::open(&hub, source, file).await {
-            Ok(shard) => {
-                let data = shard.data_range();
-                let scanned = Arc::new(shard)
-                    .scan(&hub, &decoders, targets, prepare, emit, |bytes| {
-                        bar.read(bytes)
-                    })
-                    .await;
-                // The footer and the bytes around the row groups count as done too.
-                bar.read(size - (data.end - data.start));
-                scanned
+            Ok((shard, body)) => {
+                Arc::new(shard)
+                    .scan(body, &decoders, targets, prepare, emit, &mut on_bytes)
+                    .await
             }
             Err(error) => Err(error),
         };
+        // The footer and the bytes around the row groups count as done too.
+        bar.read(size.saturating_sub(reported));
         if result.is_ok() {
             bar.shard_done();
         }

@@ -21,28 +21,6 @@ pub struct SourcePlan {
 }
 
 impl SourcePlan {
-    /// Lists the shards of `repo`: resolved on the Hub, `jobs` at a time, or found in
-    /// `source_dir`.
-    pub async fn new(
-        hub: &Arc<Hub>,
-        source: Source,
-        repo: DatasetRepo,
-        targets: HashSet<String>,
-        source_dir: Option<&Path>,
-        jobs: usize,
-    ) -> Result<SourcePlan> {
-        let shards = match source_dir {
-            Some(dir) => local_shards(dir, &repo)?,
-            None => resolve_shards(hub, &repo, jobs).await?,
-        };
-        Ok(SourcePlan {
-            source,
-            repo,
-            targets: Arc::new(targets),
-            shards,
-        })
-    }
-
     pub fn total_bytes(&self) -> u64 {
         self.shards.iter().map(|shard| shard.size).sum()
     }
@@ -64,6 +42,23 @@ impl SourcePlan {
                 })
                 .collect(),
         }
+    }
+}
+
+/// Resolving a shard is a small request: this many at once (over HTTP/2 they share one
+/// connection), so that resolving a source takes a round trip or two whatever `--jobs` is.
+const RESOLVES_AT_ONCE: usize = 16;
+
+/// The shards of `repo`, in scan order: listed and resolved on the Hub, or found in
+/// `source_dir`.
+pub async fn find_shards(
+    hub: &Arc<Hub>,
+    repo: &DatasetRepo,
+    source_dir: Option<&Path>,
+) -> Result<Vec<HubFile>> {
+    match source_dir {
+        Some(dir) => local_shards(dir, repo),
+        None => resolve_shards(hub, repo).await,
     }
 }
 
@@ -112,7 +107,7 @@ fn is_shard(path: &str) -> bool {
 
 /// Lists a source's `data/train-*.parquet` shards in path order and resolves each: this is where
 /// a gated repo refuses us, before anything is streamed.
-async fn resolve_shards(hub: &Arc<Hub>, repo: &DatasetRepo, jobs: usize) -> Result<Vec<HubFile>> {
+async fn resolve_shards(hub: &Arc<Hub>, repo: &DatasetRepo) -> Result<Vec<HubFile>> {
     let mut paths: Vec<String> = hub
         .list_folder(repo, "data")
         .await?
@@ -132,7 +127,7 @@ async fn resolve_shards(hub: &Arc<Hub>, repo: &DatasetRepo, jobs: usize) -> Resu
             let (hub, repo) = (Arc::clone(hub), repo.clone());
             async move { hub.resolve(&repo, &path).await }
         })
-        .buffered(jobs.max(1))
+        .buffered(RESOLVES_AT_ONCE)
         .try_collect()
         .await?;
     Ok(files)

@@ -11,12 +11,12 @@ use crate::annotations::AnnotationIndex;
 use crate::artifacts::ArtifactWriter;
 use crate::cli::GenerateArgs;
 use crate::exit::MissingConversations;
-use crate::hub::{CachedFile, DatasetRepo, Hub, HubError, HubSettings};
+use crate::hub::{CachedFile, DatasetRepo, Hub, HubError, HubFile, HubSettings};
 use crate::in_order;
 use crate::manifest::{Manifest, Repository, RepositoryFile};
 use crate::printer::{Printer, SourceBar};
 use crate::schedule;
-use crate::shards::SourcePlan;
+use crate::shards::{SourcePlan, find_shards};
 use crate::signal::interruption;
 use crate::source::Source;
 use crate::summary::Summary;
@@ -57,8 +57,14 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
     check_offline(&hub, args.source_dir.as_deref())?;
     let annotations_repo = DatasetRepo::new(ANNOTATIONS_REPO, &args.revisions.annotations_revision);
     let version = choose_version(&hub, &annotations_repo, args.version, printer).await?;
-    let annotations = load_annotations(&hub, &annotations_repo, &version, printer).await?;
-    let plans = plan_sources(&hub, &annotations.index, args, printer).await?;
+    // The sources are listed and resolved while the annotation file downloads: on a distant
+    // link that saves the round trips of both.
+    let (annotations, shards) = tokio::join!(
+        load_annotations(&hub, &annotations_repo, &version, printer),
+        find_all_shards(&hub, args),
+    );
+    let annotations = annotations?;
+    let plans = plan_sources(&annotations.index, shards, printer)?;
 
     let mut writer = ArtifactWriter::create(&args.output_dir, &version.to_string())?;
     let bars: Vec<Arc<SourceBar>> = plans
@@ -213,15 +219,34 @@ async fn load_annotations(
     })
 }
 
-/// The sources that have targets, in scan order (FORMAT.md §3), each with its shards.
-async fn plan_sources(
-    hub: &Arc<Hub>,
+/// The repository of each source at its revision, and its shards (or why they could not be had).
+type SourceShards = Vec<(Source, DatasetRepo, Result<Vec<HubFile>>)>;
+
+/// Lists and resolves the shards of every source at once.
+async fn find_all_shards(hub: &Arc<Hub>, args: &GenerateArgs) -> SourceShards {
+    let finds = Source::ALL.map(|source| {
+        let revision = match source {
+            Source::Lmsys => &args.revisions.lmsys_revision,
+            Source::Wildchat => &args.revisions.wildchat_revision,
+        };
+        let repo = DatasetRepo::new(source.repo_id(), revision);
+        async move {
+            let shards = find_shards(hub, &repo, args.source_dir.as_deref()).await;
+            (source, repo, shards)
+        }
+    });
+    futures_util::future::join_all(finds).await
+}
+
+/// The sources that have targets, in scan order (FORMAT.md §3), each with its shards; a source
+/// without targets is left out, and so is any error finding its shards.
+fn plan_sources(
     index: &AnnotationIndex,
-    args: &GenerateArgs,
+    shards: SourceShards,
     printer: &Printer,
 ) -> Result<Vec<SourcePlan>> {
     let mut plans = Vec::new();
-    for source in Source::ALL {
+    for (source, repo, found) in shards {
         let targets = index.targets(source);
         if targets.is_empty() {
             continue;
@@ -231,21 +256,12 @@ async fn plan_sources(
             targets.len(),
             source.repo_id()
         ));
-        let revision = match source {
-            Source::Lmsys => &args.revisions.lmsys_revision,
-            Source::Wildchat => &args.revisions.wildchat_revision,
-        };
-        let repo = DatasetRepo::new(source.repo_id(), revision);
-        let plan = SourcePlan::new(
-            hub,
+        plans.push(SourcePlan {
             source,
             repo,
-            targets,
-            args.source_dir.as_deref(),
-            usize::from(args.jobs),
-        )
-        .await?;
-        plans.push(plan);
+            targets: Arc::new(targets),
+            shards: found?,
+        });
     }
     Ok(plans)
 }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use reqwest::{Client, RequestBuilder, Response, Url};
 
-use super::response::{Target, Verdict, classify};
+use super::response::{Target, Verdict, classify, classify_failure};
 use super::retry::RetryPolicy;
 use super::{DatasetRepo, HubError, HubSettings};
 
@@ -17,15 +17,21 @@ pub(super) const MAX_REDIRECTS: usize = 10;
 pub struct Hub {
     pub(super) settings: HubSettings,
     base: Url,
-    /// Follows redirects itself; reqwest drops `Authorization` when one changes host.
+    /// API calls; follows redirects itself (reqwest drops `Authorization` when one changes
+    /// host). HTTP/2 when the server offers it: many small requests share one connection.
     pub(super) client: Client,
     /// Follows none, so that `/resolve/` redirects are seen and followed once per file.
     pub(super) resolver: Client,
+    /// Byte ranges, over HTTP/1.1: each stream gets its own connection, so no HTTP/2
+    /// flow-control window shared by all streams caps the rate at window / round trip, and a
+    /// stream that waits for a decoder is held back by TCP in the kernel, not buffered here.
+    pub(super) ranges: Client,
     pub(super) retry: RetryPolicy,
 }
 
 impl Hub {
     pub fn new(settings: HubSettings) -> Result<Hub, HubError> {
+        settings.network.check()?;
         let base =
             Url::parse(&format!("{}/", settings.endpoint)).map_err(|e| HubError::BadEndpoint {
                 endpoint: settings.endpoint.clone(),
@@ -37,26 +43,30 @@ impl Hub {
                 problem: "it has no host".to_owned(),
             });
         }
+        // Trust: the system's store, or SSL_CERT_FILE / SSL_CERT_DIR instead of it (read by
+        // rustls-native-certs as Python's clients read them), and Mozilla's roots compiled in
+        // for systems without a store. Proxies: reqwest reads the variables `network` checked.
         let builder = || {
             Client::builder()
                 .user_agent(USER_AGENT)
                 .connect_timeout(Duration::from_secs(30))
                 // A stalled stream fails this read and is resumed from its last byte.
                 .read_timeout(settings.read_timeout)
+                .tls_built_in_native_certs(true)
+                .tls_built_in_webpki_certs(true)
         };
-        let client = builder()
-            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
-            .build()
-            .expect("TLS backend and settings are static");
-        let resolver = builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("TLS backend and settings are static");
+        let build = |builder: reqwest::ClientBuilder| {
+            builder.build().map_err(|error| HubError::ClientSetup {
+                problem: describe_reqwest_error(error),
+            })
+        };
+        let limited = || reqwest::redirect::Policy::limited(MAX_REDIRECTS);
         Ok(Hub {
+            client: build(builder().redirect(limited()))?,
+            resolver: build(builder().redirect(reqwest::redirect::Policy::none()))?,
+            ranges: build(builder().redirect(limited()).http1_only())?,
             settings,
             base,
-            client,
-            resolver,
             retry: RetryPolicy::default(),
         })
     }
@@ -114,7 +124,11 @@ impl Hub {
                         Verdict::Retry { wait, reason } => (wait, reason),
                     }
                 }
-                Err(error) => (None, describe_reqwest_error(error)),
+                Err(error) => match classify_failure(&error, target, &self.settings.network) {
+                    Verdict::Fail(error) => return Err(error),
+                    Verdict::Retry { wait, reason } => (wait, reason),
+                    Verdict::Accept => unreachable!("a failed request is never accepted"),
+                },
             };
             let wait =
                 self.retry
@@ -161,9 +175,16 @@ pub(super) fn clean_etag(etag: &str) -> String {
 
 /// The error and its causes, without the URL (a storage URL's signature is no one's business).
 pub(super) fn describe_reqwest_error(error: reqwest::Error) -> String {
-    let error = error.without_url();
+    describe_reqwest_error_ref(&error.without_url())
+}
+
+/// [`describe_reqwest_error`] of an error that is not ours to take: its URL is left out too.
+pub(super) fn describe_reqwest_error_ref(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
-    let mut source = std::error::Error::source(&error);
+    if let Some(url) = error.url() {
+        text = text.replace(&format!(" for url ({url})"), "");
+    }
+    let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());

@@ -86,6 +86,51 @@ pub enum HubError {
         #[source]
         source: std::io::Error,
     },
+    #[error("could not set up the HTTP client: {problem}")]
+    ClientSetup { problem: String },
     #[error("HF_ENDPOINT `{endpoint}` is not a valid URL: {problem}")]
     BadEndpoint { endpoint: String, problem: String },
+    #[error(
+        "{variable}={} cannot be used: {problem}.\n\
+         Next: point {variable} at a PEM file (SSL_CERT_FILE) or directory (SSL_CERT_DIR) of the \
+         certificate authorities to trust, or unset it to trust the system's store.",
+        path.display()
+    )]
+    BadTrustSetting {
+        variable: &'static str,
+        path: PathBuf,
+        problem: String,
+    },
+    #[error(
+        "{variable}=`{value}` is not a proxy this tool can use: {problem}.\n\
+         Next: set it to http://HOST:PORT (user:password@ if the proxy asks for them), or unset it."
+    )]
+    BadProxySetting {
+        variable: String,
+        value: String,
+        problem: String,
+    },
+    #[error(
+        "{what}: no secure connection to {host}: {problem}.\n\
+         Next: if your network inspects TLS with its own certificate authority (common in \
+         hospitals, universities and companies), set SSL_CERT_FILE to a PEM file holding that \
+         authority's certificate (or SSL_CERT_DIR to a directory of them); if it requires a \
+         proxy, set HTTPS_PROXY. Retrying cannot fix this."
+    )]
+    Tls {
+        what: String,
+        host: String,
+        problem: String,
+    },
+    #[error(
+        "{what}: the proxy {proxy} refused the connection to {host}: {problem}.\n\
+         Next: check HTTPS_PROXY / HTTP_PROXY / ALL_PROXY (with user:password@ if the proxy asks \
+         for them), or add {host} to NO_PROXY."
+    )]
+    Proxy {
+        what: String,
+        proxy: String,
+        host: String,
+        problem: String,
+    },
 }

@@ -1,4 +1,4 @@
-//! Hub access (FORMAT.md §1), split by job: `settings` reads the environment, `client`
+//! Hub access (FORMAT.md §1), split by job: `settings` and `network` read the environment, `client`
 //! sends requests with retries, `response` decides what an answer means, `api` lists and resolves
 //! files, `range` streams byte ranges, `cache` keeps the Hugging Face cache.
 
@@ -6,6 +6,7 @@ mod api;
 mod cache;
 mod client;
 mod error;
+mod network;
 mod range;
 mod response;
 mod retry;
@@ -18,6 +19,7 @@ use reqwest::Url;
 pub use cache::CachedFile;
 pub use client::Hub;
 pub use error::HubError;
+pub use network::NetworkSettings;
 pub use range::RangeReader;
 pub use settings::{HubSettings, Token, TokenOrigin};
 

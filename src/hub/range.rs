@@ -66,6 +66,23 @@ pub struct RangeReader<'h> {
 const MAX_FRESH_URLS: u32 = 5;
 
 impl RangeReader<'_> {
+    /// Sends the request now, so that its round trip overlaps other work; the body is read by
+    /// [`RangeReader::next_chunk`]. Without it the first `next_chunk` sends it.
+    pub async fn open_early(&mut self) -> Result<(), HubError> {
+        if matches!(self.file.location, Location::Remote { .. })
+            && self.response.is_none()
+            && self.offset < self.end
+        {
+            self.response = Some(self.open().await?);
+        }
+        Ok(())
+    }
+
+    /// The file offset of the next byte this reader returns.
+    pub fn position(&self) -> u64 {
+        self.offset
+    }
+
     /// The next bytes of the range, or `None` at its end.
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, HubError> {
         if let Location::Local(path) = &self.file.location {
@@ -203,7 +220,7 @@ impl RangeReader<'_> {
             .send(&target, || {
                 let request = self
                     .hub
-                    .client
+                    .ranges
                     .get(url.clone())
                     .header(header::RANGE, range.as_str());
                 self.hub.with_token(request, *send_token)

@@ -6,8 +6,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
-use super::client::header_str;
-use super::{DatasetRepo, HubError, HubSettings, retry};
+use super::client::{describe_reqwest_error_ref, header_str};
+use super::{DatasetRepo, HubError, HubSettings, NetworkSettings, retry};
 
 /// What a request was about, to turn an HTTP error into a message about the user's data.
 pub(super) struct Target<'a> {
@@ -111,6 +111,83 @@ pub(super) fn classify(
         _ => status_error(),
     };
     Verdict::Fail(error)
+}
+
+/// A request that got no answer: a TLS failure (an untrusted certificate, a refused handshake, a
+/// server that does not speak TLS) or a proxy that refuses the tunnel fails at once, since
+/// retrying cannot fix it; anything else (refused or cut connections, timeouts) is retried.
+pub(super) fn classify_failure(
+    error: &reqwest::Error,
+    target: &Target<'_>,
+    network: &NetworkSettings,
+) -> Verdict {
+    let host = error
+        .url()
+        .and_then(|url| url.host_str().map(|host| match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        }))
+        .unwrap_or_else(|| "the server".to_owned());
+    if let Some(tls) = tls_error(error) {
+        return Verdict::Fail(HubError::Tls {
+            what: target.what.clone(),
+            host,
+            problem: tls.to_string(),
+        });
+    }
+    let proxy = error.url().and_then(|url| network.proxy_for(url));
+    if let Some(proxy) = proxy
+        && let Some(problem) = tunnel_refusal(error)
+    {
+        return Verdict::Fail(HubError::Proxy {
+            what: target.what.clone(),
+            proxy,
+            host,
+            problem,
+        });
+    }
+    Verdict::Retry {
+        wait: None,
+        reason: describe_reqwest_error_ref(error),
+    }
+}
+
+/// The rustls error behind a failed request. An `io::Error` hides the error it wraps from
+/// `source()`, so each one is opened with `get_ref()`.
+fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        if let Some(inner) = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            && let Some(tls) = tls_error(inner)
+        {
+            return Some(tls);
+        }
+        cause = current.source();
+    }
+    None
+}
+
+/// The proxy's refusal of a CONNECT tunnel (as hyper-util words it), which retrying cannot fix.
+fn tunnel_refusal(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        let text = current.to_string();
+        match text.as_str() {
+            "tunnel error: proxy authorization required" => {
+                return Some("it asks for credentials (HTTP 407)".to_owned());
+            }
+            "tunnel error: unsuccessful" => {
+                return Some("it answered the CONNECT request with an error status".to_owned());
+            }
+            _ => cause = current.source(),
+        }
+    }
+    None
 }
 
 #[cfg(test)]

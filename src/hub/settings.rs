@@ -5,6 +5,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::network::NetworkSettings;
+
 /// How long a download may go without receiving a byte before it counts as stalled and is
 /// resumed. `huggingface_hub` defaults `HF_HUB_DOWNLOAD_TIMEOUT` to 10 s for small files; a
 /// shard stream on a slow link gets more.
@@ -57,6 +59,7 @@ pub struct HubSettings {
     pub offline: bool,
     /// `$HF_HUB_DOWNLOAD_TIMEOUT`: the longest wait for the next byte of a response.
     pub read_timeout: Duration,
+    pub network: NetworkSettings,
 }
 
 impl HubSettings {
@@ -101,6 +104,7 @@ impl HubSettings {
             cache_dir,
             offline,
             read_timeout,
+            network: NetworkSettings::from_lookup(&var),
         }
     }
 }

@@ -8,16 +8,24 @@ use parquet::file::metadata::{
 
 use super::schema::text_as_bytes;
 use super::{ScanError, Shard, ShardProblem};
-use crate::hub::{Hub, HubFile};
+use crate::hub::{Hub, HubFile, RangeReader};
 use crate::source::Source;
 
 /// How many bytes from the end of a shard the first footer read asks for; a larger footer takes
 /// a second read.
 const FOOTER_GUESS: u64 = 1 << 20;
+/// A Parquet file starts with the 4-byte magic `PAR1`; its row groups follow.
+const MAGIC_LEN: u64 = 4;
 
 impl Shard {
-    /// Reads and checks the footer of `file`.
-    pub async fn open(hub: &Hub, source: Source, file: HubFile) -> Result<Shard, ScanError> {
+    /// Reads and checks the footer of `file`. The stream of the bytes before the footer read's
+    /// (where the row groups are) is requested at the same time, so a shard costs one round trip
+    /// before its bytes flow, not two; it is returned unread, for [`Shard::scan`].
+    pub async fn open<'h>(
+        hub: &'h Hub,
+        source: Source,
+        file: HubFile,
+    ) -> Result<(Shard, RangeReader<'h>), ScanError> {
         let not_parquet = |problem: String| ScanError::Shard {
             repo: source.repo_id(),
             shard: file.path.clone(),
@@ -28,7 +36,10 @@ impl Shard {
             return Err(not_parquet(format!("it is only {size} bytes long")));
         }
         let tail_start = size.saturating_sub(FOOTER_GUESS);
-        let tail = hub.fetch_range(&file, tail_start, size).await?;
+        let mut body = hub.read_range(&file, MAGIC_LEN.min(tail_start), tail_start);
+        let (tail, started) = tokio::join!(hub.fetch_range(&file, tail_start, size), body.open_early());
+        let tail = tail?;
+        started?;
         let footer: [u8; FOOTER_SIZE] = tail[tail.len() - FOOTER_SIZE..]
             .try_into()
             .expect("FOOTER_SIZE bytes");
@@ -99,7 +110,7 @@ impl Shard {
             previous_end = range.end;
             row_groups.push(range);
         }
-        Ok(Shard {
+        let shard = Shard {
             source,
             file,
             metadata,
@@ -107,6 +118,7 @@ impl Shard {
             row_groups,
             tail,
             tail_start,
-        })
+        };
+        Ok((shard, body))
     }
 }

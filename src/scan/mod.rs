@@ -20,7 +20,7 @@ use parquet::errors::ParquetError;
 use thiserror::Error;
 use tokio::sync::Semaphore;
 
-use crate::hub::{Hub, HubError, HubFile};
+use crate::hub::{HubError, HubFile, RangeReader};
 use crate::source::Source;
 use crate::value::Object;
 use assembly::RowGroupAssembler;
@@ -98,13 +98,14 @@ impl Shard {
         }
     }
 
-    /// Streams the shard and calls `emit` with every row whose ID is in `targets`, in file
-    /// order, after `prepare` has turned it into what the caller keeps. `prepare` runs on the
-    /// decoding threads, each row group holding one of `decoders`' permits, which all the scans
-    /// of a run share. Duplicates within the shard are all emitted: the caller decides.
+    /// Reads the shard from `body` (the stream [`Shard::open`] started) and the footer read's
+    /// bytes, and calls `emit` with every row whose ID is in `targets`, in file order, after
+    /// `prepare` has turned it into what the caller keeps. `prepare` runs on the decoding
+    /// threads, each row group holding one of `decoders`' permits, which all the scans of a run
+    /// share. Duplicates within the shard are all emitted: the caller decides.
     pub async fn scan<T, P, E>(
         self: Arc<Self>,
-        hub: &Hub,
+        mut body: RangeReader<'_>,
         decoders: &Arc<Semaphore>,
         targets: Arc<HashSet<String>>,
         prepare: Arc<P>,
@@ -117,10 +118,7 @@ impl Shard {
         E: FnMut(T),
     {
         let data = self.data_range();
-        // Download up to where the footer read began; the rest is already here.
-        let download_end = data.end.min(self.tail_start.max(data.start));
-        let mut reader = hub.read_range(&self.file, data.start, download_end);
-        let mut assembler = RowGroupAssembler::new(self.row_groups.clone(), data.start);
+        let mut assembler = RowGroupAssembler::new(self.row_groups.clone(), body.position());
         let mut tail_used = false;
         let mut decoding = VecDeque::new();
         loop {
@@ -156,17 +154,17 @@ impl Shard {
             if assembler.is_finished() {
                 break;
             }
-            match reader.next_chunk().await? {
+            match body.next_chunk().await? {
                 Some(chunk) => {
                     on_bytes(chunk.len() as u64);
                     assembler.push(&chunk);
                 }
-                None if !tail_used && assembler.position() == download_end => {
+                // The stream ends where the footer read began; the rest is already here.
+                None if !tail_used && assembler.position() == self.tail_start => {
                     tail_used = true;
-                    let from = (download_end - self.tail_start) as usize;
-                    let to = (data.end - self.tail_start) as usize;
-                    on_bytes((to - from) as u64);
-                    assembler.push(&self.tail[from..to]);
+                    let to = data.end.saturating_sub(self.tail_start) as usize;
+                    on_bytes(to as u64);
+                    assembler.push(&self.tail[..to]);
                 }
                 None => {
                     return Err(self.problem(ShardProblem::NotParquet(

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use tempfile::TempDir;
-pub use testhub::{Faults, HubConfig, RequestRecord, TestHub};
+pub use testhub::{ConnectProxy, Faults, HubConfig, RequestRecord, TestHub};
 
 pub const GRANTED_TOKEN: &str = "hf_granted_0123456789";
 pub const DENIED_TOKEN: &str = "hf_denied_0123456789";
@@ -74,13 +74,21 @@ impl Workspace {
         let mut command = std::process::Command::new(program);
         command.current_dir(self.dir.path());
         for (name, _) in std::env::vars() {
-            if name.starts_with("HF_") || name.starts_with("HUGGING") {
+            let upper = name.to_ascii_uppercase();
+            if upper.starts_with("HF_")
+                || upper.starts_with("HUGGING")
+                || upper.ends_with("_PROXY")
+                || upper.starts_with("SSL_CERT_")
+            {
                 command.env_remove(name);
             }
         }
         command
             .env("HF_ENDPOINT", hub.endpoint())
             .env("HF_HOME", self.hf_home.path());
+        if let Some(ca) = hub.ca_file() {
+            command.env("SSL_CERT_FILE", ca);
+        }
         if let Some(token) = token {
             command.env("HF_TOKEN", token);
         }

@@ -6,6 +6,17 @@
 //! (`GatedRepo`, `RepoNotFound`, `RevisionNotFound`, `EntryNotFound`), and, like the real Hub for
 //! large files, a 302 from `/resolve/` to a storage host (`localhost` instead of `127.0.0.1`)
 //! that, like a pre-signed S3 URL, refuses requests carrying `Authorization`.
+//!
+//! Like the real Hub it can speak HTTPS (`tls`: a test certificate authority made at start,
+//! HTTP/2 or HTTP/1.1 chosen by ALPN), sit a round trip away (`delay`), and be reached through a
+//! CONNECT proxy (`proxy`).
+
+mod delay;
+mod proxy;
+mod tls;
+
+pub use proxy::ConnectProxy;
+pub use tls::TestCa;
 
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
@@ -21,11 +32,11 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::header::{self, HeaderValue};
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -51,8 +62,15 @@ pub struct HubConfig {
     pub storage_url_uses: Option<u32>,
     /// All response bodies together are sent at most this fast (bytes per second).
     pub bandwidth: Option<u64>,
-    /// Added before every response, as a round trip to a distant server.
+    /// Added before every response, as a slow server's think time.
     pub latency: Duration,
+    /// Every byte of every connection arrives this much later, half each way, as on a link to
+    /// a distant server.
+    pub round_trip: Duration,
+    /// HTTPS with a test certificate authority made at start ([`TestHub::ca_file`]).
+    pub tls: bool,
+    /// With `tls`, ALPN offers `h2` besides `http/1.1`.
+    pub http2: bool,
 }
 
 /// Trouble on file requests, spread over them from a start chosen by `seed`, so that a failing
@@ -84,7 +102,22 @@ impl HubConfig {
             storage_url_uses: None,
             bandwidth: None,
             latency: Duration::ZERO,
+            round_trip: Duration::ZERO,
+            tls: false,
+            http2: false,
         }
+    }
+
+    /// HTTPS; `http2` offers HTTP/2 by ALPN too.
+    pub fn https(mut self, http2: bool) -> Self {
+        self.tls = true;
+        self.http2 = http2;
+        self
+    }
+
+    pub fn round_trip(mut self, round_trip: Duration) -> Self {
+        self.round_trip = round_trip;
+        self
     }
 
     /// Gates `repo` and grants access to `granted` tokens (which become known tokens).
@@ -142,12 +175,18 @@ pub struct RequestRecord {
     pub authorization: bool,
     pub range: Option<String>,
     pub status: u16,
+    /// `HTTP/1.1` or `HTTP/2.0`.
+    pub version: String,
+    /// The `Host` (HTTP/1.1) or `:authority` (HTTP/2) the request named.
+    pub host: String,
 }
 
 /// A running server; it stops when dropped.
 pub struct TestHub {
     addr: SocketAddr,
     log: Arc<Mutex<Vec<RequestRecord>>>,
+    connections: Arc<AtomicU32>,
+    ca: Option<Arc<TestCa>>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -164,7 +203,15 @@ impl TestHub {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let log = Arc::new(Mutex::new(Vec::new()));
+        let ca = if config.tls {
+            Some(Arc::new(TestCa::new(config.http2)?))
+        } else {
+            None
+        };
+        let connections = Arc::new(AtomicU32::new(0));
         let state = Arc::new(State {
+            connections: Arc::clone(&connections),
+            ca: ca.clone(),
             pacer: config.bandwidth.map(|rate| Arc::new(Pacer::new(rate))),
             config,
             port: addr.port(),
@@ -185,6 +232,8 @@ impl TestHub {
         Ok(TestHub {
             addr,
             log,
+            connections,
+            ca,
             shutdown: Some(shutdown),
             thread: Some(thread),
         })
@@ -192,11 +241,23 @@ impl TestHub {
 
     /// The value for `HF_ENDPOINT`.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.ca.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// With HTTPS, the PEM file of the certificate authority that signed the server's
+    /// certificate, for `SSL_CERT_FILE`.
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca.as_deref().map(TestCa::pem_file)
     }
 
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.log.lock().expect("log lock").clone()
+    }
+
+    /// Connections accepted so far, whether or not a request came over them.
+    pub fn connections(&self) -> u32 {
+        self.connections.load(Ordering::Relaxed)
     }
 }
 
@@ -213,6 +274,8 @@ impl Drop for TestHub {
 
 struct State {
     config: HubConfig,
+    connections: Arc<AtomicU32>,
+    ca: Option<Arc<TestCa>>,
     port: u16,
     log: Arc<Mutex<Vec<RequestRecord>>>,
     file_requests: AtomicU32,
@@ -231,6 +294,12 @@ enum Fault {
 }
 
 impl State {
+    /// `http(s)://{host}:{port}` of this server.
+    fn origin(&self, host: &str) -> String {
+        let scheme = if self.ca.is_some() { "https" } else { "http" };
+        format!("{scheme}://{host}:{}", self.port)
+    }
+
     fn next_fault(&self) -> Fault {
         let Faults {
             seed,
@@ -321,18 +390,38 @@ async fn serve(
             },
             _ = &mut stopped => return,
         };
+        state.connections.fetch_add(1, Ordering::Relaxed);
         let state = Arc::clone(&state);
         tokio::spawn(async move {
+            let round_trip = state.config.round_trip;
+            let stream: Box<dyn Connection> = if round_trip.is_zero() {
+                Box::new(stream)
+            } else {
+                Box::new(delay::delayed(stream, round_trip))
+            };
+            let stream: Box<dyn Connection> = match &state.ca {
+                Some(ca) => match ca.acceptor.accept(stream).await {
+                    Ok(tls) => Box::new(tls),
+                    Err(_) => return,
+                },
+                None => stream,
+            };
             let service = service_fn(move |request| {
                 let state = Arc::clone(&state);
                 async move { Ok::<_, Infallible>(handle(&state, request).await) }
             });
-            let _ = http1::Builder::new()
+            // HTTP/2 when the client asks for it (ALPN, or its preface), else HTTP/1.1.
+            let _ = auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
     }
 }
+
+/// A byte stream the server can speak HTTP over: a socket, delayed or not, in TLS or not.
+trait Connection: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Connection for T {}
 
 async fn handle(state: &State, request: Request<Incoming>) -> Response<Body> {
     let header_text = |name| {
@@ -354,6 +443,13 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Body> {
         authorization: authorization.is_some(),
         range,
         status: response.status().as_u16(),
+        version: format!("{:?}", request.version()),
+        host: request
+            .uri()
+            .authority()
+            .map(|a| a.to_string())
+            .or_else(|| header_text(header::HOST))
+            .unwrap_or_default(),
     });
     response
 }
@@ -563,8 +659,8 @@ fn list_tree(
             next.push_str(folder);
         }
         let link = format!(
-            "<http://127.0.0.1:{}{next}?cursor={}>; rel=\"next\"",
-            state.port,
+            "<{}{next}?cursor={}>; rel=\"next\"",
+            state.origin("127.0.0.1"),
             cursor + page_size
         );
         response.headers_mut().insert(
@@ -663,8 +759,8 @@ async fn serve_file(
     {
         let signature = state.signed_urls.fetch_add(1, Ordering::Relaxed);
         let location = format!(
-            "http://localhost:{}/cdn/{repo}/{path}?expires=3600&signature=s{signature}",
-            state.port
+            "{}/cdn/{repo}/{path}?expires=3600&signature=s{signature}",
+            state.origin("localhost")
         );
         let mut response = Response::builder()
             .status(StatusCode::FOUND)

@@ -1,7 +1,9 @@
 //! The local Hub as a program, for the benchmark: serves a Hub tree until killed.
 //!
-//! testhub --root DIR [--port 0] [--bandwidth-mbps N] [--latency-ms N] [--redirect-from BYTES]
-//!         [--gate REPO=TOKEN]...
+//! testhub --root DIR [--port 0] [--bandwidth-mbps N] [--latency-ms N] [--rtt-ms N]
+//!         [--https h2|http1] [--redirect-from BYTES] [--gate REPO=TOKEN]...
+//!
+//! It prints the endpoint, then (with --https) the CA certificate's PEM file.
 
 use std::time::Duration;
 
@@ -25,6 +27,12 @@ fn main() -> Result<(), String> {
             }
             "--bandwidth-mbps" => config.bandwidth((number()? * 1e6) as u64),
             "--latency-ms" => config.latency(Duration::from_secs_f64(number()? / 1000.0)),
+            "--rtt-ms" => config.round_trip(Duration::from_secs_f64(number()? / 1000.0)),
+            "--https" => match value.as_str() {
+                "h2" => config.https(true),
+                "http1" => config.https(false),
+                _ => return Err("--https h2|http1".to_owned()),
+            },
             "--redirect-from" => config.redirect_files_from(number()? as u64),
             "--gate" => {
                 let (repo, token) = value.split_once('=').ok_or("--gate REPO=TOKEN")?;
@@ -35,6 +43,9 @@ fn main() -> Result<(), String> {
     }
     let hub = TestHub::start_on(config, port).map_err(|e| e.to_string())?;
     println!("{}", hub.endpoint());
+    if let Some(ca) = hub.ca_file() {
+        println!("{}", ca.display());
+    }
     loop {
         std::thread::park();
     }
