@@ -3,11 +3,14 @@
 floor (a plain parallel download of the same shards from the same server) and, when it can be
 installed, DuckDB doing the same selection from the same files on local disk.
 
-    python3 bench/run.py [--size-mb 1024] [--bandwidth-mbps 100] [--latency-ms 20] [--jobs N]
+    python3 bench/run.py [--size-mb 1024] [--https] [--rtt-ms 40] [--bandwidth-mbps 100]
+                         [--latency-ms 20] [--jobs N]
 
 It builds the release binaries, writes a synthetic corpus with the real schemas under
 target/bench/ (reused by later runs with the same size and seed), serves it with `testhub`
-(bandwidth cap and latency optional), and prints measured numbers only.
+(HTTPS with a test CA and HTTP/2 offered, a round trip on every connection, a bandwidth cap and
+a per-response latency, each optional), and prints measured numbers only. The floor is curl
+fetching every shard through /resolve/ and its redirect, over the same chain.
 """
 
 import argparse
@@ -61,15 +64,20 @@ def shards(corpus_path):
 
 
 class Hub:
-    def __init__(self, corpus_path, bandwidth_mbps, latency_ms):
+    def __init__(self, corpus_path, args):
         command = [TARGET / "release" / "testhub", "--root", corpus_path, "--redirect-from", "1000000",
                    "--gate", f"lmsys/lmsys-chat-1m={TOKEN}"]
-        if bandwidth_mbps:
-            command += ["--bandwidth-mbps", str(bandwidth_mbps)]
-        if latency_ms:
-            command += ["--latency-ms", str(latency_ms)]
+        if args.bandwidth_mbps:
+            command += ["--bandwidth-mbps", str(args.bandwidth_mbps)]
+        if args.latency_ms:
+            command += ["--latency-ms", str(args.latency_ms)]
+        if args.rtt_ms:
+            command += ["--rtt-ms", str(args.rtt_ms)]
+        if args.https:
+            command += ["--https", "h2"]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         self.endpoint = self.process.stdout.readline().strip()
+        self.ca_file = self.process.stdout.readline().strip() if args.https else None
 
     def stop(self):
         self.process.terminate()
@@ -80,6 +88,8 @@ def floor(hub, shard_list, jobs):
     """Every shard downloaded once, `jobs` at a time, by curl: the network's cost of the job."""
     command = ["curl", "--no-progress-meter", "--fail", "--location", "--parallel",
                "--parallel-max", str(jobs), "--header", f"Authorization: Bearer {TOKEN}"]
+    if hub.ca_file:
+        command += ["--cacert", hub.ca_file]
     for _, repo, shard in shard_list:
         command += ["--output", "/dev/null", f"{hub.endpoint}/datasets/{repo}/resolve/main/data/{shard.name}"]
     started = time.monotonic()
@@ -91,6 +101,8 @@ def generate(hub, jobs):
     with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as out:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
         env.update(HF_ENDPOINT=hub.endpoint, HF_TOKEN=TOKEN, HF_HOME=home)
+        if hub.ca_file:
+            env["SSL_CERT_FILE"] = hub.ca_file
         command = ["/usr/bin/time", "-f", "%M", TARGET / "release" / "healthchat", "generate",
                    "--version", VERSION, "--output-dir", out, "--quiet"]
         if jobs:
@@ -165,6 +177,8 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--bandwidth-mbps", type=float, default=0, help="cap on all responses, MB/s (default none)")
     parser.add_argument("--latency-ms", type=float, default=0, help="added before every response")
+    parser.add_argument("--rtt-ms", type=float, default=0, help="round trip added to every connection")
+    parser.add_argument("--https", action="store_true", help="HTTPS with a test CA, HTTP/2 offered")
     parser.add_argument("--jobs", type=int, default=0, help="healthchat --jobs (default: its own default)")
     parser.add_argument("--no-duckdb", action="store_true", help="skip the DuckDB comparison")
     args = parser.parse_args()
@@ -180,9 +194,11 @@ def main():
     jobs = args.jobs or default_jobs()
 
     cap = f"{args.bandwidth_mbps:g} MB/s" if args.bandwidth_mbps else "none (loopback)"
+    scheme = "HTTPS (HTTP/2 offered)" if args.https else "HTTP/1.1 cleartext"
     print(f"machine: {os.cpu_count()} cores; corpus: {total / 1e6:.0f} MB in {len(shard_list)} shards "
-          f"({corpus_path.name}); bandwidth cap: {cap}; latency: {args.latency_ms:g} ms; jobs: {jobs}")
-    hub = Hub(corpus_path, args.bandwidth_mbps, args.latency_ms)
+          f"({corpus_path.name}); {scheme}; round trip: {args.rtt_ms:g} ms; bandwidth cap: {cap}; "
+          f"latency: {args.latency_ms:g} ms; jobs: {jobs}")
+    hub = Hub(corpus_path, args)
     try:
         floor_s = floor(hub, shard_list, jobs)
         generate_s, peak, records = generate(hub, jobs)

@@ -40,9 +40,11 @@ impl Hub {
         };
         let mut files = Vec::new();
         while let Some(url) = next.take() {
+            // A next page on another origin is fetched without the token.
+            let send_token = self.is_hub(&url);
             let response = self
                 .send(&target, || {
-                    self.with_token(self.client.get(url.clone()), true)
+                    self.with_token(self.client.get(url.clone()), send_token)
                 })
                 .await?;
             next = next_page(response.headers(), &url);
@@ -99,7 +101,7 @@ impl Hub {
                     what: target.what.clone(),
                     problem: format!("HTTP {} without a valid Location", response.status()),
                 })?;
-            if storage_redirect || location.origin() != url.origin() {
+            if storage_redirect || !self.is_hub(&location) {
                 send_token = false;
             }
             url = location;

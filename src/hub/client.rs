@@ -94,6 +94,11 @@ impl Hub {
         self.url(&segments)
     }
 
+    /// True for URLs of `HF_ENDPOINT`'s origin, the only one the token is sent to.
+    pub(super) fn is_hub(&self, url: &Url) -> bool {
+        url.origin() == self.base.origin()
+    }
+
     pub(super) fn with_token(&self, request: RequestBuilder, send_token: bool) -> RequestBuilder {
         match (&self.settings.token, send_token) {
             (Some((token, _)), true) => request.bearer_auth(token.secret()),
