@@ -30,7 +30,11 @@ impl SourcePlan {
         Repository {
             id: self.repo.id.clone(),
             revision: self.repo.revision.clone(),
-            commit: self.shards.iter().find_map(|file| file.commit.clone()),
+            commit: self
+                .repo
+                .commit
+                .clone()
+                .or_else(|| self.shards.iter().find_map(|file| file.commit.clone())),
             source_dir: source_dir.map(PathBuf::from),
             files: self
                 .shards

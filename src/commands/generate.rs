@@ -55,7 +55,12 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
     let started = Instant::now();
     let hub = Arc::new(hub);
     check_offline(&hub, args.source_dir.as_deref())?;
-    let annotations_repo = DatasetRepo::new(ANNOTATIONS_REPO, &args.revisions.annotations_revision);
+    let annotations_repo = hub
+        .pin(&DatasetRepo::new(
+            ANNOTATIONS_REPO,
+            &args.revisions.annotations_revision,
+        ))
+        .await?;
     let version = choose_version(&hub, &annotations_repo, args.version, printer).await?;
     // The sources are listed and resolved while the annotation file downloads: on a distant
     // link that saves the round trips of both.
@@ -219,10 +224,10 @@ async fn load_annotations(
     })
 }
 
-/// The repository of each source at its revision, and its shards (or why they could not be had).
-type SourceShards = Vec<(Source, DatasetRepo, Result<Vec<HubFile>>)>;
+/// Each source's repository, pinned, with its shards (or why they could not be had).
+type SourceShards = Vec<(Source, Result<(DatasetRepo, Vec<HubFile>)>)>;
 
-/// Lists and resolves the shards of every source at once.
+/// Pins, lists and resolves the shards of every source at once.
 async fn find_all_shards(hub: &Arc<Hub>, args: &GenerateArgs) -> SourceShards {
     let finds = Source::ALL.map(|source| {
         let revision = match source {
@@ -231,8 +236,16 @@ async fn find_all_shards(hub: &Arc<Hub>, args: &GenerateArgs) -> SourceShards {
         };
         let repo = DatasetRepo::new(source.repo_id(), revision);
         async move {
-            let shards = find_shards(hub, &repo, args.source_dir.as_deref()).await;
-            (source, repo, shards)
+            let shards = match &args.source_dir {
+                Some(dir) => find_shards(hub, &repo, Some(dir)).await.map(|s| (repo.clone(), s)),
+                None => match hub.pin(&repo).await {
+                    Ok(pinned) => find_shards(hub, &pinned, None)
+                        .await
+                        .map(|shards| (pinned, shards)),
+                    Err(error) => Err(error.into()),
+                },
+            };
+            (source, shards)
         }
     });
     futures_util::future::join_all(finds).await
@@ -246,7 +259,7 @@ fn plan_sources(
     printer: &Printer,
 ) -> Result<Vec<SourcePlan>> {
     let mut plans = Vec::new();
-    for (source, repo, found) in shards {
+    for (source, found) in shards {
         let targets = index.targets(source);
         if targets.is_empty() {
             continue;
@@ -256,11 +269,12 @@ fn plan_sources(
             targets.len(),
             source.repo_id()
         ));
+        let (repo, shards) = found?;
         plans.push(SourcePlan {
             source,
             repo,
             targets: Arc::new(targets),
-            shards: found?,
+            shards,
         });
     }
     Ok(plans)

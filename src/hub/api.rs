@@ -10,6 +10,11 @@ use super::response::Target;
 use super::{DatasetRepo, Hub, HubError, HubFile, Location};
 
 #[derive(Deserialize)]
+struct RevisionInfo {
+    sha: String,
+}
+
+#[derive(Deserialize)]
 struct TreeEntry {
     #[serde(rename = "type")]
     kind: String,
@@ -17,6 +22,50 @@ struct TreeEntry {
 }
 
 impl Hub {
+    /// `repo` pinned to the commit its revision names now, asked once of the Hub's revision API
+    /// (a full commit hash is taken as it is; offline, the cache answers instead).
+    pub async fn pin(&self, repo: &DatasetRepo) -> Result<DatasetRepo, HubError> {
+        if repo.commit.is_some() || self.settings.offline {
+            return Ok(repo.clone());
+        }
+        let commit = if is_commit(&repo.revision) {
+            repo.revision.to_ascii_lowercase()
+        } else {
+            let mut segments = vec!["api", "datasets"];
+            segments.extend(repo.id.split('/'));
+            segments.extend(["revision", repo.revision.as_str()]);
+            let url = self.url(&segments);
+            let target = Target {
+                repo,
+                path: None,
+                what: format!("resolving revision `{}` of {}", repo.revision, repo.id),
+                on_hub: true,
+            };
+            let body = self
+                .send_and_read(&target, || {
+                    self.with_token(self.client.get(url.clone()), true)
+                })
+                .await?;
+            let info: RevisionInfo =
+                serde_json::from_slice(&body).map_err(|e| HubError::BadResponse {
+                    what: target.what.clone(),
+                    problem: format!("the answer is not the expected JSON ({e})"),
+                })?;
+            if !is_commit(&info.sha) {
+                return Err(HubError::UnsafeName {
+                    what: "commit",
+                    value: info.sha.chars().take(80).collect(),
+                    origin: target.what,
+                });
+            }
+            info.sha.to_ascii_lowercase()
+        };
+        Ok(DatasetRepo {
+            commit: Some(commit),
+            ..repo.clone()
+        })
+    }
+
     /// The paths of the files directly inside `folder` ("" for the root) of a dataset repository.
     pub async fn list_folder(
         &self,
@@ -25,7 +74,7 @@ impl Hub {
     ) -> Result<Vec<String>, HubError> {
         let mut segments = vec!["api", "datasets"];
         segments.extend(repo.id.split('/'));
-        segments.extend(["tree", repo.revision.as_str()]);
+        segments.extend(["tree", repo.reference()]);
         segments.extend(folder.split('/').filter(|s| !s.is_empty()));
         let mut next = Some(self.url(&segments));
         let target = Target {
@@ -42,13 +91,12 @@ impl Hub {
         while let Some(url) = next.take() {
             // A next page on another origin is fetched without the token.
             let send_token = self.is_hub(&url);
-            let response = self
-                .send(&target, || {
+            let (headers, body) = self
+                .send_and_read_with_headers(&target, || {
                     self.with_token(self.client.get(url.clone()), send_token)
                 })
                 .await?;
-            next = next_page(response.headers(), &url);
-            let body = self.read_body(&target, response).await?;
+            next = next_page(&headers, &url);
             let entries: Vec<TreeEntry> =
                 serde_json::from_slice(&body).map_err(|e| HubError::BadResponse {
                     what: target.what.clone(),
@@ -85,6 +133,14 @@ impl Hub {
                 .await?;
             let headers = response.headers();
             commit = commit.or_else(|| header_str(headers, "x-repo-commit"));
+            if let (Some(pinned), Some(served)) = (&repo.commit, &commit)
+                && !served.eq_ignore_ascii_case(pinned)
+            {
+                return Err(HubError::Changed {
+                    what: target.what,
+                    problem: format!("the Hub served commit {served}, not the pinned {pinned}"),
+                });
+            }
             size = size.or_else(|| header_u64(headers, "x-linked-size"));
             etag = etag.or_else(|| header_str(headers, "x-linked-etag").map(|e| clean_etag(&e)));
             if !response.status().is_redirection() {
@@ -130,6 +186,11 @@ impl Hub {
             location: Location::Remote { url, send_token },
         })
     }
+}
+
+/// A full commit hash: 40 hexadecimal digits.
+fn is_commit(value: &str) -> bool {
+    value.len() == 40 && value.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The `rel="next"` target of a `Link` header (the Hub's listing pagination).

@@ -89,7 +89,7 @@ impl Hub {
     pub(super) fn resolve_url(&self, repo: &DatasetRepo, path: &str) -> Url {
         let mut segments = vec!["datasets"];
         segments.extend(repo.id.split('/'));
-        segments.extend(["resolve", repo.revision.as_str()]);
+        segments.extend(["resolve", repo.reference()]);
         segments.extend(path.split('/'));
         self.url(&segments)
     }
@@ -147,18 +147,41 @@ impl Hub {
         }
     }
 
-    pub(super) async fn read_body(
+    /// [`Hub::send`] and the whole body, the two retried together: a body cut short is asked for
+    /// again like a failed request.
+    pub(super) async fn send_and_read_with_headers(
         &self,
         target: &Target<'_>,
-        response: Response,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<(HeaderMap, Bytes), HubError> {
+        let mut failures = 0;
+        loop {
+            let response = self.send(target, &build).await?;
+            let headers = response.headers().clone();
+            match response.bytes().await {
+                Ok(body) => return Ok((headers, body)),
+                Err(error) => {
+                    failures += 1;
+                    let reason = describe_reqwest_error(error);
+                    let wait = self.retry.wait(failures, None).ok_or_else(|| {
+                        HubError::RetriesExhausted {
+                            what: target.what.clone(),
+                            attempts: failures,
+                            last: reason,
+                        }
+                    })?;
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    pub(super) async fn send_and_read(
+        &self,
+        target: &Target<'_>,
+        build: impl Fn() -> RequestBuilder,
     ) -> Result<Bytes, HubError> {
-        response
-            .bytes()
-            .await
-            .map_err(|error| HubError::BadResponse {
-                what: target.what.clone(),
-                problem: describe_reqwest_error(error),
-            })
+        Ok(self.send_and_read_with_headers(target, build).await?.1)
     }
 }
 

@@ -58,6 +58,13 @@ pub enum HubError {
         attempts: u32,
         last: String,
     },
+    #[error(
+        "{what}: the server answered a request for part of the file with the whole file (HTTP \
+         200): it does not support Range requests, so a stream cannot resume where it stopped.\n\
+         Next: point HF_ENDPOINT at the Hub or at a mirror that supports Range, or download the \
+         shards first (`hf download`) and pass --source-dir."
+    )]
+    RangeIgnored { what: String },
     #[error("{what}: unexpected answer from the server: {problem}")]
     BadResponse { what: String, problem: String },
     #[error(
@@ -73,6 +80,23 @@ pub enum HubError {
         repo: String,
         file: String,
         cache: PathBuf,
+    },
+    #[error(
+        "the cached file {} does not match its ETag {etag} (it was changed or damaged on disk).\n\
+         Next: run once with network access (unset HF_HUB_OFFLINE) to download it again, or \
+         delete it.",
+        path.display()
+    )]
+    CorruptCache { path: PathBuf, etag: String },
+    #[error(
+        "{origin}: the server sent the {what} `{value}`, which is not a plain name, so it cannot \
+         name a file in the Hugging Face cache.\n\
+         Next: check HF_ENDPOINT; a Hub or mirror sends hexadecimal ETags and commits."
+    )]
+    UnsafeName {
+        what: &'static str,
+        value: String,
+        origin: String,
     },
     #[error("could not write the Hugging Face cache at {path}: {source}")]
     Cache {

@@ -23,11 +23,15 @@ pub use network::NetworkSettings;
 pub use range::RangeReader;
 pub use settings::{HubSettings, Token, TokenOrigin};
 
-/// A dataset repository at a revision (branch, tag or commit).
+/// A dataset repository at a revision (branch, tag or commit), and the commit that revision
+/// was resolved to once ([`Hub::pin`]): every request then names the commit, so a branch that
+/// moves during a run cannot mix two commits in one output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatasetRepo {
     pub id: String,
+    /// As asked for.
     pub revision: String,
+    pub commit: Option<String>,
 }
 
 impl DatasetRepo {
@@ -35,7 +39,13 @@ impl DatasetRepo {
         Self {
             id: id.to_owned(),
             revision: revision.to_owned(),
+            commit: None,
         }
+    }
+
+    /// What requests name: the commit once pinned, else the revision.
+    pub fn reference(&self) -> &str {
+        self.commit.as_deref().unwrap_or(&self.revision)
     }
 }
 

@@ -55,10 +55,17 @@ pub struct RangeReader<'h> {
     response: Option<Response>,
     local: Option<tokio::fs::File>,
     /// The storage's ETag from the first response: a different one later means the file changed.
-    content_etag: Option<String>,
+    content_etag: Option<EntityTag>,
     failures: u32,
     /// Times the storage URL was replaced by resolving the file again.
     fresh_urls: u32,
+}
+
+/// An `ETag` value; only a strong one may go in `If-Range`.
+#[derive(Debug, Clone)]
+struct EntityTag {
+    value: String,
+    strong: bool,
 }
 
 /// Pre-signed storage URLs expire (the Hub's last about an hour); one that is refused is
@@ -215,19 +222,32 @@ impl RangeReader<'_> {
             on_hub: *send_token,
         };
         let range = format!("bytes={}-{}", self.offset, self.end - 1);
+        // Once the storage has named the bytes with a strong ETag, every later request of this
+        // range (a resume, a retry, a renewed URL) asks for them only while that ETag holds: a
+        // changed file is answered whole (HTTP 200), never spliced (RFC 9110 §13.1.5).
+        let if_range = self.content_etag.as_ref().filter(|tag| tag.strong);
         let response = self
             .hub
             .send(&target, || {
-                let request = self
+                let mut request = self
                     .hub
                     .ranges
                     .get(url.clone())
                     .header(header::RANGE, range.as_str());
+                if let Some(tag) = if_range {
+                    request = request.header(header::IF_RANGE, format!("\"{}\"", tag.value));
+                }
                 self.hub.with_token(request, *send_token)
             })
             .await?;
-        let etag = header_str(response.headers(), "etag").map(|e| clean_etag(&e));
-        self.check_etag(self.content_etag.as_deref(), etag.as_deref())?;
+        let etag = header_str(response.headers(), "etag").map(|raw| EntityTag {
+            strong: !raw.trim().starts_with("W/"),
+            value: clean_etag(&raw),
+        });
+        self.check_etag(
+            self.content_etag.as_ref().map(|tag| tag.value.as_str()),
+            etag.as_ref().map(|tag| tag.value.as_str()),
+        )?;
         if self.content_etag.is_none() {
             self.content_etag = etag;
         }
@@ -253,9 +273,36 @@ impl RangeReader<'_> {
                     self.check_size(total)?;
                 }
             }
-            StatusCode::OK if self.offset == 0 => {}
+            // The whole file: fine from its first byte, of the size resolved.
+            StatusCode::OK => {
+                if let Some(length) = response.content_length() {
+                    self.check_size(length)?;
+                }
+                if self.offset > 0 {
+                    return Err(HubError::RangeIgnored {
+                        what: self.what.clone(),
+                    });
+                }
+            }
             StatusCode::RANGE_NOT_SATISFIABLE => {
-                return Err(self.changed(format!("it is now shorter than {} bytes", self.end)));
+                let content_range =
+                    header_str(response.headers(), "content-range").unwrap_or_default();
+                let total = content_range
+                    .trim()
+                    .strip_prefix("bytes */")
+                    .and_then(|total| total.trim().parse().ok());
+                if let Some(total) = total {
+                    self.check_size(total)?;
+                }
+                return Err(HubError::BadResponse {
+                    what: self.what.clone(),
+                    problem: format!(
+                        "the server refused bytes {}-{} of the {}-byte file (HTTP 416)",
+                        self.offset,
+                        self.end - 1,
+                        self.file.size
+                    ),
+                });
             }
             status => {
                 return Err(HubError::BadResponse {

@@ -91,23 +91,35 @@ pub(super) fn classify(
             revision: target.repo.revision.clone(),
             path: target.path.unwrap_or("/").to_owned(),
         },
-        (_, StatusCode::UNAUTHORIZED, Some(origin)) => HubError::InvalidToken {
+        // The Hub rejects a bad token with 401 whatever the repository.
+        ("" | "GatedRepo", StatusCode::UNAUTHORIZED, Some(origin)) => HubError::InvalidToken {
             repo,
             origin,
             endpoint: settings.endpoint.clone(),
         },
-        (_, StatusCode::FORBIDDEN, Some(origin)) => HubError::GatedNoAccess {
+        ("GatedRepo", StatusCode::FORBIDDEN, Some(origin)) => HubError::GatedNoAccess {
             page: dataset_page(settings, &repo),
             repo,
             origin,
         },
-        ("GatedRepo", _, None) | (_, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, None) => {
-            HubError::GatedNoToken {
-                page: dataset_page(settings, &repo),
-                repo,
-                endpoint: settings.endpoint.clone(),
-            }
-        }
+        ("GatedRepo", _, None) => HubError::GatedNoToken {
+            page: dataset_page(settings, &repo),
+            repo,
+            endpoint: settings.endpoint.clone(),
+        },
+        // A 401 or 403 without the Hub's code comes from something else on the way (a
+        // firewall, a CDN, a mirror): its own words, not a story about gated access.
+        ("", StatusCode::UNAUTHORIZED, None) => HubError::Status {
+            what: target.what.clone(),
+            status: status.as_u16(),
+            message: format!(
+                "{} (no token was sent; if this endpoint needs one, set HF_TOKEN)",
+                message
+                    .as_ref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
+            ),
+        },
         _ => status_error(),
     };
     Verdict::Fail(error)
@@ -290,8 +302,13 @@ mod tests {
             (401, &gated, true, false, "GatedNoToken"),
             (403, &gated, true, false, "GatedNoToken"),
             (401, &gated, true, true, "InvalidToken"),
+            (401, &[], true, true, "InvalidToken"),
             (403, &gated, true, true, "GatedNoAccess"),
             (403, &[], false, true, "Status"),
+            (403, &[], true, true, "Status"),
+            (403, &[], true, false, "Status"),
+            (401, &[], true, false, "Status"),
+            (401, &[("x-error-code", "SomethingElse")], true, true, "Status"),
             (404, &[], true, true, "Status"),
             (400, &[("x-error-message", "bad")], true, true, "Status"),
         ];

@@ -75,18 +75,15 @@ impl HubSettings {
             .unwrap_or_else(|| "https://huggingface.co".to_owned())
             .trim_end_matches('/')
             .to_owned();
-        let hf_home = var("HF_HOME").map(PathBuf::from).unwrap_or_else(|| {
+        let path = |name: &str| var(name).map(|value| expand_home(&value));
+        let hf_home = path("HF_HOME").unwrap_or_else(|| {
             let base = var("XDG_CACHE_HOME")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| home_dir().join(".cache"));
             base.join("huggingface")
         });
-        let cache_dir = var("HF_HUB_CACHE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| hf_home.join("hub"));
-        let token_file = var("HF_TOKEN_PATH")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| hf_home.join("token"));
+        let cache_dir = path("HF_HUB_CACHE").unwrap_or_else(|| hf_home.join("hub"));
+        let token_file = path("HF_TOKEN_PATH").unwrap_or_else(|| hf_home.join("token"));
         let token = match var("HF_TOKEN").as_deref().and_then(Token::new) {
             Some(token) => Some((token, TokenOrigin::Environment)),
             None => {
@@ -118,6 +115,15 @@ fn is_truthy(value: &str) -> bool {
         value.trim().to_ascii_uppercase().as_str(),
         "1" | "ON" | "YES" | "TRUE"
     )
+}
+
+/// `~` and `~/...` as the home directory, as Python's `os.path.expanduser` reads them.
+fn expand_home(value: &str) -> PathBuf {
+    match value.strip_prefix('~') {
+        Some("") => home_dir(),
+        Some(rest) if rest.starts_with('/') => home_dir().join(&rest[1..]),
+        _ => PathBuf::from(value),
+    }
 }
 
 fn home_dir() -> PathBuf {
@@ -170,6 +176,15 @@ mod tests {
         assert_eq!(token.secret(), "hf_env");
         assert_eq!(origin, TokenOrigin::Environment);
         assert_eq!(format!("{token:?}"), "Token(<redacted>)");
+    }
+
+    #[test]
+    fn a_leading_tilde_is_the_home_directory() {
+        let home = home_dir();
+        assert_eq!(expand_home("~/hf"), home.join("hf"));
+        assert_eq!(expand_home("~"), home);
+        assert_eq!(expand_home("/abs/~x"), PathBuf::from("/abs/~x"));
+        assert_eq!(expand_home("~user/x"), PathBuf::from("~user/x"));
     }
 
     #[test]

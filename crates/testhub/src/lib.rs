@@ -71,6 +71,29 @@ pub struct HubConfig {
     pub tls: bool,
     /// With `tls`, ALPN offers `h2` besides `http/1.1`.
     pub http2: bool,
+    /// A new commit of a repository whose files are another directory's, made `main` after that
+    /// many requests about the repository, as a push landing while clients read.
+    pub push: Option<Push>,
+    /// Files whose path ends with the key are announced with the value as their ETag, as a
+    /// hostile or broken endpoint might.
+    pub etag_overrides: Vec<(String, String)>,
+    /// Listing pages after the first are linked on this host instead of `127.0.0.1`.
+    pub pages_on: Option<String>,
+    /// The storage host answers every request with the whole file, as a server without `Range`
+    /// support does.
+    pub ignore_ranges: bool,
+    /// `/resolve/` answers every request with this status, without `X-Error-Code`, as a firewall
+    /// or a proxy in front of a mirror does.
+    pub refuse_files: Option<u16>,
+}
+
+/// See [`HubConfig::push`].
+#[derive(Debug, Clone)]
+pub struct Push {
+    pub repo: String,
+    /// Holds the repository's files at the new commit.
+    pub dir: PathBuf,
+    pub after_requests: u32,
 }
 
 /// Trouble on file requests, spread over them from a start chosen by `seed`, so that a failing
@@ -105,7 +128,42 @@ impl HubConfig {
             round_trip: Duration::ZERO,
             tls: false,
             http2: false,
+            push: None,
+            etag_overrides: Vec::new(),
+            pages_on: None,
+            ignore_ranges: false,
+            refuse_files: None,
         }
+    }
+
+    pub fn push(mut self, repo: &str, dir: impl Into<PathBuf>, after_requests: u32) -> Self {
+        self.push = Some(Push {
+            repo: repo.to_owned(),
+            dir: dir.into(),
+            after_requests,
+        });
+        self
+    }
+
+    pub fn etag_override(mut self, path_suffix: &str, etag: &str) -> Self {
+        self.etag_overrides
+            .push((path_suffix.to_owned(), etag.to_owned()));
+        self
+    }
+
+    pub fn pages_on(mut self, host: &str) -> Self {
+        self.pages_on = Some(host.to_owned());
+        self
+    }
+
+    pub fn ignore_ranges(mut self) -> Self {
+        self.ignore_ranges = true;
+        self
+    }
+
+    pub fn refuse_files(mut self, status: u16) -> Self {
+        self.refuse_files = Some(status);
+        self
     }
 
     /// HTTPS; `http2` offers HTTP/2 by ALPN too.
@@ -174,6 +232,7 @@ pub struct RequestRecord {
     pub path: String,
     pub authorization: bool,
     pub range: Option<String>,
+    pub if_range: Option<String>,
     pub status: u16,
     /// `HTTP/1.1` or `HTTP/2.0`.
     pub version: String,
@@ -211,6 +270,9 @@ impl TestHub {
         let connections = Arc::new(AtomicU32::new(0));
         let state = Arc::new(State {
             connections: Arc::clone(&connections),
+            commits: Mutex::new(HashMap::new()),
+            push_countdown: AtomicU32::new(config.push.as_ref().map_or(0, |p| p.after_requests)),
+            etags: Mutex::new(HashMap::new()),
             ca: ca.clone(),
             pacer: config.bandwidth.map(|rate| Arc::new(Pacer::new(rate))),
             config,
@@ -275,6 +337,12 @@ impl Drop for TestHub {
 struct State {
     config: HubConfig,
     connections: Arc<AtomicU32>,
+    /// Commits pushed on top of a repository's own, oldest first: `main` is the last.
+    commits: Mutex<HashMap<String, Vec<(String, PathBuf)>>>,
+    /// Requests about the repository of `config.push`, until it lands.
+    push_countdown: AtomicU32,
+    /// ETags by file, size and modification time: hashing a large file once is enough.
+    etags: Mutex<HashMap<(PathBuf, u64, u64, bool), String>>,
     ca: Option<Arc<TestCa>>,
     port: u16,
     log: Arc<Mutex<Vec<RequestRecord>>>,
@@ -294,6 +362,34 @@ enum Fault {
 }
 
 impl State {
+    /// The Hub's ETag of a file: the SHA-256 of a large (LFS) file, the git blob SHA-1 of a
+    /// small one, hashed once per version of the file.
+    async fn etag(
+        &self,
+        path: &Path,
+        metadata: &std::fs::Metadata,
+        large: bool,
+    ) -> std::io::Result<String> {
+        let modified = metadata
+            .modified()
+            .ok()
+            .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as u64);
+        let key = (path.to_owned(), metadata.len(), modified, large);
+        if let Some(etag) = self.etags.lock().expect("etags lock").get(&key) {
+            return Ok(etag.clone());
+        }
+        let file = path.to_owned();
+        let etag = tokio::task::spawn_blocking(move || hash_file(&file, large))
+            .await
+            .expect("hashing does not panic")?;
+        self.etags
+            .lock()
+            .expect("etags lock")
+            .insert(key, etag.clone());
+        Ok(etag)
+    }
+
     /// `http(s)://{host}:{port}` of this server.
     fn origin(&self, host: &str) -> String {
         let scheme = if self.ca.is_some() { "https" } else { "http" };
@@ -436,12 +532,33 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Body> {
     if !state.config.latency.is_zero() {
         tokio::time::sleep(state.config.latency).await;
     }
-    let response = route(state, &request, authorization.as_deref(), range.as_deref()).await;
+    let if_range = header_text(header::IF_RANGE);
+    let response = route(
+        state,
+        &request,
+        authorization.as_deref(),
+        range.as_deref(),
+        if_range.as_deref(),
+    )
+    .await;
+    if let Some(push) = &state.config.push
+        && request.uri().path().contains(&format!("/{}/", push.repo))
+        && state
+            .push_countdown
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            == Ok(1)
+    {
+        let mut commits = state.commits.lock().expect("commits lock");
+        let pushed = commits.entry(push.repo.clone()).or_default();
+        let commit = commit_of(&format!("{}@{}", push.repo, pushed.len() + 1));
+        pushed.push((commit, push.dir.clone()));
+    }
     state.log.lock().expect("log lock").push(RequestRecord {
         method: request.method().to_string(),
         path: request.uri().path().to_owned(),
         authorization: authorization.is_some(),
         range,
+        if_range,
         status: response.status().as_u16(),
         version: format!("{:?}", request.version()),
         host: request
@@ -459,6 +576,7 @@ async fn route(
     request: &Request<Incoming>,
     authorization: Option<&str>,
     range: Option<&str>,
+    if_range: Option<&str>,
 ) -> Response<Body> {
     let segments: Vec<String> = request
         .uri()
@@ -471,7 +589,7 @@ async fn route(
     let method = request.method();
     let query = request.uri().query().unwrap_or("");
 
-    if let ["cdn", owner, name, path @ ..] = segments.as_slice() {
+    if let ["cdn", owner, name, commit, path @ ..] = segments.as_slice() {
         if authorization.is_some() {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -487,7 +605,19 @@ async fn route(
             );
         }
         let repo = format!("{owner}/{name}");
-        return serve_file(state, method, &repo, &path.join("/"), range, false).await;
+        let snapshot = match snapshot(state, &repo, commit) {
+            Ok(snapshot) => snapshot,
+            Err(problem) => return problem,
+        };
+        let file = FileRequest {
+            repo: &repo,
+            snapshot: &snapshot,
+            path: &path.join("/"),
+            range,
+            if_range,
+            on_hub: false,
+        };
+        return serve_file(state, method, file).await;
     }
 
     let token = authorization
@@ -506,10 +636,10 @@ async fn route(
     match segments.as_slice() {
         ["api", "datasets", owner, name, "tree", revision, path @ ..] if method == Method::GET => {
             let repo = format!("{owner}/{name}");
-            if let Some(problem) = check_repo(state, &repo, revision) {
-                return problem;
+            match snapshot(state, &repo, revision) {
+                Ok((_, dir)) => list_tree(state, &repo, &dir, revision, &path.join("/"), query),
+                Err(problem) => problem,
             }
-            list_tree(state, &repo, revision, &path.join("/"), query)
         }
         ["api", "datasets", owner, name, rest @ ..] if method == Method::GET => {
             let repo = format!("{owner}/{name}");
@@ -518,17 +648,25 @@ async fn route(
                 ["revision", revision] => revision,
                 _ => return error(StatusCode::NOT_FOUND, None, "Not Found"),
             };
-            if let Some(problem) = check_repo(state, &repo, revision) {
-                return problem;
+            match snapshot(state, &repo, revision) {
+                Ok((commit, dir)) => repo_info(state, &repo, &commit, &dir),
+                Err(problem) => problem,
             }
-            repo_info(state, &repo)
         }
         ["datasets", owner, name, "resolve", revision, path @ ..]
             if method == Method::GET || method == Method::HEAD =>
         {
             let repo = format!("{owner}/{name}");
-            if let Some(problem) = check_repo(state, &repo, revision) {
-                return problem;
+            let snapshot = match snapshot(state, &repo, revision) {
+                Ok(snapshot) => snapshot,
+                Err(problem) => return problem,
+            };
+            if let Some(status) = state.config.refuse_files {
+                return error(
+                    StatusCode::from_u16(status).expect("a valid status"),
+                    None,
+                    "Request blocked by the network's firewall",
+                );
             }
             if let Some(granted) = state.config.gated.get(&repo) {
                 match token {
@@ -553,7 +691,15 @@ async fn route(
                     Some(_) => {}
                 }
             }
-            serve_file(state, method, &repo, &path.join("/"), range, true).await
+            let file = FileRequest {
+                repo: &repo,
+                snapshot: &snapshot,
+                path: &path.join("/"),
+                range,
+                if_range,
+                on_hub: true,
+            };
+            serve_file(state, method, file).await
         }
         _ => error(StatusCode::NOT_FOUND, None, "Not Found"),
     }
@@ -563,22 +709,32 @@ fn repo_dir(state: &State, repo: &str) -> PathBuf {
     state.config.root.join("datasets").join(repo)
 }
 
-fn check_repo(state: &State, repo: &str, revision: &str) -> Option<Response<Body>> {
+/// The commit a revision names and the directory holding the repository's files at it: `main`
+/// is the newest commit, and every commit stays readable by its hash, as on the Hub.
+fn snapshot(state: &State, repo: &str, revision: &str) -> Result<(String, PathBuf), Response<Body>> {
     if !repo_dir(state, repo).is_dir() {
-        return Some(error(
+        return Err(error(
             StatusCode::NOT_FOUND,
             Some("RepoNotFound"),
             "Repository not found",
         ));
     }
-    if revision != "main" && revision != commit_of(repo) {
-        return Some(error(
+    let mut commits = vec![(commit_of(repo), repo_dir(state, repo))];
+    if let Some(pushed) = state.commits.lock().expect("commits lock").get(repo) {
+        commits.extend(pushed.iter().cloned());
+    }
+    let found = if revision == "main" {
+        commits.pop()
+    } else {
+        commits.into_iter().find(|(commit, _)| commit == revision)
+    };
+    found.ok_or_else(|| {
+        error(
             StatusCode::NOT_FOUND,
             Some("RevisionNotFound"),
             &format!("Invalid rev id: {revision}"),
-        ));
-    }
-    None
+        )
+    })
 }
 
 /// A stable fake commit hash per repository.
@@ -587,6 +743,33 @@ pub fn commit_of(repo: &str) -> String {
     let b = fnv1a(repo.as_bytes(), a);
     let c = fnv1a(repo.as_bytes(), b);
     format!("{a:016x}{b:016x}{:08x}", c >> 32)
+}
+
+/// SHA-256 of the bytes (`large`), or git's blob SHA-1 of them, as lowercase hex.
+pub fn hash_file(path: &Path, large: bool) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut context = if large {
+        ring::digest::Context::new(&ring::digest::SHA256)
+    } else {
+        let mut context = ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY);
+        context.update(format!("blob {}\0", file.metadata()?.len()).as_bytes());
+        context
+    };
+    let mut buffer = vec![0; 1 << 20];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        context.update(&buffer[..read]);
+    }
+    Ok(context
+        .finish()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 fn fnv1a(bytes: &[u8], seed: u64) -> u64 {
@@ -619,11 +802,12 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, u64, bool)>) {
 fn list_tree(
     state: &State,
     repo: &str,
+    root: &Path,
     revision: &str,
     folder: &str,
     query: &str,
 ) -> Response<Body> {
-    let dir = repo_dir(state, repo).join(folder);
+    let dir = root.join(folder);
     if !dir.is_dir() {
         return error(
             StatusCode::NOT_FOUND,
@@ -660,7 +844,7 @@ fn list_tree(
         }
         let link = format!(
             "<{}{next}?cursor={}>; rel=\"next\"",
-            state.origin("127.0.0.1"),
+            state.origin(state.config.pages_on.as_deref().unwrap_or("127.0.0.1")),
             cursor + page_size
         );
         response.headers_mut().insert(
@@ -671,7 +855,7 @@ fn list_tree(
     response
 }
 
-fn repo_info(state: &State, repo: &str) -> Response<Body> {
+fn repo_info(state: &State, repo: &str, commit: &str, root: &Path) -> Response<Body> {
     fn all_files(dir: &Path, prefix: &str, out: &mut Vec<String>) {
         let mut entries = Vec::new();
         walk(dir, prefix, &mut entries);
@@ -685,7 +869,7 @@ fn repo_info(state: &State, repo: &str) -> Response<Body> {
         }
     }
     let mut files = Vec::new();
-    all_files(&repo_dir(state, repo), "", &mut files);
+    all_files(root, "", &mut files);
     let siblings: Vec<serde_json::Value> = files
         .iter()
         .map(|f| serde_json::json!({"rfilename": f}))
@@ -696,18 +880,30 @@ fn repo_info(state: &State, repo: &str) -> Response<Body> {
         serde_json::json!(false)
     };
     json(
-        &serde_json::json!({"id": repo, "sha": commit_of(repo), "gated": gated, "private": false, "siblings": siblings}),
+        &serde_json::json!({"id": repo, "sha": commit, "gated": gated, "private": false, "siblings": siblings}),
     )
 }
 
-async fn serve_file(
-    state: &State,
-    method: &Method,
-    repo: &str,
-    path: &str,
-    range: Option<&str>,
+/// A request for a file's bytes, on the Hub (`/resolve/`) or on the storage host.
+struct FileRequest<'a> {
+    repo: &'a str,
+    /// The commit and the directory of the repository's files at it.
+    snapshot: &'a (String, PathBuf),
+    path: &'a str,
+    range: Option<&'a str>,
+    if_range: Option<&'a str>,
     on_hub: bool,
-) -> Response<Body> {
+}
+
+async fn serve_file(state: &State, method: &Method, request: FileRequest<'_>) -> Response<Body> {
+    let FileRequest {
+        repo,
+        snapshot: (commit, root),
+        path,
+        range,
+        if_range,
+        on_hub,
+    } = request;
     let faults = state.config.faults;
     let fault = if faults.storage_only && on_hub {
         Fault::None
@@ -731,7 +927,7 @@ async fn serve_file(
             .insert(header_name, HeaderValue::from_static(value));
         return response;
     }
-    let file_path = repo_dir(state, repo).join(path);
+    let file_path = root.join(path);
     let metadata = match tokio::fs::metadata(&file_path).await {
         Ok(metadata) if metadata.is_file() && !path.split('/').any(|s| s == "..") => metadata,
         _ => {
@@ -743,23 +939,27 @@ async fn serve_file(
         }
     };
     let size = metadata.len();
-    let modified = metadata
-        .modified()
-        .ok()
-        .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as u64);
-    let etag = format!("{:016x}{:016x}", fnv1a(path.as_bytes(), size), modified);
-    let commit = commit_of(repo);
-
-    if on_hub
-        && state
-            .config
-            .redirect_min_size
-            .is_some_and(|min| size >= min)
+    let large = state
+        .config
+        .redirect_min_size
+        .is_some_and(|min| size >= min);
+    let etag = match state
+        .config
+        .etag_overrides
+        .iter()
+        .find(|(suffix, _)| path.ends_with(suffix.as_str()))
     {
+        Some((_, etag)) => etag.clone(),
+        None => match state.etag(&file_path, &metadata, large).await {
+            Ok(etag) => etag,
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, None, &e.to_string()),
+        },
+    };
+
+    if on_hub && large {
         let signature = state.signed_urls.fetch_add(1, Ordering::Relaxed);
         let location = format!(
-            "{}/cdn/{repo}/{path}?expires=3600&signature=s{signature}",
+            "{}/cdn/{repo}/{commit}/{path}?expires=3600&signature=s{signature}",
             state.origin("localhost")
         );
         let mut response = Response::builder()
@@ -767,7 +967,7 @@ async fn serve_file(
             .header(header::LOCATION, location)
             .header("x-linked-size", size)
             .header("x-linked-etag", format!("\"{etag}\""))
-            .header("x-repo-commit", &commit)
+            .header("x-repo-commit", commit.as_str())
             .header(header::ETAG, format!("\"{etag}\""))
             .body(empty())
             .expect("valid response");
@@ -777,6 +977,12 @@ async fn serve_file(
         return response;
     }
 
+    // A range is served only while the file is the one `If-Range` names (RFC 9110 §13.1.5);
+    // otherwise the whole file, so that a client can tell.
+    let range = range.filter(|_| {
+        !(state.config.ignore_ranges && !on_hub)
+            && if_range.is_none_or(|tag| tag.trim().trim_matches('"') == etag)
+    });
     let (status, start, end) = match range {
         None => (StatusCode::OK, 0, size),
         Some(range) => match parse_range(range, size) {
@@ -794,8 +1000,7 @@ async fn serve_file(
         .status(status)
         .header(header::CONTENT_LENGTH, end - start)
         .header(header::ACCEPT_RANGES, "bytes")
-        .header(header::ETAG, format!("\"{etag}\""))
-        .header("x-repo-commit", commit);
+        .header("x-repo-commit", commit.as_str()).header(header::ETAG, format!("\"{etag}\""));
     if status == StatusCode::PARTIAL_CONTENT {
         builder = builder.header(
             header::CONTENT_RANGE,
