@@ -135,6 +135,18 @@ impl AnnotationIndex {
             .collect()
     }
 
+    /// Every record of the file, selecting or not, with the table's semantics applied: the
+    /// shapes the annotation columns really take.
+    pub fn records(&self) -> impl Iterator<Item = Object> + '_ {
+        let body = self.text.strip_prefix('\u{feff}').unwrap_or(&self.text);
+        body.lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| match self.shape.normalize(Value::Object(parse_record(line))) {
+                Value::Object(record) => record,
+                _ => unreachable!("the shape of an object is an object"),
+            })
+    }
+
     /// The IDs of `source`, in annotation-file order.
     pub fn ids_in_order(&self, source: Source) -> impl Iterator<Item = &str> {
         self.order

@@ -10,6 +10,7 @@ use thiserror::Error;
 use crate::digest::Sha256;
 use crate::manifest::{self, Artifact, Manifest};
 use crate::review::{FULL_REVIEW_HEADER, Row, SYCOPHANCY_REVIEW_HEADER};
+use crate::source::Source;
 
 #[derive(Debug, Error)]
 pub enum ArtifactError {
@@ -37,17 +38,46 @@ pub enum ArtifactError {
     },
 }
 
-/// `HealthChat-11K_v{V}_artifacts`
-pub fn directory_name(version: &str) -> String {
-    format!("HealthChat-11K_v{version}_artifacts")
+/// The names of an artifacts directory and its files (FORMAT.md §9): those of the reference for
+/// the full set; with the subset's name in each for a subset of the sources, so that it cannot be
+/// taken for the full set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactNames {
+    /// `HealthChat-11K_v{V}` or `HealthChat-11K_v{V}_{subset}`.
+    stem: String,
+    version: String,
 }
 
-pub fn file_names(version: &str) -> [String; 3] {
-    [
-        format!("HealthChat-11K_v{version}.jsonl"),
-        format!("HealthChat-11K_v{version}_full_review.csv"),
-        format!("HealthChat-11K_v{version}_sycophancy_review.csv"),
-    ]
+impl ArtifactNames {
+    pub fn new(version: &str, subset: Option<&str>) -> ArtifactNames {
+        let stem = match subset {
+            Some(subset) => format!("HealthChat-11K_v{version}_{subset}"),
+            None => format!("HealthChat-11K_v{version}"),
+        };
+        ArtifactNames {
+            stem,
+            version: version.to_owned(),
+        }
+    }
+
+    /// `{stem}_artifacts`
+    pub fn directory(&self) -> String {
+        format!("{}_artifacts", self.stem)
+    }
+
+    /// The JSONL file and the two review CSV files.
+    pub fn reference_files(&self) -> [String; 3] {
+        [
+            format!("{}.jsonl", self.stem),
+            format!("{}_full_review.csv", self.stem),
+            format!("{}_sycophancy_review.csv", self.stem),
+        ]
+    }
+
+    /// The Parquet file of one source's conversations.
+    pub fn parquet(&self, source: Source) -> String {
+        format!("HealthChat-11K_v{}_{source}.parquet", self.version)
+    }
 }
 
 /// Encodes rows as Python's `csv.writer` does by default: `,`, `"` quoting only where a field
@@ -82,11 +112,13 @@ pub struct ArtifactWriter {
     lock: File,
     files: [(PathBuf, BufWriter<File>); 3],
     hashes: [Sha256; 3],
+    /// Files written whole into the directory by others (the dataset's), already hashed.
+    others: Vec<Artifact>,
 }
 
 impl ArtifactWriter {
-    pub fn create(parent: &Path, version: &str) -> Result<Self, ArtifactError> {
-        let name = directory_name(version);
+    pub fn create(parent: &Path, names: &ArtifactNames) -> Result<Self, ArtifactError> {
+        let name = names.directory();
         let prefix = format!(".{name}.partial-");
         let create_error = |source| ArtifactError::Create {
             dir: parent.to_owned(),
@@ -107,7 +139,7 @@ impl ArtifactWriter {
                 .map(|file| (path.clone(), BufWriter::with_capacity(1 << 20, file)))
                 .map_err(|source| ArtifactError::Write { path, source })
         };
-        let [jsonl, full, sycophancy] = file_names(version);
+        let [jsonl, full, sycophancy] = names.reference_files();
         // In the current directory, the artifacts are named as the reference names them.
         let final_dir = if parent == Path::new(".") {
             PathBuf::from(&name)
@@ -120,6 +152,7 @@ impl ArtifactWriter {
             temp,
             lock,
             hashes: Default::default(),
+            others: Vec::new(),
         };
         let header = |names: [&str; 7]| {
             let row: Row = names.map(std::borrow::Cow::Borrowed);
@@ -142,6 +175,20 @@ impl ArtifactWriter {
             path: path.clone(),
             source,
         })
+    }
+
+    /// Lists `name`, a file someone else wrote whole into [`ArtifactWriter::directory`], among
+    /// the artifacts, with its size and SHA-256.
+    pub fn add_written(&mut self, name: &str) -> Result<(), ArtifactError> {
+        let path = self.temp.path().join(name);
+        let (size, sha256) =
+            crate::digest::hash_file(&path).map_err(|source| ArtifactError::Write { path, source })?;
+        self.others.push(Artifact {
+            name: name.to_owned(),
+            size,
+            sha256,
+        });
+        Ok(())
     }
 
     /// Appends one record: its JSONL line (without newline) and its encoded review rows.
@@ -183,6 +230,7 @@ impl ArtifactWriter {
                 sha256,
             });
         }
+        artifacts.extend(self.others);
         let manifest_path = self.temp.path().join(manifest::FILE_NAME);
         let manifest_error = |source| ArtifactError::Write {
             path: manifest_path.clone(),
@@ -284,6 +332,7 @@ mod tests {
             full_review_rows: 1,
             sycophancy_review_rows: 0,
             specialties: Default::default(),
+            included_sources: Vec::new(),
             artifacts,
         }
     }
@@ -291,7 +340,7 @@ mod tests {
     #[test]
     fn artifacts_appear_only_when_finished() {
         let parent = tempfile::tempdir().unwrap();
-        let mut writer = ArtifactWriter::create(parent.path(), "9.9.9").unwrap();
+        let mut writer = ArtifactWriter::create(parent.path(), &ArtifactNames::new("9.9.9", None)).unwrap();
         writer.append(b"{}", b"", b"").unwrap();
         let final_dir = parent.path().join("HealthChat-11K_v9.9.9_artifacts");
         assert!(!final_dir.exists());
@@ -304,7 +353,7 @@ mod tests {
 
         std::fs::create_dir(&final_dir).unwrap();
         std::fs::write(final_dir.join("stale"), "old").unwrap();
-        let mut writer = ArtifactWriter::create(parent.path(), "9.9.9").unwrap();
+        let mut writer = ArtifactWriter::create(parent.path(), &ArtifactNames::new("9.9.9", None)).unwrap();
         writer.append(b"{\"a\": 1}", b"x\r\n", b"").unwrap();
         let (path, _) = writer
             .finish(|artifacts| {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::source::Source;
 use crate::version::AnnotationVersion;
 
 #[derive(Debug, Parser)]
@@ -34,6 +35,7 @@ pub enum Command {
         healthchat generate --version 2.0.0              # pin a release\n  \
         healthchat generate -o /data --jobs 8            # write /data/HealthChat-11K_v{V}_artifacts/\n  \
         healthchat generate --version 2.1.0 --strict --json > summary.json   # in CI\n  \
+        healthchat generate --sources wildchat          # the ODC-BY part, no token needed\n  \
         HF_HUB_OFFLINE=1 healthchat generate --version 2.1.0 --source-dir shards/\n\n\
         --source-dir DIR holds the source datasets as `hf download DATASET --repo-type dataset \
         --local-dir DIR/DATASET` writes them: DIR/lmsys/lmsys-chat-1m/data/*.parquet and \
@@ -73,6 +75,16 @@ pub struct GenerateArgs {
 
     #[command(flatten)]
     pub revisions: RevisionArgs,
+
+    /// Build only these sources, comma-separated: lmsys, wildchat. WildChat alone needs no
+    /// token; a subset is written to HealthChat-11K_v{V}_{subset}_artifacts/.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_source, default_value = "lmsys,wildchat")]
+    pub sources: Vec<Source>,
+
+    /// Write only the reference artifacts (JSONL, the two CSVs, manifest.json), not the Parquet
+    /// files and dataset card.
+    #[arg(long)]
+    pub reference_only: bool,
 
     /// Read the source shards from DIR (laid out as on the Hub) instead of streaming them.
     #[arg(long, value_name = "DIR")]
@@ -129,6 +141,12 @@ pub struct VerifyArgs {
 pub struct CompletionsArgs {
     #[arg(value_name = "SHELL")]
     pub shell: clap_complete::Shell,
+}
+
+fn parse_source(text: &str) -> Result<Source, String> {
+    Source::from_dataset_source(text.trim()).ok_or_else(|| {
+        format!("`{text}` is not a source: use lmsys, wildchat, or both separated by a comma")
+    })
 }
 
 fn parse_version(text: &str) -> Result<AnnotationVersion, String> {

@@ -5,13 +5,15 @@
 //! (the index of wanted IDs) → `shards` (which files to scan) → `schedule` (scans in shard order)
 //! → `scan` (Parquet row groups decoded as bytes arrive) → `prepare` (`record` + `pyjson` +
 //! `review`: a row's output bytes) → `in_order` (records handed on in the sequential order) →
-//! `tally` (first row wins, counts) → `artifacts` (files, atomic directory) and `manifest`.
+//! `tally` (first row wins, counts) → `artifacts` (files, atomic directory), `dataset` (Parquet
+//! and dataset card) and `manifest`.
 //! Every terminal write goes through `printer`; `exit` maps errors to exit statuses.
 
 pub mod annotations;
 pub mod artifacts;
 pub mod cli;
 pub mod commands;
+pub mod dataset;
 pub mod digest;
 pub mod exit;
 pub mod hub;

@@ -23,6 +23,9 @@ pub struct Manifest {
     pub full_review_rows: u64,
     pub sycophancy_review_rows: u64,
     pub specialties: BTreeMap<String, u64>,
+    /// The sources this directory holds (`--sources`); all of them when absent.
+    #[serde(default)]
+    pub included_sources: Vec<String>,
     pub artifacts: Vec<Artifact>,
 }
 
@@ -181,6 +184,7 @@ mod tests {
             full_review_rows: 0,
             sycophancy_review_rows: 0,
             specialties: BTreeMap::new(),
+            included_sources: Vec::new(),
             artifacts: vec![artifact("a.txt"), artifact("b.txt"), artifact("c.txt")],
         };
         std::fs::write(dir.path().join(FILE_NAME), manifest.to_json()).unwrap();

@@ -17,6 +17,9 @@ pub struct Printer {
     quiet: bool,
 }
 
+const BAR_TEMPLATE: &str =
+    "{prefix:>9} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}";
+
 impl Printer {
     /// Bars are drawn only on a terminal; `quiet` silences status lines and bars.
     pub fn new(quiet: bool) -> Printer {
@@ -55,30 +58,41 @@ impl Printer {
         let _ = writeln!(std::io::stderr().lock(), "error: {message}");
     }
 
-    /// A bar of compressed bytes streamed from one source, with found/wanted in its message.
+    fn bar(&self, prefix: &str, total_bytes: u64) -> ProgressBar {
+        let bar = self.bars.add(ProgressBar::new(total_bytes));
+        bar.set_style(
+            ProgressStyle::with_template(BAR_TEMPLATE)
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(prefix.to_owned());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    }
+
+    /// The line above the sources' bars: every source's bytes together, their rate and ETA.
+    pub fn overall_bar(&self, total_bytes: u64) -> ProgressBar {
+        self.bar("all", total_bytes)
+    }
+
+    /// A bar of compressed bytes streamed from one source, with found/wanted in its message;
+    /// what it reads counts in `overall` too.
     pub fn source_bar(
         &self,
         source: Source,
         total_bytes: u64,
         wanted: usize,
         shards: usize,
+        overall: &ProgressBar,
     ) -> SourceBar {
-        let bar = self.bars.add(ProgressBar::new(total_bytes));
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix:>9} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
-            )
-            .expect("static template")
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(source.name());
-        bar.enable_steady_tick(Duration::from_millis(200));
+        let bar = self.bar(source.name(), total_bytes);
         bar.set_message(format!("0/{wanted} found"));
         SourceBar {
             found: Mutex::new(HashSet::new()),
             wanted,
             shards_left: AtomicUsize::new(shards),
             bar,
+            overall: overall.clone(),
         }
     }
 }
@@ -91,11 +105,16 @@ pub struct SourceBar {
     wanted: usize,
     shards_left: AtomicUsize,
     bar: ProgressBar,
+    overall: ProgressBar,
 }
 
 impl SourceBar {
     pub fn read(&self, bytes: u64) {
         self.bar.inc(bytes);
+        self.overall.inc(bytes);
+        if self.overall.position() >= self.overall.length().unwrap_or(0) {
+            self.overall.finish();
+        }
     }
 
     pub fn bytes_read(&self) -> u64 {

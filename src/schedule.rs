@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::annotations::AnnotationIndex;
+use crate::dataset::SourceSchemas;
 use crate::hub::{Hub, HubFile};
 use crate::in_order::{ShardEvent, ShardFeed};
 use crate::prepare::{PreparedRecord, prepare};
@@ -20,11 +21,13 @@ use crate::source::Source;
 
 /// Starts the scans of every shard of `plans` in the background; their records arrive on the
 /// returned feeds, one per shard in scan order.
+/// Each scan offers `schemas` the columns its shard declares, for the dataset's Parquet files.
 pub fn start_scans(
     hub: &Arc<Hub>,
     plans: &[SourcePlan],
     bars: &[Arc<SourceBar>],
     index: &Arc<AnnotationIndex>,
+    schemas: &Arc<SourceSchemas>,
     version: &str,
     jobs: usize,
 ) -> Vec<ShardFeed> {
@@ -48,6 +51,7 @@ pub fn start_scans(
                 version: version.to_owned(),
                 bar: Arc::clone(bar),
                 decoders: Arc::clone(&decoders),
+                schemas: Arc::clone(schemas),
             };
             scans.push(job.run(sender));
         }
@@ -77,6 +81,7 @@ struct ScanJob {
     version: String,
     bar: Arc<SourceBar>,
     decoders: Arc<Semaphore>,
+    schemas: Arc<SourceSchemas>,
 }
 
 impl ScanJob {
@@ -92,6 +97,7 @@ impl ScanJob {
             version,
             bar,
             decoders,
+            schemas,
         } = self;
         let prepare = Arc::new(move |row: SourceRow| prepare(&index, &version, row));
         let emit = |record: PreparedRecord| {
@@ -106,6 +112,7 @@ impl ScanJob {
         };
         let result = match Shard::open(&hub, source, file).await {
             Ok((shard, body)) => {
+                schemas.offer(source, &shard.declared_schema);
                 Arc::new(shard)
                     .scan(body, &decoders, targets, prepare, emit, &mut on_bytes)
                     .await

@@ -46,10 +46,12 @@ impl Tally {
         self.repairs.extend(record.repairs);
     }
 
-    /// Per source, the conversations wanted, found and missing (in annotation-file order).
-    pub fn sources(&self, index: &AnnotationIndex) -> Vec<SourceCounts> {
-        Source::ALL
-            .into_iter()
+    /// Per source of `included`, the conversations wanted, found and missing (in
+    /// annotation-file order).
+    pub fn sources(&self, index: &AnnotationIndex, included: &[Source]) -> Vec<SourceCounts> {
+        included
+            .iter()
+            .copied()
             .map(|source| {
                 let wanted: Vec<&str> = index.ids_in_order(source).collect();
                 let remaining = self.remaining.get(&source);
@@ -86,7 +88,7 @@ mod tests {
         assert!(tally.is_first(Source::Wildchat, "a"));
         assert!(!tally.is_first(Source::Wildchat, "a"));
         assert!(!tally.is_first(Source::Lmsys, "b"));
-        let sources = tally.sources(&index);
+        let sources = tally.sources(&index, &Source::ALL);
         assert_eq!(sources[1].found, 1);
         assert_eq!(sources[1].missing, ["b"]);
         assert_eq!(sources[0].wanted, 0);

@@ -19,6 +19,11 @@ pub struct AnnotationVersion {
 }
 
 impl AnnotationVersion {
+    /// True for `(major, minor, patch)` and later versions.
+    pub fn at_least(&self, (major, minor, patch): (u64, u64, u64)) -> bool {
+        (self.major, self.minor, self.patch) >= (major, minor, patch)
+    }
+
     pub fn file_name(&self) -> String {
         format!("{FILE_PREFIX}{self}{FILE_SUFFIX}")
     }

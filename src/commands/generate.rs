@@ -8,8 +8,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::annotations::AnnotationIndex;
-use crate::artifacts::ArtifactWriter;
+use crate::artifacts::{ArtifactNames, ArtifactWriter};
 use crate::cli::GenerateArgs;
+use crate::dataset::{CARD_FILE_NAME, Card, DatasetWriter, SourceSchemas, render_card};
 use crate::exit::MissingConversations;
 use crate::hub::{CachedFile, DatasetRepo, Hub, HubError, HubFile, HubSettings};
 use crate::in_order;
@@ -55,6 +56,7 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
     let started = Instant::now();
     let hub = Arc::new(hub);
     check_offline(&hub, args.source_dir.as_deref())?;
+    let included = included_sources(&args.sources);
     let annotations_repo = hub
         .pin(&DatasetRepo::new(
             ANNOTATIONS_REPO,
@@ -66,29 +68,29 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
     // link that saves the round trips of both.
     let (annotations, shards) = tokio::join!(
         load_annotations(&hub, &annotations_repo, &version, printer),
-        find_all_shards(&hub, args),
+        find_all_shards(&hub, args, &included),
     );
     let annotations = annotations?;
     let plans = plan_sources(&annotations.index, shards, printer)?;
 
-    let mut writer = ArtifactWriter::create(&args.output_dir, &version.to_string())?;
-    let bars: Vec<Arc<SourceBar>> = plans
-        .iter()
-        .map(|plan| {
-            let bar = printer.source_bar(
-                plan.source,
-                plan.total_bytes(),
-                plan.targets.len(),
-                plan.shards.len(),
-            );
-            Arc::new(bar)
-        })
-        .collect();
+    let names = ArtifactNames::new(&version.to_string(), subset_name(&included).as_deref());
+    let mut writer = ArtifactWriter::create(&args.output_dir, &names)?;
+    let schemas = Arc::new(SourceSchemas::new());
+    let mut dataset = (!args.reference_only).then(|| {
+        DatasetWriter::new(
+            writer.directory(),
+            &names,
+            &annotations.index,
+            Arc::clone(&schemas),
+        )
+    });
+    let bars = progress_bars(printer, &plans);
     let feeds = schedule::start_scans(
         &hub,
         &plans,
         &bars,
         &annotations.index,
+        &schemas,
         &version.to_string(),
         usize::from(args.jobs),
     );
@@ -105,6 +107,9 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
                 &record.full_review,
                 &record.sycophancy_review,
             )?;
+            if let Some(dataset) = &mut dataset {
+                dataset.append(source, &record.id, &record.jsonl)?;
+            }
             tally.count(record);
         }
         Ok::<_, anyhow::Error>(())
@@ -117,17 +122,29 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
             .iter()
             .map(|plan| plan.repository(args.source_dir.as_deref())),
     );
-    let sources = tally.sources(&annotations.index);
-    let (directory, manifest) = writer.finish(|artifacts| Manifest {
+    let mut manifest = Manifest {
         tool: format!("healthchat {}", env!("CARGO_PKG_VERSION")),
         annotation_version: version.to_string(),
         repositories,
-        sources,
+        sources: tally.sources(&annotations.index, &included),
         conversations: tally.conversations,
         full_review_rows: tally.full_review_rows,
         sycophancy_review_rows: tally.sycophancy_review_rows,
-        specialties: tally.specialties,
-        artifacts,
+        specialties: std::mem::take(&mut tally.specialties),
+        included_sources: included.iter().map(|s| s.name().to_owned()).collect(),
+        artifacts: Vec::new(),
+    };
+    if let Some(dataset) = dataset {
+        let planned: Vec<Source> = plans.iter().map(|plan| plan.source).collect();
+        let parquet_files = dataset.finish(&planned)?;
+        for (_, file) in &parquet_files {
+            writer.add_written(file)?;
+        }
+        write_card(&mut writer, &manifest, &version, &included, &parquet_files, &names)?;
+    }
+    let (directory, manifest) = writer.finish(|artifacts| {
+        manifest.artifacts = artifacts;
+        manifest
     })?;
     Ok(Summary {
         directory,
@@ -136,6 +153,69 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
         bytes_read: bars.iter().map(|bar| bar.bytes_read()).sum(),
         elapsed: started.elapsed(),
     })
+}
+
+/// `--sources`, each once, in scan order.
+fn included_sources(requested: &[Source]) -> Vec<Source> {
+    Source::ALL
+        .into_iter()
+        .filter(|source| requested.contains(source))
+        .collect()
+}
+
+/// The name a subset of the sources gives its directory and files (None for all of them).
+fn subset_name(included: &[Source]) -> Option<String> {
+    (included.len() < Source::ALL.len()).then(|| {
+        included
+            .iter()
+            .map(|source| source.name())
+            .collect::<Vec<_>>()
+            .join("_")
+    })
+}
+
+/// One line for all sources together, above a bar per source.
+fn progress_bars(printer: &Printer, plans: &[SourcePlan]) -> Vec<Arc<SourceBar>> {
+    let overall = printer.overall_bar(plans.iter().map(SourcePlan::total_bytes).sum());
+    plans
+        .iter()
+        .map(|plan| {
+            Arc::new(printer.source_bar(
+                plan.source,
+                plan.total_bytes(),
+                plan.targets.len(),
+                plan.shards.len(),
+                &overall,
+            ))
+        })
+        .collect()
+}
+
+/// The dataset card, `README.md`, among the artifacts.
+fn write_card(
+    writer: &mut ArtifactWriter,
+    manifest: &Manifest,
+    version: &AnnotationVersion,
+    included: &[Source],
+    parquet_files: &[(Source, String)],
+    names: &ArtifactNames,
+) -> Result<()> {
+    let text = render_card(&Card {
+        version,
+        tool: &manifest.tool,
+        sources: included,
+        parquet_files,
+        reference_files: &names.reference_files(),
+        counts: &manifest.sources,
+        repositories: &manifest.repositories,
+        specialties: &manifest.specialties,
+        conversations: manifest.conversations,
+    });
+    let path = writer.directory().join(CARD_FILE_NAME);
+    std::fs::write(&path, text)
+        .with_context(|| format!("could not write the dataset card {}", path.display()))?;
+    writer.add_written(CARD_FILE_NAME)?;
+    Ok(())
 }
 
 /// Offline, the shards must come from `--source-dir`: they are streamed, never cached.
@@ -227,9 +307,10 @@ async fn load_annotations(
 /// Each source's repository, pinned, with its shards (or why they could not be had).
 type SourceShards = Vec<(Source, Result<(DatasetRepo, Vec<HubFile>)>)>;
 
-/// Pins, lists and resolves the shards of every source at once.
-async fn find_all_shards(hub: &Arc<Hub>, args: &GenerateArgs) -> SourceShards {
-    let finds = Source::ALL.map(|source| {
+/// Pins, lists and resolves the shards of every included source at once; the others are never
+/// asked for.
+async fn find_all_shards(hub: &Arc<Hub>, args: &GenerateArgs, included: &[Source]) -> SourceShards {
+    let finds = included.iter().map(|&source| {
         let revision = match source {
             Source::Lmsys => &args.revisions.lmsys_revision,
             Source::Wildchat => &args.revisions.wildchat_revision,
@@ -269,7 +350,7 @@ fn plan_sources(
             targets.len(),
             source.repo_id()
         ));
-        let (repo, shards) = found?;
+        let (repo, shards) = found.map_err(suggest_wildchat_alone)?;
         plans.push(SourcePlan {
             source,
             repo,
@@ -278,4 +359,24 @@ fn plan_sources(
         });
     }
     Ok(plans)
+}
+
+/// Without access to the gated lmsys-chat-1m, the openly licensed part can still be built.
+fn suggest_wildchat_alone(error: anyhow::Error) -> anyhow::Error {
+    let gated = matches!(
+        error.downcast_ref::<HubError>(),
+        Some(
+            HubError::GatedNoToken { .. }
+                | HubError::GatedNoAccess { .. }
+                | HubError::InvalidToken { .. }
+        )
+    );
+    if gated {
+        anyhow::anyhow!(
+            "{error}\nOr build only the WildChat part (ODC-BY), which needs no token: add \
+             --sources wildchat."
+        )
+    } else {
+        error
+    }
 }

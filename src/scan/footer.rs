@@ -89,7 +89,7 @@ impl Shard {
                         .join(", "),
                 },
             })?;
-        let metadata =
+        let (metadata, declared_schema) =
             text_as_bytes(metadata, id_column).map_err(|e| not_parquet(e.to_string()))?;
 
         let mut row_groups = Vec::new();
@@ -113,6 +113,7 @@ impl Shard {
         let shard = Shard {
             source,
             file,
+            declared_schema,
             metadata,
             id_column,
             row_groups,

@@ -13,7 +13,7 @@ use std::collections::{HashSet, VecDeque};
 use std::ops::Range;
 use std::sync::Arc;
 
-use arrow_schema::DataType;
+use arrow_schema::{DataType, SchemaRef};
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use parquet::errors::ParquetError;
@@ -71,6 +71,8 @@ pub struct SourceRow {
 pub struct Shard {
     pub source: Source,
     pub file: HubFile,
+    /// The columns as the shard declares them (text as text), for the dataset's Parquet files.
+    pub declared_schema: SchemaRef,
     metadata: ArrowReaderMetadata,
     id_column: usize,
     /// Byte ranges of the row groups, in file order.

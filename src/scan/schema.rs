@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use arrow_schema::{DataType, Field, FieldRef, Schema};
+use arrow_schema::{DataType, Field, FieldRef, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::basic::{ConvertedType, LogicalType, Type as PhysicalType};
 use parquet::errors::ParquetError;
@@ -12,11 +12,11 @@ use parquet::file::metadata::{FileMetaData, ParquetMetaData};
 use parquet::schema::types::{SchemaDescriptor, Type as SchemaType, TypePtr};
 
 /// The footer with every text column but the ID column typed as plain bytes, to be read as
-/// Arrow binary.
+/// Arrow binary; and the Arrow schema the shard declares, text as text.
 pub(super) fn text_as_bytes(
     metadata: ParquetMetaData,
     id_column: usize,
-) -> Result<ArrowReaderMetadata, ParquetError> {
+) -> Result<(ArrowReaderMetadata, SchemaRef), ParquetError> {
     let file = metadata.file_metadata();
     let root = file.schema_descr().root_schema();
     let fields = root
@@ -66,10 +66,12 @@ pub(super) fn text_as_bytes(
         binary_fields,
         schema.metadata().clone(),
     ));
-    ArrowReaderMetadata::try_new(
+    let declared = Arc::clone(schema);
+    let reader = ArrowReaderMetadata::try_new(
         metadata,
         ArrowReaderOptions::new().with_schema(binary_schema),
-    )
+    )?;
+    Ok((reader, declared))
 }
 
 /// A Parquet type with its UTF-8 annotations removed.

@@ -1,0 +1,233 @@
+//! The artifacts directory as a Hugging Face dataset (FORMAT.md §10): one Parquet file per
+//! source, with the source's own column types, written as records arrive, and a dataset card
+//! (`card`) whose `configs` name them, so that `datasets`, pandas, Polars and DuckDB load it.
+
+mod card;
+mod schema;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use arrow_json::reader::Decoder;
+use arrow_schema::{Field, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use thiserror::Error;
+
+pub use card::{Card, FILE_NAME as CARD_FILE_NAME, render_card};
+
+use crate::annotations::AnnotationIndex;
+use crate::artifacts::ArtifactNames;
+use crate::source::Source;
+
+/// Conversations per row group: a few MB of text, so that a writer holds little, and readers
+/// can split a file.
+const ROWS_PER_GROUP: usize = 500;
+/// Records decoded into Arrow at a time.
+const ROWS_PER_BATCH: usize = 100;
+
+#[derive(Debug, Error)]
+pub enum DatasetError {
+    #[error(
+        "could not write {}: {source}\nNext: check free disk space and permissions, then run \
+         again (or pass --reference-only to write only the JSONL and CSV files).",
+        path.display()
+    )]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the {source_name} Parquet file cannot hold conversation {id}: {problem}\nNext: report \
+         this with the annotation version; --reference-only writes the JSONL and CSV files \
+         without it."
+    )]
+    Record {
+        source_name: &'static str,
+        id: String,
+        problem: String,
+    },
+}
+
+/// The columns each source's shards declare, as the first of its scans to open a shard finds
+/// them.
+#[derive(Default)]
+pub struct SourceSchemas {
+    schemas: HashMap<Source, OnceLock<SchemaRef>>,
+}
+
+impl SourceSchemas {
+    pub fn new() -> SourceSchemas {
+        SourceSchemas {
+            schemas: Source::ALL.map(|s| (s, OnceLock::new())).into(),
+        }
+    }
+
+    pub fn offer(&self, source: Source, schema: &SchemaRef) {
+        let _ = self.schemas[&source].set(Arc::clone(schema));
+    }
+
+    fn get(&self, source: Source) -> Option<&SchemaRef> {
+        self.schemas[&source].get()
+    }
+}
+
+/// Writes each source's records into its Parquet file in the artifacts directory.
+pub struct DatasetWriter {
+    directory: PathBuf,
+    names: ArtifactNames,
+    annotation_fields: Vec<Field>,
+    schemas: Arc<SourceSchemas>,
+    writers: Vec<SourceWriter>,
+}
+
+struct SourceWriter {
+    source: Source,
+    file_name: String,
+    path: PathBuf,
+    decoder: Decoder,
+    writer: ArrowWriter<File>,
+    /// The IDs of the records in `decoder`, to name one that cannot be written.
+    pending: Vec<String>,
+}
+
+impl DatasetWriter {
+    pub fn new(
+        directory: &Path,
+        names: &ArtifactNames,
+        index: &AnnotationIndex,
+        schemas: Arc<SourceSchemas>,
+    ) -> DatasetWriter {
+        DatasetWriter {
+            directory: directory.to_owned(),
+            names: names.clone(),
+            annotation_fields: schema::annotation_fields(index),
+            schemas,
+            writers: Vec::new(),
+        }
+    }
+
+    /// Adds a record of `source` (its JSONL line, FORMAT.md §5) to the source's Parquet file.
+    pub fn append(&mut self, source: Source, id: &str, jsonl: &[u8]) -> Result<(), DatasetError> {
+        let position = match self.writers.iter().position(|w| w.source == source) {
+            Some(position) => position,
+            None => {
+                let writer = self.open(source)?;
+                self.writers.push(writer);
+                self.writers.len() - 1
+            }
+        };
+        let writer = &mut self.writers[position];
+        writer.pending.push(id.to_owned());
+        writer.decode(jsonl)?;
+        writer.decode(b"\n")?;
+        if writer.decoder.len() >= ROWS_PER_BATCH {
+            writer.flush()?;
+        }
+        Ok(())
+    }
+
+    fn open(&self, source: Source) -> Result<SourceWriter, DatasetError> {
+        let declared = self
+            .schemas
+            .get(source)
+            .expect("a record comes from a shard whose scan offered its schema");
+        let schema = schema::record_schema(declared, &self.annotation_fields);
+        let file_name = self.names.parquet(source);
+        let path = self.directory.join(&file_name);
+        let write_error = |source| DatasetError::Write {
+            path: path.clone(),
+            source,
+        };
+        let file = File::create(&path).map_err(write_error)?;
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(ROWS_PER_GROUP))
+            .build();
+        let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(properties))
+            .map_err(|e| write_error(std::io::Error::other(e)))?;
+        // Mixed scalars in an annotation column are written as text (FORMAT.md §10).
+        let decoder = arrow_json::ReaderBuilder::new(schema)
+            .with_batch_size(ROWS_PER_BATCH)
+            .with_coerce_primitive(true)
+            .build_decoder()
+            .map_err(|e| write_error(std::io::Error::other(e)))?;
+        Ok(SourceWriter {
+            source,
+            file_name,
+            path,
+            decoder,
+            writer,
+            pending: Vec::new(),
+        })
+    }
+
+    /// Closes the files (a `planned` source that found no conversation gets an empty one, when
+    /// its shards' columns are known); returns each source's file name, in source order.
+    pub fn finish(mut self, planned: &[Source]) -> Result<Vec<(Source, String)>, DatasetError> {
+        for &source in planned {
+            let opened = self.writers.iter().any(|w| w.source == source);
+            if !opened && self.schemas.get(source).is_some() {
+                let writer = self.open(source)?;
+                self.writers.push(writer);
+            }
+        }
+        self.writers.sort_by_key(|w| w.source);
+        let mut names = Vec::new();
+        for mut writer in self.writers {
+            writer.flush()?;
+            let path = writer.path.clone();
+            writer
+                .writer
+                .close()
+                .map_err(|e| DatasetError::Write {
+                    path,
+                    source: std::io::Error::other(e),
+                })?;
+            names.push((writer.source, writer.file_name));
+        }
+        Ok(names)
+    }
+}
+
+impl SourceWriter {
+    fn decode(&mut self, bytes: &[u8]) -> Result<(), DatasetError> {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let read = self
+                .decoder
+                .decode(rest)
+                .map_err(|e| self.record_error(e))?;
+            if read == 0 {
+                self.flush()?;
+            }
+            rest = &rest[read..];
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), DatasetError> {
+        if let Some(batch) = self.decoder.flush().map_err(|e| self.record_error(e))? {
+            self.writer
+                .write(&batch)
+                .map_err(|e| DatasetError::Write {
+                    path: self.path.clone(),
+                    source: std::io::Error::other(e),
+                })?;
+        }
+        self.pending.clear();
+        Ok(())
+    }
+
+    fn record_error(&self, error: arrow_schema::ArrowError) -> DatasetError {
+        DatasetError::Record {
+            source_name: self.source.name(),
+            id: self.pending.last().cloned().unwrap_or_default(),
+            problem: error.to_string(),
+        }
+    }
+}
