@@ -257,25 +257,6 @@ fn a_storage_host_that_ignores_range_is_named_with_the_next_step() {
     assert!(!message.contains("gave up after"), "not retried: {message}");
 }
 
-/// The Python interpreter with `huggingface_hub` that `.ci/run` installs
-/// (`HEALTHCHAT_TEST_PYTHON`), else `python3` if it has the package.
-fn python_with_huggingface_hub() -> PathBuf {
-    let candidate = std::env::var_os("HEALTHCHAT_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("python3"));
-    let works = std::process::Command::new(&candidate)
-        .args(["-c", "import huggingface_hub"])
-        .status()
-        .is_ok_and(|status| status.success());
-    assert!(
-        works,
-        "{} cannot import huggingface_hub: run `bash .ci/run`, which installs it in a virtual \
-         environment, or set HEALTHCHAT_TEST_PYTHON to a Python that has it",
-        candidate.display()
-    );
-    candidate
-}
-
 const HF_HUB_DOWNLOAD: &str = r#"
 import sys
 from huggingface_hub import hf_hub_download
@@ -284,7 +265,7 @@ print(hf_hub_download(sys.argv[1], sys.argv[2], repo_type="dataset"))
 
 #[test]
 fn a_cache_filled_by_python_huggingface_hub_serves_an_offline_run() {
-    let python = python_with_huggingface_hub();
+    let python = python_with(&["huggingface_hub"]);
     let hub = golden_hub();
     let workspace = Workspace::new();
     let file = "HealthChat-11K_master_annotations_v2.1.0.jsonl";

@@ -189,3 +189,23 @@ pub fn assert_matches_golden(artifacts: &Path, version: &str) {
         );
     }
 }
+
+/// The Python interpreter that `.ci/run` installs the real Python clients into
+/// (`HEALTHCHAT_TEST_PYTHON`), else `python3`, checked to import every module of `modules`.
+pub fn python_with(modules: &[&str]) -> PathBuf {
+    let candidate = std::env::var_os("HEALTHCHAT_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    let imports = format!("import {}", modules.join(", "));
+    let works = std::process::Command::new(&candidate)
+        .args(["-c", &imports])
+        .status()
+        .is_ok_and(|status| status.success());
+    assert!(
+        works,
+        "{} cannot `{imports}`: run `bash .ci/run`, which installs them in a virtual \
+         environment, or set HEALTHCHAT_TEST_PYTHON to a Python that has them",
+        candidate.display()
+    );
+    candidate
+}

@@ -1,0 +1,295 @@
+//! The artifacts directory as a Hugging Face dataset: loaded by the real `datasets`, Polars and
+//! DuckDB, every row equal to its JSONL record; `--sources` subsets; `--reference-only`.
+
+mod support;
+
+use std::path::Path;
+
+use support::*;
+
+/// Loads every config of the card with `datasets` (offline), and each Parquet file with Polars
+/// and DuckDB; compares each row with its JSONL record (timestamps as their ISO text, which is
+/// what the JSONL holds), keys in order. Prints `config rows` per config.
+const LOAD_EVERYWHERE: &str = r#"
+import datetime, json, sys
+import duckdb, polars
+from datasets import load_dataset
+
+directory, jsonl = sys.argv[1], sys.argv[2]
+records = [json.loads(line) for line in open(f"{directory}/{jsonl}", encoding="utf-8")]
+
+def plain(value):
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+configs = {}
+for line in open(f"{directory}/README.md", encoding="utf-8"):
+    if line.startswith("- config_name: "):
+        name = line.split(": ", 1)[1].strip()
+    elif line.strip().startswith("path: "):
+        configs[name] = line.split(": ", 1)[1].strip()
+for name, parquet in configs.items():
+    expected = [r for r in records if r["dataset_source"] == name]
+    rows = [plain(row) for row in load_dataset(directory, name, split="train")]
+    if len(rows) != len(expected):
+        sys.exit(f"{name}: {len(rows)} rows, {len(expected)} records")
+    for row, record in zip(rows, expected):
+        if list(row) != list(record) or row != record:
+            sys.exit(f"{name}: row {row.get('conversation_id')} differs from its JSONL record")
+    frame = polars.read_parquet(f"{directory}/{parquet}")
+    if frame.height != len(expected):
+        sys.exit(f"polars read {frame.height} rows of {parquet}")
+    count = duckdb.sql(f"SELECT count(*) FROM read_parquet('{directory}/{parquet}')").fetchall()[0][0]
+    if count != len(expected):
+        sys.exit(f"duckdb read {count} rows of {parquet}")
+    print(name, len(rows))
+"#;
+
+fn load_everywhere(artifacts: &Path, jsonl: &str) -> String {
+    let python = python_with(&["datasets", "polars", "duckdb"]);
+    let cache = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(python)
+        .args(["-c", LOAD_EVERYWHERE])
+        .arg(artifacts)
+        .arg(jsonl)
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_DATASETS_OFFLINE", "1")
+        .env("HF_HOME", cache.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        stderr(&output)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn manifest(artifacts: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(artifacts.join("manifest.json")).unwrap()).unwrap()
+}
+
+fn artifact_names(manifest: &serde_json::Value) -> Vec<String> {
+    manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn every_version_loads_with_datasets_polars_and_duckdb_row_for_row() {
+    let hub = golden_hub();
+    for version in VERSIONS {
+        let workspace = Workspace::new();
+        assert_success(&workspace.run(
+            &hub,
+            Some(GRANTED_TOKEN),
+            &["generate", "--version", version],
+        ));
+        let artifacts = workspace.artifacts(version);
+        assert_matches_golden(&artifacts, version);
+        let loaded = load_everywhere(&artifacts, &format!("HealthChat-11K_v{version}.jsonl"));
+        assert!(loaded.contains("lmsys ") && loaded.contains("wildchat "), "{loaded}");
+
+        let names = artifact_names(&manifest(&artifacts));
+        for name in [
+            format!("HealthChat-11K_v{version}_lmsys.parquet"),
+            format!("HealthChat-11K_v{version}_wildchat.parquet"),
+            "README.md".to_owned(),
+        ] {
+            assert!(names.contains(&name), "{name} in {names:?}");
+        }
+        let card = std::fs::read_to_string(artifacts.join("README.md")).unwrap();
+        let licences = if version == "2.1.0" {
+            "license:\n- cc-by-nc-sa-4.0\n- odc-by\n"
+        } else {
+            "license:\n- cc-by-nc-sa-4.0\ntags:"
+        };
+        assert!(card.contains(licences), "{card}");
+        assert!(card.contains(&testhub::commit_of("lmsys/lmsys-chat-1m")));
+
+        // verify checks the dataset's files too.
+        assert_success(&workspace.run(&hub, None, &["verify", artifacts.to_str().unwrap()]));
+    }
+}
+
+#[test]
+fn verify_catches_a_changed_parquet_file() {
+    let hub = golden_hub();
+    let workspace = Workspace::new();
+    assert_success(&workspace.run(&hub, Some(GRANTED_TOKEN), &["generate", "--version", "2.1.0"]));
+    let artifacts = workspace.artifacts("2.1.0");
+    let parquet = artifacts.join("HealthChat-11K_v2.1.0_wildchat.parquet");
+    let mut bytes = std::fs::read(&parquet).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(&parquet, bytes).unwrap();
+    let output = workspace.run(&hub, None, &["verify", artifacts.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("MISMATCH  HealthChat-11K_v2.1.0_wildchat.parquet"));
+}
+
+/// The CSV records of a file (header first), fields parsed.
+fn csv_records(path: &Path) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(path)
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
+
+#[test]
+fn wildchat_alone_needs_no_token_never_asks_for_lmsys_and_is_named_as_a_subset() {
+    let hub = golden_hub();
+    let workspace = Workspace::new();
+    let output = workspace.run(
+        &hub,
+        None,
+        &["generate", "--version", "2.1.0", "--sources", "wildchat"],
+    );
+    assert_success(&output);
+    assert!(
+        hub.requests().iter().all(|r| !r.path.contains("lmsys")),
+        "lmsys-chat-1m was never asked for"
+    );
+    let artifacts = workspace
+        .dir
+        .path()
+        .join("HealthChat-11K_v2.1.0_wildchat_artifacts");
+    assert_eq!(workspace.entries(), ["HealthChat-11K_v2.1.0_wildchat_artifacts"]);
+
+    // Exactly the full set's lines and rows for those conversations, in the same order.
+    let golden = fixtures().join("expected/v2.1.0");
+    let full_jsonl = std::fs::read_to_string(golden.join("HealthChat-11K_v2.1.0.jsonl")).unwrap();
+    let expected: Vec<&str> = full_jsonl
+        .lines()
+        .filter(|line| line.contains("\"dataset_source\": \"wildchat\""))
+        .collect();
+    let subset_jsonl =
+        std::fs::read_to_string(artifacts.join("HealthChat-11K_v2.1.0_wildchat.jsonl")).unwrap();
+    assert_eq!(subset_jsonl.lines().collect::<Vec<_>>(), expected);
+    assert!(subset_jsonl.ends_with('\n'));
+    let ids: Vec<String> = expected
+        .iter()
+        .map(|line| {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            record["conversation_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    for review in ["full_review", "sycophancy_review"] {
+        let full = csv_records(&golden.join(format!("HealthChat-11K_v2.1.0_{review}.csv")));
+        let subset = csv_records(&artifacts.join(format!("HealthChat-11K_v2.1.0_wildchat_{review}.csv")));
+        let mut wanted = vec![full[0].clone()];
+        wanted.extend(full[1..].iter().filter(|row| ids.contains(&row[0])).cloned());
+        assert_eq!(subset, wanted, "{review}");
+    }
+
+    let manifest = manifest(&artifacts);
+    assert_eq!(manifest["included_sources"], serde_json::json!(["wildchat"]));
+    let sources = manifest["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 1);
+    assert_eq!(sources[0]["source"], "wildchat");
+    let card = std::fs::read_to_string(artifacts.join("README.md")).unwrap();
+    assert!(card.contains("license:\n- odc-by\ntags:"), "{card}");
+    assert!(!card.contains("config_name: lmsys"), "{card}");
+    assert!(card.contains("the wildchat subset only"), "{card}");
+    let loaded = load_everywhere(&artifacts, "HealthChat-11K_v2.1.0_wildchat.jsonl");
+    assert_eq!(loaded.trim(), format!("wildchat {}", expected.len()));
+}
+
+#[test]
+fn without_lmsys_access_the_error_points_to_wildchat_alone() {
+    let hub = golden_hub();
+    let workspace = Workspace::new();
+    let output = workspace.run(&hub, None, &["generate", "--version", "2.1.0"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("--sources wildchat"), "{}", stderr(&output));
+}
+
+#[test]
+fn reference_only_writes_the_reference_files_and_the_manifest() {
+    let hub = golden_hub();
+    let workspace = Workspace::new();
+    assert_success(&workspace.run(
+        &hub,
+        Some(GRANTED_TOKEN),
+        &["generate", "--version", "2.0.0", "--reference-only"],
+    ));
+    let artifacts = workspace.artifacts("2.0.0");
+    assert_matches_golden(&artifacts, "2.0.0");
+    let mut files: Vec<String> = std::fs::read_dir(&artifacts)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "HealthChat-11K_v2.0.0.jsonl",
+            "HealthChat-11K_v2.0.0_full_review.csv",
+            "HealthChat-11K_v2.0.0_sycophancy_review.csv",
+            "manifest.json",
+        ]
+    );
+}
+
+#[test]
+fn an_unknown_source_is_a_usage_error() {
+    let hub = golden_hub();
+    let workspace = Workspace::new();
+    let output = workspace.run(&hub, None, &["generate", "--sources", "sharegpt"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("lmsys, wildchat"), "{}", stderr(&output));
+}
+
+#[test]
+fn inputs_the_reference_repairs_do_not_break_the_dataset() {
+    let tree = hub_tree_copy();
+    let annotations = tree
+        .path()
+        .join("datasets/yahskapar/HealthChat-11K/HealthChat-11K_master_annotations_v2.1.0.jsonl");
+    let text = std::fs::read_to_string(&annotations).unwrap();
+    let repairs = [
+        serde_json::json!({"taxonomy_messages_classified": null}),
+        serde_json::json!({"leading_question_classifications": [
+            null,
+            {"user_message_original_turn_index": -1, "classification": "Y"},
+            {"user_message_original_turn_index": null, "classification": null},
+        ]}),
+        serde_json::json!({"taxonomy_messages_classified": [
+            null, {"taxonomy_codes": null}, {"taxonomy_codes": ["B", null, "A"]},
+        ]}),
+    ];
+    let mut lines = Vec::new();
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for line in text.lines() {
+        let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
+        let source = record["dataset_source"].as_str().unwrap_or_default().to_owned();
+        let count = seen.entry(source).or_default();
+        if let Some(repair) = repairs.get(*count) {
+            for (key, value) in repair.as_object().unwrap() {
+                record[key] = value.clone();
+            }
+        }
+        *count += 1;
+        lines.push(record.to_string());
+    }
+    std::fs::write(&annotations, lines.join("\n") + "\n").unwrap();
+
+    let hub = TestHub::start(hub_config_at(tree.path())).unwrap();
+    let workspace = Workspace::new();
+    let output = workspace.run(&hub, Some(GRANTED_TOKEN), &["generate", "--version", "2.1.0"]);
+    assert_success(&output);
+    assert!(stderr(&output).contains("warnings"), "{}", stderr(&output));
+    let loaded = load_everywhere(&workspace.artifacts("2.1.0"), "HealthChat-11K_v2.1.0.jsonl");
+    assert!(loaded.contains("lmsys ") && loaded.contains("wildchat "), "{loaded}");
+}
