@@ -141,10 +141,12 @@ impl AnnotationIndex {
         let body = self.text.strip_prefix('\u{feff}').unwrap_or(&self.text);
         body.lines()
             .filter(|line| !line.trim().is_empty())
-            .map(|line| match self.shape.normalize(Value::Object(parse_record(line))) {
-                Value::Object(record) => record,
-                _ => unreachable!("the shape of an object is an object"),
-            })
+            .map(
+                |line| match self.shape.normalize(Value::Object(parse_record(line))) {
+                    Value::Object(record) => record,
+                    _ => unreachable!("the shape of an object is an object"),
+                },
+            )
     }
 
     /// The IDs of `source`, in annotation-file order.

@@ -181,8 +181,8 @@ impl ArtifactWriter {
     /// the artifacts, with its size and SHA-256.
     pub fn add_written(&mut self, name: &str) -> Result<(), ArtifactError> {
         let path = self.temp.path().join(name);
-        let (size, sha256) =
-            crate::digest::hash_file(&path).map_err(|source| ArtifactError::Write { path, source })?;
+        let (size, sha256) = crate::digest::hash_file(&path)
+            .map_err(|source| ArtifactError::Write { path, source })?;
         self.others.push(Artifact {
             name: name.to_owned(),
             size,
@@ -340,7 +340,8 @@ mod tests {
     #[test]
     fn artifacts_appear_only_when_finished() {
         let parent = tempfile::tempdir().unwrap();
-        let mut writer = ArtifactWriter::create(parent.path(), &ArtifactNames::new("9.9.9", None)).unwrap();
+        let mut writer =
+            ArtifactWriter::create(parent.path(), &ArtifactNames::new("9.9.9", None)).unwrap();
         writer.append(b"{}", b"", b"").unwrap();
         let final_dir = parent.path().join("HealthChat-11K_v9.9.9_artifacts");
         assert!(!final_dir.exists());
@@ -353,7 +354,8 @@ mod tests {
 
         std::fs::create_dir(&final_dir).unwrap();
         std::fs::write(final_dir.join("stale"), "old").unwrap();
-        let mut writer = ArtifactWriter::create(parent.path(), &ArtifactNames::new("9.9.9", None)).unwrap();
+        let mut writer =
+            ArtifactWriter::create(parent.path(), &ArtifactNames::new("9.9.9", None)).unwrap();
         writer.append(b"{\"a\": 1}", b"x\r\n", b"").unwrap();
         let (path, _) = writer
             .finish(|artifacts| {

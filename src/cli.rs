@@ -18,7 +18,8 @@ use crate::version::AnnotationVersion;
         healthchat generate --version 2.1.0         # write HealthChat-11K_v2.1.0_artifacts/\n  \
         healthchat verify HealthChat-11K_v2.1.0_artifacts\n\n\
         Environment: HF_TOKEN, HF_TOKEN_PATH, HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_HUB_OFFLINE, \
-        HF_HUB_DOWNLOAD_TIMEOUT.\n\
+        HF_HUB_DOWNLOAD_TIMEOUT, SSL_CERT_FILE, SSL_CERT_DIR, HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, \
+        NO_PROXY.\n\
         Exit status: 0 done, 1 failed, 2 usage error, 3 conversations missing with --strict, \
         130/143 interrupted."
 )]

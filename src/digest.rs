@@ -122,9 +122,8 @@ mod tests {
         let git = BlobId::parse("ce013625030ba8dba906f756967f9e9ca394464a").unwrap();
         assert!(git.matches(b"hello\n"));
         assert!(!git.matches(b"hello"));
-        let sha =
-            BlobId::parse("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03")
-                .unwrap();
+        let sha = BlobId::parse("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03")
+            .unwrap();
         assert!(sha.matches(b"hello\n"));
         assert_eq!(BlobId::parse("0123abcd0123abcd0123abcd0123abcd"), None);
         assert_eq!(BlobId::parse("zz"), None);

@@ -1,5 +1,6 @@
 //! Which shards each source has: `data/train-*.parquet` in path order (FORMAT.md §1), listed
-//! and resolved on the Hub, or found in a local copy with `--source-dir`.
+//! and resolved on the Hub at a pinned commit, or found in a local copy with `--source-dir`; and
+//! the plan of which sources to scan.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -8,8 +9,10 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use futures_util::{StreamExt, TryStreamExt};
 
-use crate::hub::{DatasetRepo, Hub, HubFile};
+use crate::annotations::AnnotationIndex;
+use crate::hub::{DatasetRepo, Hub, HubError, HubFile};
 use crate::manifest::{Repository, RepositoryFile};
+use crate::printer::Printer;
 use crate::source::Source;
 
 /// A source to scan: its repository, the IDs wanted from it, and its shards in scan order.
@@ -53,16 +56,77 @@ impl SourcePlan {
 /// connection), so that resolving a source takes a round trip or two whatever `--jobs` is.
 const RESOLVES_AT_ONCE: usize = 16;
 
-/// The shards of `repo`, in scan order: listed and resolved on the Hub, or found in
-/// `source_dir`.
-pub async fn find_shards(
+/// Each source's repository, pinned, with its shards (or why they could not be had).
+pub type SourceShards = Vec<(Source, Result<(DatasetRepo, Vec<HubFile>)>)>;
+
+/// Pins, lists and resolves the shards of every source of `repos` at once (from `source_dir`
+/// when given); no other source is asked for.
+pub async fn find_all_shards(
     hub: &Arc<Hub>,
-    repo: &DatasetRepo,
+    repos: &[(Source, DatasetRepo)],
     source_dir: Option<&Path>,
-) -> Result<Vec<HubFile>> {
-    match source_dir {
-        Some(dir) => local_shards(dir, repo),
-        None => resolve_shards(hub, repo).await,
+) -> SourceShards {
+    let finds = repos.iter().map(|(source, repo)| async move {
+        let shards = match source_dir {
+            Some(dir) => local_shards(dir, repo).map(|shards| (repo.clone(), shards)),
+            None => match hub.pin(repo).await {
+                Ok(pinned) => resolve_shards(hub, &pinned)
+                    .await
+                    .map(|shards| (pinned, shards)),
+                Err(error) => Err(error.into()),
+            },
+        };
+        (*source, shards)
+    });
+    futures_util::future::join_all(finds).await
+}
+
+/// The sources that have targets, in scan order (FORMAT.md §3), each with its shards; a source
+/// without targets is left out, and so is any error finding its shards.
+pub fn plan_sources(
+    index: &AnnotationIndex,
+    shards: SourceShards,
+    printer: &Printer,
+) -> Result<Vec<SourcePlan>> {
+    let mut plans = Vec::new();
+    for (source, found) in shards {
+        let targets = index.targets(source);
+        if targets.is_empty() {
+            continue;
+        }
+        printer.status(format!(
+            "Looking for {} conversations in {}",
+            targets.len(),
+            source.repo_id()
+        ));
+        let (repo, shards) = found.map_err(suggest_wildchat_alone)?;
+        plans.push(SourcePlan {
+            source,
+            repo,
+            targets: Arc::new(targets),
+            shards,
+        });
+    }
+    Ok(plans)
+}
+
+/// Without access to the gated lmsys-chat-1m, the openly licensed part can still be built.
+fn suggest_wildchat_alone(error: anyhow::Error) -> anyhow::Error {
+    let gated = matches!(
+        error.downcast_ref::<HubError>(),
+        Some(
+            HubError::GatedNoToken { .. }
+                | HubError::GatedNoAccess { .. }
+                | HubError::InvalidToken { .. }
+        )
+    );
+    if gated {
+        anyhow::anyhow!(
+            "{error}\nOr build only the WildChat part (ODC-BY), which needs no token: add \
+             --sources wildchat."
+        )
+    } else {
+        error
     }
 }
 

@@ -97,7 +97,10 @@ fn every_version_loads_with_datasets_polars_and_duckdb_row_for_row() {
         let artifacts = workspace.artifacts(version);
         assert_matches_golden(&artifacts, version);
         let loaded = load_everywhere(&artifacts, &format!("HealthChat-11K_v{version}.jsonl"));
-        assert!(loaded.contains("lmsys ") && loaded.contains("wildchat "), "{loaded}");
+        assert!(
+            loaded.contains("lmsys ") && loaded.contains("wildchat "),
+            "{loaded}"
+        );
 
         let names = artifact_names(&manifest(&artifacts));
         for name in [
@@ -125,7 +128,11 @@ fn every_version_loads_with_datasets_polars_and_duckdb_row_for_row() {
 fn verify_catches_a_changed_parquet_file() {
     let hub = golden_hub();
     let workspace = Workspace::new();
-    assert_success(&workspace.run(&hub, Some(GRANTED_TOKEN), &["generate", "--version", "2.1.0"]));
+    assert_success(&workspace.run(
+        &hub,
+        Some(GRANTED_TOKEN),
+        &["generate", "--version", "2.1.0"],
+    ));
     let artifacts = workspace.artifacts("2.1.0");
     let parquet = artifacts.join("HealthChat-11K_v2.1.0_wildchat.parquet");
     let mut bytes = std::fs::read(&parquet).unwrap();
@@ -133,7 +140,10 @@ fn verify_catches_a_changed_parquet_file() {
     std::fs::write(&parquet, bytes).unwrap();
     let output = workspace.run(&hub, None, &["verify", artifacts.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stdout).contains("MISMATCH  HealthChat-11K_v2.1.0_wildchat.parquet"));
+    assert!(
+        String::from_utf8_lossy(&output.stdout)
+            .contains("MISMATCH  HealthChat-11K_v2.1.0_wildchat.parquet")
+    );
 }
 
 /// The CSV records of a file (header first), fields parsed.
@@ -165,7 +175,10 @@ fn wildchat_alone_needs_no_token_never_asks_for_lmsys_and_is_named_as_a_subset()
         .dir
         .path()
         .join("HealthChat-11K_v2.1.0_wildchat_artifacts");
-    assert_eq!(workspace.entries(), ["HealthChat-11K_v2.1.0_wildchat_artifacts"]);
+    assert_eq!(
+        workspace.entries(),
+        ["HealthChat-11K_v2.1.0_wildchat_artifacts"]
+    );
 
     // Exactly the full set's lines and rows for those conversations, in the same order.
     let golden = fixtures().join("expected/v2.1.0");
@@ -187,14 +200,23 @@ fn wildchat_alone_needs_no_token_never_asks_for_lmsys_and_is_named_as_a_subset()
         .collect();
     for review in ["full_review", "sycophancy_review"] {
         let full = csv_records(&golden.join(format!("HealthChat-11K_v2.1.0_{review}.csv")));
-        let subset = csv_records(&artifacts.join(format!("HealthChat-11K_v2.1.0_wildchat_{review}.csv")));
+        let subset =
+            csv_records(&artifacts.join(format!("HealthChat-11K_v2.1.0_wildchat_{review}.csv")));
         let mut wanted = vec![full[0].clone()];
-        wanted.extend(full[1..].iter().filter(|row| ids.contains(&row[0])).cloned());
+        wanted.extend(
+            full[1..]
+                .iter()
+                .filter(|row| ids.contains(&row[0]))
+                .cloned(),
+        );
         assert_eq!(subset, wanted, "{review}");
     }
 
     let manifest = manifest(&artifacts);
-    assert_eq!(manifest["included_sources"], serde_json::json!(["wildchat"]));
+    assert_eq!(
+        manifest["included_sources"],
+        serde_json::json!(["wildchat"])
+    );
     let sources = manifest["sources"].as_array().unwrap();
     assert_eq!(sources.len(), 1);
     assert_eq!(sources[0]["source"], "wildchat");
@@ -212,7 +234,11 @@ fn without_lmsys_access_the_error_points_to_wildchat_alone() {
     let workspace = Workspace::new();
     let output = workspace.run(&hub, None, &["generate", "--version", "2.1.0"]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("--sources wildchat"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--sources wildchat"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -248,7 +274,11 @@ fn an_unknown_source_is_a_usage_error() {
     let workspace = Workspace::new();
     let output = workspace.run(&hub, None, &["generate", "--sources", "sharegpt"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("lmsys, wildchat"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("lmsys, wildchat"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -273,7 +303,10 @@ fn inputs_the_reference_repairs_do_not_break_the_dataset() {
     let mut seen = std::collections::HashMap::<String, usize>::new();
     for line in text.lines() {
         let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
-        let source = record["dataset_source"].as_str().unwrap_or_default().to_owned();
+        let source = record["dataset_source"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let count = seen.entry(source).or_default();
         if let Some(repair) = repairs.get(*count) {
             for (key, value) in repair.as_object().unwrap() {
@@ -287,9 +320,16 @@ fn inputs_the_reference_repairs_do_not_break_the_dataset() {
 
     let hub = TestHub::start(hub_config_at(tree.path())).unwrap();
     let workspace = Workspace::new();
-    let output = workspace.run(&hub, Some(GRANTED_TOKEN), &["generate", "--version", "2.1.0"]);
+    let output = workspace.run(
+        &hub,
+        Some(GRANTED_TOKEN),
+        &["generate", "--version", "2.1.0"],
+    );
     assert_success(&output);
     assert!(stderr(&output).contains("warnings"), "{}", stderr(&output));
     let loaded = load_everywhere(&workspace.artifacts("2.1.0"), "HealthChat-11K_v2.1.0.jsonl");
-    assert!(loaded.contains("lmsys ") && loaded.contains("wildchat "), "{loaded}");
+    assert!(
+        loaded.contains("lmsys ") && loaded.contains("wildchat "),
+        "{loaded}"
+    );
 }

@@ -50,7 +50,11 @@ fn a_branch_that_moves_during_a_run_cannot_mix_two_commits() {
     // `main` moves right after the first request about the repository.
     let hub = TestHub::start(golden_hub_config().push(LMSYS, next.path(), 1)).unwrap();
     let workspace = Workspace::new();
-    let output = workspace.run(&hub, Some(GRANTED_TOKEN), &["generate", "--version", "2.1.0"]);
+    let output = workspace.run(
+        &hub,
+        Some(GRANTED_TOKEN),
+        &["generate", "--version", "2.1.0"],
+    );
     assert_success(&output);
     assert_matches_golden(&workspace.artifacts("2.1.0"), "2.1.0");
     let pinned = testhub::commit_of(LMSYS);
@@ -64,11 +68,12 @@ fn a_branch_that_moves_during_a_run_cannot_mix_two_commits() {
     assert_eq!(lmsys["commit"], pinned.as_str());
     assert_eq!(lmsys["revision"], "main");
     let requests = hub.requests();
-    let about_lmsys: Vec<&RequestRecord> = requests
-        .iter()
-        .filter(|r| r.path.contains(LMSYS))
-        .collect();
-    assert!(about_lmsys[0].path.ends_with("/revision/main"), "{about_lmsys:?}");
+    let about_lmsys: Vec<&RequestRecord> =
+        requests.iter().filter(|r| r.path.contains(LMSYS)).collect();
+    assert!(
+        about_lmsys[0].path.ends_with("/revision/main"),
+        "{about_lmsys:?}"
+    );
     assert!(
         about_lmsys[1..].iter().all(|r| r.path.contains(&pinned)),
         "every later request names the pinned commit: {about_lmsys:?}"
@@ -76,7 +81,11 @@ fn a_branch_that_moves_during_a_run_cannot_mix_two_commits() {
 
     // The push did land: a run started now reads the new commit, and its output differs.
     let later = Workspace::new();
-    assert_success(&later.run(&hub, Some(GRANTED_TOKEN), &["generate", "--version", "2.1.0"]));
+    assert_success(&later.run(
+        &hub,
+        Some(GRANTED_TOKEN),
+        &["generate", "--version", "2.1.0"],
+    ));
     let manifest = json(&later.artifacts("2.1.0").join("manifest.json"));
     let lmsys = manifest["repositories"]
         .as_array()
@@ -115,7 +124,11 @@ fn two_runs_at_once_share_a_fresh_cache() {
         assert_matches_golden(&out.join("HealthChat-11K_v2.1.0_artifacts"), "2.1.0");
     }
     let blobs = blobs(&workspace);
-    assert_eq!(blobs.len(), 1, "one blob, no temporary file left: {blobs:?}");
+    assert_eq!(
+        blobs.len(),
+        1,
+        "one blob, no temporary file left: {blobs:?}"
+    );
     let lock = workspace
         .hf_home
         .path()
@@ -124,15 +137,24 @@ fn two_runs_at_once_share_a_fresh_cache() {
             "{}.lock",
             blobs[0].file_name().unwrap().to_string_lossy()
         ));
-    assert!(lock.is_file(), "the blob's lock is where huggingface_hub keeps it");
+    assert!(
+        lock.is_file(),
+        "the blob's lock is where huggingface_hub keeps it"
+    );
 }
 
 #[test]
 fn a_damaged_cached_file_is_fetched_again_online_and_refused_offline() {
     let hub = golden_hub();
     let workspace = Workspace::new();
-    assert_success(&workspace.run(&hub, Some(GRANTED_TOKEN), &["generate", "--version", "2.1.0"]));
-    let blob = blobs(&workspace).pop().expect("the annotation file was cached");
+    assert_success(&workspace.run(
+        &hub,
+        Some(GRANTED_TOKEN),
+        &["generate", "--version", "2.1.0"],
+    ));
+    let blob = blobs(&workspace)
+        .pop()
+        .expect("the annotation file was cached");
     let good = std::fs::read(&blob).unwrap();
     let mut damaged = good.clone();
     damaged[10] ^= 0x20;
@@ -142,7 +164,13 @@ fn a_damaged_cached_file_is_fetched_again_online_and_refused_offline() {
         .command(&hub, Some(GRANTED_TOKEN))
         .env("HF_HUB_OFFLINE", "1")
         .arg("generate")
-        .args(["--version", "2.1.0", "--output-dir", "offline", "--source-dir"])
+        .args([
+            "--version",
+            "2.1.0",
+            "--output-dir",
+            "offline",
+            "--source-dir",
+        ])
         .arg(fixtures().join("hub"))
         .output()
         .unwrap();
@@ -158,10 +186,17 @@ fn a_damaged_cached_file_is_fetched_again_online_and_refused_offline() {
     );
     assert_success(&online);
     assert_matches_golden(
-        &workspace.dir.path().join("online/HealthChat-11K_v2.1.0_artifacts"),
+        &workspace
+            .dir
+            .path()
+            .join("online/HealthChat-11K_v2.1.0_artifacts"),
         "2.1.0",
     );
-    assert_eq!(std::fs::read(&blob).unwrap(), good, "the blob was fetched again");
+    assert_eq!(
+        std::fs::read(&blob).unwrap(),
+        good,
+        "the blob was fetched again"
+    );
 }
 
 #[test]
@@ -171,7 +206,11 @@ fn a_hostile_etag_writes_nothing_outside_the_cache() {
     for etag in [absolute.to_str().unwrap(), "../../../../escaped", ".."] {
         let hub = TestHub::start(golden_hub_config().etag_override("v2.1.0.jsonl", etag)).unwrap();
         let workspace = Workspace::new();
-        let output = workspace.run(&hub, Some(GRANTED_TOKEN), &["generate", "--version", "2.1.0"]);
+        let output = workspace.run(
+            &hub,
+            Some(GRANTED_TOKEN),
+            &["generate", "--version", "2.1.0"],
+        );
         assert!(!output.status.success(), "{etag}");
         let message = stderr(&output);
         assert!(message.contains("not a plain name"), "{message}");
@@ -188,7 +227,11 @@ fn the_token_goes_to_the_hubs_origin_only() {
     // Listing pages after the first are linked on another origin.
     let hub = TestHub::start(golden_hub_config().pages_on("localhost")).unwrap();
     let workspace = Workspace::new();
-    let output = workspace.run(&hub, Some(GRANTED_TOKEN), &["generate", "--version", "2.1.0"]);
+    let output = workspace.run(
+        &hub,
+        Some(GRANTED_TOKEN),
+        &["generate", "--version", "2.1.0"],
+    );
     assert_success(&output);
     assert_matches_golden(&workspace.artifacts("2.1.0"), "2.1.0");
     let requests = hub.requests();
@@ -196,8 +239,14 @@ fn the_token_goes_to_the_hubs_origin_only() {
         .iter()
         .filter(|r| r.host.starts_with("localhost"))
         .collect();
-    assert!(elsewhere.iter().any(|r| r.path.contains("/tree/")), "{elsewhere:?}");
-    assert!(elsewhere.iter().any(|r| r.path.starts_with("/cdn/")), "{elsewhere:?}");
+    assert!(
+        elsewhere.iter().any(|r| r.path.contains("/tree/")),
+        "{elsewhere:?}"
+    );
+    assert!(
+        elsewhere.iter().any(|r| r.path.starts_with("/cdn/")),
+        "{elsewhere:?}"
+    );
     assert!(
         elsewhere.iter().all(|r| !r.authorization),
         "no token for another origin: {elsewhere:?}"
@@ -216,12 +265,19 @@ fn a_401_or_403_from_something_else_is_not_called_gated_access() {
     for status in [401, 403] {
         let hub = TestHub::start(golden_hub_config().refuse_files(status)).unwrap();
         let workspace = Workspace::new();
-        let output = workspace.run(&hub, Some(GRANTED_TOKEN), &["generate", "--version", "2.1.0"]);
+        let output = workspace.run(
+            &hub,
+            Some(GRANTED_TOKEN),
+            &["generate", "--version", "2.1.0"],
+        );
         assert!(!output.status.success());
         let message = stderr(&output);
         if status == 403 {
             assert!(message.contains("HTTP 403"), "{message}");
-            assert!(message.contains("firewall"), "the server's words: {message}");
+            assert!(
+                message.contains("firewall"),
+                "the server's words: {message}"
+            );
             assert!(!message.contains("gated"), "{message}");
         } else {
             // The Hub answers a token it rejects with a bare 401.
@@ -249,7 +305,11 @@ fn a_storage_host_that_ignores_range_is_named_with_the_next_step() {
     std::fs::write(&large, vec![7u8; 3 << 20]).unwrap();
     let hub = TestHub::start(hub_config_at(tree.path()).ignore_ranges()).unwrap();
     let workspace = Workspace::new();
-    let output = workspace.run(&hub, Some(GRANTED_TOKEN), &["generate", "--version", "2.1.0"]);
+    let output = workspace.run(
+        &hub,
+        Some(GRANTED_TOKEN),
+        &["generate", "--version", "2.1.0"],
+    );
     assert!(!output.status.success());
     let message = stderr(&output);
     assert!(message.contains("does not support Range"), "{message}");
@@ -290,11 +350,19 @@ fn a_cache_filled_by_python_huggingface_hub_serves_an_offline_run() {
         .unwrap();
     assert_success(&output);
     assert_matches_golden(&workspace.artifacts("2.1.0"), "2.1.0");
-    assert_eq!(hub.requests().len(), before, "offline: nothing asked of the Hub");
+    assert_eq!(
+        hub.requests().len(),
+        before,
+        "offline: nothing asked of the Hub"
+    );
 
     // And the other way round: Python finds what healthchat cached, offline.
     let other = Workspace::new();
-    assert_success(&other.run(&hub, Some(GRANTED_TOKEN), &["generate", "--version", "1.0.0"]));
+    assert_success(&other.run(
+        &hub,
+        Some(GRANTED_TOKEN),
+        &["generate", "--version", "1.0.0"],
+    ));
     let found = other
         .command_for(&python, &hub, None)
         .env("HF_HUB_OFFLINE", "1")
@@ -308,7 +376,10 @@ fn a_cache_filled_by_python_huggingface_hub_serves_an_offline_run() {
         .unwrap();
     assert!(found.status.success(), "{}", stderr(&found));
     let path = String::from_utf8_lossy(&found.stdout).trim().to_owned();
-    assert!(path.starts_with(other.hf_home.path().to_str().unwrap()), "{path}");
+    assert!(
+        path.starts_with(other.hf_home.path().to_str().unwrap()),
+        "{path}"
+    );
     assert_eq!(
         std::fs::read(&path).unwrap(),
         std::fs::read(

@@ -41,7 +41,10 @@ fn golden_outputs_over_https_with_http2_offered_and_without() {
             "API calls negotiate HTTP/2 when it is offered: {api:?}"
         );
         // Byte ranges go over HTTP/1.1, a connection each (README, "Network behaviour").
-        assert!(storage.iter().all(|r| r.version == "HTTP/1.1"), "{storage:?}");
+        assert!(
+            storage.iter().all(|r| r.version == "HTTP/1.1"),
+            "{storage:?}"
+        );
         assert!(
             storage
                 .iter()
@@ -192,7 +195,11 @@ fn a_proxy_that_wants_credentials_gets_them_from_the_url_or_stops_the_run() {
 fn a_malformed_proxy_setting_stops_the_run_before_any_request() {
     let hub = https_hub(true);
     let workspace = Workspace::new();
-    for value in ["socks5://127.0.0.1:1080", "http://", "http://proxy host:3128"] {
+    for value in [
+        "socks5://127.0.0.1:1080",
+        "http://",
+        "http://proxy host:3128",
+    ] {
         let output = workspace
             .command(&hub, Some(GRANTED_TOKEN))
             .env("ALL_PROXY", value)

@@ -12,12 +12,12 @@ use crate::artifacts::{ArtifactNames, ArtifactWriter};
 use crate::cli::GenerateArgs;
 use crate::dataset::{CARD_FILE_NAME, Card, DatasetWriter, SourceSchemas, render_card};
 use crate::exit::MissingConversations;
-use crate::hub::{CachedFile, DatasetRepo, Hub, HubError, HubFile, HubSettings};
+use crate::hub::{CachedFile, DatasetRepo, Hub, HubError, HubSettings};
 use crate::in_order;
 use crate::manifest::{Manifest, Repository, RepositoryFile};
 use crate::printer::{Printer, SourceBar};
 use crate::schedule;
-use crate::shards::{SourcePlan, find_shards};
+use crate::shards::{SourcePlan, find_all_shards, plan_sources};
 use crate::signal::interruption;
 use crate::source::Source;
 use crate::summary::Summary;
@@ -66,9 +66,10 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
     let version = choose_version(&hub, &annotations_repo, args.version, printer).await?;
     // The sources are listed and resolved while the annotation file downloads: on a distant
     // link that saves the round trips of both.
+    let source_repos = source_repos(args, &included);
     let (annotations, shards) = tokio::join!(
         load_annotations(&hub, &annotations_repo, &version, printer),
-        find_all_shards(&hub, args, &included),
+        find_all_shards(&hub, &source_repos, args.source_dir.as_deref()),
     );
     let annotations = annotations?;
     let plans = plan_sources(&annotations.index, shards, printer)?;
@@ -140,7 +141,14 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
         for (_, file) in &parquet_files {
             writer.add_written(file)?;
         }
-        write_card(&mut writer, &manifest, &version, &included, &parquet_files, &names)?;
+        write_card(
+            &mut writer,
+            &manifest,
+            &version,
+            &included,
+            &parquet_files,
+            &names,
+        )?;
     }
     let (directory, manifest) = writer.finish(|artifacts| {
         manifest.artifacts = artifacts;
@@ -153,6 +161,20 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
         bytes_read: bars.iter().map(|bar| bar.bytes_read()).sum(),
         elapsed: started.elapsed(),
     })
+}
+
+/// Each included source's repository at the revision asked for.
+fn source_repos(args: &GenerateArgs, included: &[Source]) -> Vec<(Source, DatasetRepo)> {
+    included
+        .iter()
+        .map(|&source| {
+            let revision = match source {
+                Source::Lmsys => &args.revisions.lmsys_revision,
+                Source::Wildchat => &args.revisions.wildchat_revision,
+            };
+            (source, DatasetRepo::new(source.repo_id(), revision))
+        })
+        .collect()
 }
 
 /// `--sources`, each once, in scan order.
@@ -302,81 +324,4 @@ async fn load_annotations(
         size,
         index: Arc::new(index),
     })
-}
-
-/// Each source's repository, pinned, with its shards (or why they could not be had).
-type SourceShards = Vec<(Source, Result<(DatasetRepo, Vec<HubFile>)>)>;
-
-/// Pins, lists and resolves the shards of every included source at once; the others are never
-/// asked for.
-async fn find_all_shards(hub: &Arc<Hub>, args: &GenerateArgs, included: &[Source]) -> SourceShards {
-    let finds = included.iter().map(|&source| {
-        let revision = match source {
-            Source::Lmsys => &args.revisions.lmsys_revision,
-            Source::Wildchat => &args.revisions.wildchat_revision,
-        };
-        let repo = DatasetRepo::new(source.repo_id(), revision);
-        async move {
-            let shards = match &args.source_dir {
-                Some(dir) => find_shards(hub, &repo, Some(dir)).await.map(|s| (repo.clone(), s)),
-                None => match hub.pin(&repo).await {
-                    Ok(pinned) => find_shards(hub, &pinned, None)
-                        .await
-                        .map(|shards| (pinned, shards)),
-                    Err(error) => Err(error.into()),
-                },
-            };
-            (source, shards)
-        }
-    });
-    futures_util::future::join_all(finds).await
-}
-
-/// The sources that have targets, in scan order (FORMAT.md §3), each with its shards; a source
-/// without targets is left out, and so is any error finding its shards.
-fn plan_sources(
-    index: &AnnotationIndex,
-    shards: SourceShards,
-    printer: &Printer,
-) -> Result<Vec<SourcePlan>> {
-    let mut plans = Vec::new();
-    for (source, found) in shards {
-        let targets = index.targets(source);
-        if targets.is_empty() {
-            continue;
-        }
-        printer.status(format!(
-            "Looking for {} conversations in {}",
-            targets.len(),
-            source.repo_id()
-        ));
-        let (repo, shards) = found.map_err(suggest_wildchat_alone)?;
-        plans.push(SourcePlan {
-            source,
-            repo,
-            targets: Arc::new(targets),
-            shards,
-        });
-    }
-    Ok(plans)
-}
-
-/// Without access to the gated lmsys-chat-1m, the openly licensed part can still be built.
-fn suggest_wildchat_alone(error: anyhow::Error) -> anyhow::Error {
-    let gated = matches!(
-        error.downcast_ref::<HubError>(),
-        Some(
-            HubError::GatedNoToken { .. }
-                | HubError::GatedNoAccess { .. }
-                | HubError::InvalidToken { .. }
-        )
-    );
-    if gated {
-        anyhow::anyhow!(
-            "{error}\nOr build only the WildChat part (ODC-BY), which needs no token: add \
-             --sources wildchat."
-        )
-    } else {
-        error
-    }
 }

@@ -83,7 +83,10 @@ pub fn render_card(card: &Card<'_>) -> String {
     text.push_str("---\n\n");
 
     let holds = match card.sources {
-        [only] => format!("the {only} subset only (conversations from {})", only.repo_id()),
+        [only] => format!(
+            "the {only} subset only (conversations from {})",
+            only.repo_id()
+        ),
         _ => "every source".to_owned(),
     };
     let _ = write!(
@@ -104,7 +107,10 @@ pub fn render_card(card: &Card<'_>) -> String {
         let counts = card.counts.iter().find(|c| c.source == source.name());
         let (found, wanted, missing) =
             counts.map_or((0, 0, 0), |c| (c.found, c.wanted, c.missing.len()));
-        let _ = writeln!(text, "| `{source}` | `{file}` | {found} | {wanted} | {missing} |");
+        let _ = writeln!(
+            text,
+            "| `{source}` | `{file}` | {found} | {wanted} | {missing} |"
+        );
     }
     let [jsonl, full, sycophancy] = card.reference_files;
     let _ = write!(
@@ -123,7 +129,9 @@ pub fn render_card(card: &Card<'_>) -> String {
             "{source} = load_dataset(\"path/to/this/directory\", \"{source}\", split=\"train\")"
         );
     }
-    text.push_str("```\n\n## Conversations per specialty\n\n| specialty | conversations |\n|---|---|\n");
+    text.push_str(
+        "```\n\n## Conversations per specialty\n\n| specialty | conversations |\n|---|---|\n",
+    );
     for (specialty, count) in card.specialties {
         let _ = writeln!(text, "| {specialty} | {count} |");
     }
@@ -175,10 +183,7 @@ pub fn render_card(card: &Card<'_>) -> String {
         text.push_str(line);
         text.push('\n');
     }
-    let _ = write!(
-        text,
-        "\n## Citation\n\n```bibtex\n{CITATION}\n```\n"
-    );
+    let _ = write!(text, "\n## Citation\n\n```bibtex\n{CITATION}\n```\n");
     text
 }
 
@@ -209,7 +214,9 @@ mod tests {
     #[test]
     fn licences_follow_the_version_and_the_sources() {
         let both = card_text("2.1.0", &Source::ALL);
-        assert!(both.starts_with("---\npretty_name: HealthChat-11K\nlicense:\n- cc-by-nc-sa-4.0\n- odc-by\n"));
+        assert!(both.starts_with(
+            "---\npretty_name: HealthChat-11K\nlicense:\n- cc-by-nc-sa-4.0\n- odc-by\n"
+        ));
         assert!(both.contains("- 10K<n<100K\n"));
         assert!(both.contains("- config_name: lmsys\n  data_files:\n  - split: train\n    path: HealthChat-11K_v2.1.0_lmsys.parquet\n"));
         let old = card_text("2.0.0", &Source::ALL);

@@ -181,13 +181,10 @@ impl DatasetWriter {
         for mut writer in self.writers {
             writer.flush()?;
             let path = writer.path.clone();
-            writer
-                .writer
-                .close()
-                .map_err(|e| DatasetError::Write {
-                    path,
-                    source: std::io::Error::other(e),
-                })?;
+            writer.writer.close().map_err(|e| DatasetError::Write {
+                path,
+                source: std::io::Error::other(e),
+            })?;
             names.push((writer.source, writer.file_name));
         }
         Ok(names)
@@ -212,12 +209,10 @@ impl SourceWriter {
 
     fn flush(&mut self) -> Result<(), DatasetError> {
         if let Some(batch) = self.decoder.flush().map_err(|e| self.record_error(e))? {
-            self.writer
-                .write(&batch)
-                .map_err(|e| DatasetError::Write {
-                    path: self.path.clone(),
-                    source: std::io::Error::other(e),
-                })?;
+            self.writer.write(&batch).map_err(|e| DatasetError::Write {
+                path: self.path.clone(),
+                source: std::io::Error::other(e),
+            })?;
         }
         self.pending.clear();
         Ok(())

@@ -69,7 +69,9 @@ impl Kind {
             Kind::Bool => DataType::Boolean,
             Kind::Int => DataType::Int64,
             Kind::Float => DataType::Float64,
-            Kind::List(item) => DataType::List(Arc::new(Field::new("item", item.data_type(), true))),
+            Kind::List(item) => {
+                DataType::List(Arc::new(Field::new("item", item.data_type(), true)))
+            }
             Kind::Object(fields) => DataType::Struct(struct_fields(fields)),
         }
     }
@@ -96,7 +98,10 @@ pub fn annotation_fields(index: &AnnotationIndex) -> Vec<Field> {
         .map(|record| Kind::Object(fields_of(&record)))
         .fold(Kind::Null, Kind::merge);
     match columns {
-        Kind::Object(fields) => struct_fields(&fields).iter().map(|f| f.as_ref().clone()).collect(),
+        Kind::Object(fields) => struct_fields(&fields)
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -112,7 +117,10 @@ pub fn record_schema(source: &Schema, annotation: &[Field]) -> SchemaRef {
         .collect();
     let version = Field::new("dataset_version", DataType::Utf8, true);
     for field in annotation.iter().chain([&version]) {
-        match fields.iter_mut().find(|existing| existing.name() == field.name()) {
+        match fields
+            .iter_mut()
+            .find(|existing| existing.name() == field.name())
+        {
             Some(existing) => *existing = field.clone(),
             None => fields.push(field.clone()),
         }
@@ -175,7 +183,10 @@ mod tests {
         ];
         let schema = record_schema(&source, &annotation);
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        assert_eq!(names, ["conversation_id", "turn", "specialty", "dataset_version"]);
+        assert_eq!(
+            names,
+            ["conversation_id", "turn", "specialty", "dataset_version"]
+        );
         assert!(schema.fields().iter().all(|f| f.is_nullable()));
     }
 }

@@ -193,12 +193,10 @@ impl Hub {
                 .write_all(&bytes)
                 .and_then(|()| partial.as_file().sync_all())
                 .map_err(cache_error(partial.path()))?;
-            partial
-                .persist(&blob)
-                .map_err(|error| HubError::Cache {
-                    path: blob.clone(),
-                    source: error.error,
-                })?;
+            partial.persist(&blob).map_err(|error| HubError::Cache {
+                path: blob.clone(),
+                source: error.error,
+            })?;
         }
         let pointer = cache.pointer(&commit, path);
         if pointer.canonicalize().ok().as_deref() != blob.canonicalize().ok().as_deref() {
@@ -206,7 +204,8 @@ impl Hub {
             link_snapshot(&blob, &pointer).map_err(cache_error(&pointer))?;
         }
         if repo.revision != commit && is_plain_name(&repo.revision) {
-            write_ref(&cache.folder, &repo.revision, &commit).map_err(cache_error(&cache.folder))?;
+            write_ref(&cache.folder, &repo.revision, &commit)
+                .map_err(cache_error(&cache.folder))?;
         }
         drop(lock);
         Ok(CachedFile {
@@ -232,7 +231,9 @@ fn write_ref(folder: &Path, revision: &str, commit: &str) -> std::io::Result<()>
     std::fs::create_dir_all(&refs)?;
     let mut temporary = tempfile::NamedTempFile::new_in(&refs)?;
     temporary.write_all(commit.as_bytes())?;
-    temporary.persist(refs.join(revision)).map_err(|e| e.error)?;
+    temporary
+        .persist(refs.join(revision))
+        .map_err(|e| e.error)?;
     Ok(())
 }
 
@@ -277,7 +278,16 @@ mod tests {
         ] {
             assert!(is_plain_name(good), "{good}");
         }
-        for bad in ["", "/tmp/x/blob", "../../etc", "..", ".hidden", "a/b", "a\\b", "a b"] {
+        for bad in [
+            "",
+            "/tmp/x/blob",
+            "../../etc",
+            "..",
+            ".hidden",
+            "a/b",
+            "a\\b",
+            "a b",
+        ] {
             assert!(!is_plain_name(bad), "{bad}");
         }
         assert!(!is_plain_name(&"a".repeat(129)));

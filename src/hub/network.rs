@@ -43,7 +43,9 @@ impl NetworkSettings {
         if let Some(path) = &self.cert_file {
             let problem = match std::fs::read(path) {
                 Ok(pem) if contains_certificate(&pem) => None,
-                Ok(_) => Some("it holds no PEM certificate (-----BEGIN CERTIFICATE-----)".to_owned()),
+                Ok(_) => {
+                    Some("it holds no PEM certificate (-----BEGIN CERTIFICATE-----)".to_owned())
+                }
                 Err(error) => Some(error.to_string()),
             };
             if let Some(problem) = problem {
@@ -172,14 +174,29 @@ mod tests {
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "nothing").unwrap();
         let missing = dir.path().join("missing.pem");
-        for (variable, path) in [("SSL_CERT_FILE", &empty), ("SSL_CERT_FILE", &missing), ("SSL_CERT_DIR", &missing)] {
+        for (variable, path) in [
+            ("SSL_CERT_FILE", &empty),
+            ("SSL_CERT_FILE", &missing),
+            ("SSL_CERT_DIR", &missing),
+        ] {
             let error = settings(&[(variable, path.to_str().unwrap())])
                 .check()
                 .unwrap_err();
             assert!(error.to_string().contains(variable), "{error}");
         }
         let pem = dir.path().join("ca.pem");
-        std::fs::write(&pem, "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n").unwrap();
-        assert!(settings(&[("SSL_CERT_FILE", pem.to_str().unwrap()), ("SSL_CERT_DIR", dir.path().to_str().unwrap())]).check().is_ok());
+        std::fs::write(
+            &pem,
+            "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        assert!(
+            settings(&[
+                ("SSL_CERT_FILE", pem.to_str().unwrap()),
+                ("SSL_CERT_DIR", dir.path().to_str().unwrap())
+            ])
+            .check()
+            .is_ok()
+        );
     }
 }

@@ -135,10 +135,12 @@ pub(super) fn classify_failure(
 ) -> Verdict {
     let host = error
         .url()
-        .and_then(|url| url.host_str().map(|host| match url.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_owned(),
-        }))
+        .and_then(|url| {
+            url.host_str().map(|host| match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            })
+        })
         .unwrap_or_else(|| "the server".to_owned());
     if let Some(tls) = tls_error(error) {
         return Verdict::Fail(HubError::Tls {
@@ -308,7 +310,13 @@ mod tests {
             (403, &[], true, true, "Status"),
             (403, &[], true, false, "Status"),
             (401, &[], true, false, "Status"),
-            (401, &[("x-error-code", "SomethingElse")], true, true, "Status"),
+            (
+                401,
+                &[("x-error-code", "SomethingElse")],
+                true,
+                true,
+                "Status",
+            ),
             (404, &[], true, true, "Status"),
             (400, &[("x-error-message", "bad")], true, true, "Status"),
         ];

@@ -37,7 +37,8 @@ impl Shard {
         }
         let tail_start = size.saturating_sub(FOOTER_GUESS);
         let mut body = hub.read_range(&file, MAGIC_LEN.min(tail_start), tail_start);
-        let (tail, started) = tokio::join!(hub.fetch_range(&file, tail_start, size), body.open_early());
+        let (tail, started) =
+            tokio::join!(hub.fetch_range(&file, tail_start, size), body.open_early());
         let tail = tail?;
         started?;
         let footer: [u8; FOOTER_SIZE] = tail[tail.len() - FOOTER_SIZE..]

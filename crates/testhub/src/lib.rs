@@ -710,8 +710,14 @@ fn repo_dir(state: &State, repo: &str) -> PathBuf {
 }
 
 /// The commit a revision names and the directory holding the repository's files at it: `main`
-/// is the newest commit, and every commit stays readable by its hash, as on the Hub.
-fn snapshot(state: &State, repo: &str, revision: &str) -> Result<(String, PathBuf), Response<Body>> {
+/// is the newest commit, and every commit stays readable by its hash, as on the Hub. The error is
+/// the response to send.
+#[allow(clippy::result_large_err)]
+fn snapshot(
+    state: &State,
+    repo: &str,
+    revision: &str,
+) -> Result<(String, PathBuf), Response<Body>> {
     if !repo_dir(state, repo).is_dir() {
         return Err(error(
             StatusCode::NOT_FOUND,
@@ -980,7 +986,7 @@ async fn serve_file(state: &State, method: &Method, request: FileRequest<'_>) ->
     // A range is served only while the file is the one `If-Range` names (RFC 9110 §13.1.5);
     // otherwise the whole file, so that a client can tell.
     let range = range.filter(|_| {
-        !(state.config.ignore_ranges && !on_hub)
+        (on_hub || !state.config.ignore_ranges)
             && if_range.is_none_or(|tag| tag.trim().trim_matches('"') == etag)
     });
     let (status, start, end) = match range {
@@ -1000,7 +1006,8 @@ async fn serve_file(state: &State, method: &Method, request: FileRequest<'_>) ->
         .status(status)
         .header(header::CONTENT_LENGTH, end - start)
         .header(header::ACCEPT_RANGES, "bytes")
-        .header("x-repo-commit", commit.as_str()).header(header::ETAG, format!("\"{etag}\""));
+        .header("x-repo-commit", commit.as_str())
+        .header(header::ETAG, format!("\"{etag}\""));
     if status == StatusCode::PARTIAL_CONTENT {
         builder = builder.header(
             header::CONTENT_RANGE,

@@ -22,12 +22,15 @@ impl TestCa {
     /// `localhost`; `http2` decides whether ALPN offers `h2` besides `http/1.1`.
     pub fn new(http2: bool) -> std::io::Result<TestCa> {
         let ca_key = KeyPair::generate().map_err(std::io::Error::other)?;
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(std::io::Error::other)?;
+        let mut ca_params =
+            CertificateParams::new(Vec::<String>::new()).map_err(std::io::Error::other)?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params
             .distinguished_name
             .push(DnType::CommonName, "testhub certificate authority");
-        let ca_cert = ca_params.self_signed(&ca_key).map_err(std::io::Error::other)?;
+        let ca_cert = ca_params
+            .self_signed(&ca_key)
+            .map_err(std::io::Error::other)?;
         let issuer = Issuer::new(ca_params, ca_key);
 
         let server_key = KeyPair::generate().map_err(std::io::Error::other)?;
