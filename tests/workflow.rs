@@ -93,8 +93,17 @@ fn the_json_summary_and_the_manifest_describe_the_run() {
 
     let expected = fixtures().join("expected/v2.1.0");
     let listed = manifest["artifacts"].as_array().unwrap();
-    assert_eq!(listed.len(), 3);
-    for artifact in listed {
+    let names: Vec<&str> = listed.iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names[3..],
+        [
+            "HealthChat-11K_v2.1.0_lmsys.parquet",
+            "HealthChat-11K_v2.1.0_wildchat.parquet",
+            "README.md"
+        ],
+        "the dataset's files follow the reference's"
+    );
+    for artifact in &listed[..3] {
         let name = artifact["name"].as_str().unwrap();
         assert_eq!(artifact["sha256"], sha256(&expected.join(name)), "{name}");
         assert_eq!(
@@ -175,7 +184,7 @@ fn verify_accepts_a_fresh_directory_and_catches_changed_and_missing_files() {
     let dir = "HealthChat-11K_v2.0.0_artifacts";
     let output = workspace.run(&hub, None, &["verify", dir]);
     assert_success(&output);
-    assert_eq!(stdout(&output).matches("ok ").count(), 3);
+    assert_eq!(stdout(&output).matches("ok ").count(), 6);
 
     let csv = workspace
         .artifacts("2.0.0")
@@ -186,7 +195,7 @@ fn verify_accepts_a_fresh_directory_and_catches_changed_and_missing_files() {
     let output = workspace.run(&hub, None, &["verify", dir]);
     assert_eq!(output.status.code(), Some(1));
     assert!(stdout(&output).contains("MISMATCH  HealthChat-11K_v2.0.0_full_review.csv: SHA-256"));
-    assert!(stderr(&output).contains("1 of 3 artifacts"));
+    assert!(stderr(&output).contains("1 of 6 artifacts"));
 
     std::fs::remove_file(csv).unwrap();
     let output = workspace.run(&hub, None, &["verify", dir]);
