@@ -89,13 +89,8 @@ fn every_version_loads_with_datasets_polars_and_duckdb_row_for_row() {
     let hub = golden_hub();
     for version in VERSIONS {
         let workspace = Workspace::new();
-        assert_success(&workspace.run(
-            &hub,
-            Some(GRANTED_TOKEN),
-            &["generate", "--version", version],
-        ));
+        workspace.generate_golden(&hub, version);
         let artifacts = workspace.artifacts(version);
-        assert_matches_golden(&artifacts, version);
         let loaded = load_everywhere(&artifacts, &format!("HealthChat-11K_v{version}.jsonl"));
         assert!(
             loaded.contains("lmsys ") && loaded.contains("wildchat "),
@@ -128,11 +123,7 @@ fn every_version_loads_with_datasets_polars_and_duckdb_row_for_row() {
 fn verify_catches_a_changed_parquet_file() {
     let hub = golden_hub();
     let workspace = Workspace::new();
-    assert_success(&workspace.run(
-        &hub,
-        Some(GRANTED_TOKEN),
-        &["generate", "--version", "2.1.0"],
-    ));
+    workspace.generate_golden(&hub, "2.1.0");
     let artifacts = workspace.artifacts("2.1.0");
     let parquet = artifacts.join("HealthChat-11K_v2.1.0_wildchat.parquet");
     let mut bytes = std::fs::read(&parquet).unwrap();

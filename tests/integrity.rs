@@ -31,6 +31,20 @@ fn blobs(workspace: &Workspace) -> Vec<PathBuf> {
     blobs
 }
 
+/// The commit of lmsys-chat-1m that an artifacts directory's manifest records.
+fn lmsys_commit(artifacts: &Path) -> String {
+    let manifest = json(&artifacts.join("manifest.json"));
+    let lmsys = manifest["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == LMSYS)
+        .unwrap()
+        .clone();
+    assert_eq!(lmsys["revision"], "main");
+    lmsys["commit"].as_str().unwrap().to_owned()
+}
+
 #[test]
 fn a_branch_that_moves_during_a_run_cannot_mix_two_commits() {
     // The new commit of lmsys-chat-1m has another second shard.
@@ -50,23 +64,9 @@ fn a_branch_that_moves_during_a_run_cannot_mix_two_commits() {
     // `main` moves right after the first request about the repository.
     let hub = TestHub::start(golden_hub_config().push(LMSYS, next.path(), 1)).unwrap();
     let workspace = Workspace::new();
-    let output = workspace.run(
-        &hub,
-        Some(GRANTED_TOKEN),
-        &["generate", "--version", "2.1.0"],
-    );
-    assert_success(&output);
-    assert_matches_golden(&workspace.artifacts("2.1.0"), "2.1.0");
+    workspace.generate_golden(&hub, "2.1.0");
     let pinned = testhub::commit_of(LMSYS);
-    let manifest = json(&workspace.artifacts("2.1.0").join("manifest.json"));
-    let lmsys = manifest["repositories"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == LMSYS)
-        .unwrap();
-    assert_eq!(lmsys["commit"], pinned.as_str());
-    assert_eq!(lmsys["revision"], "main");
+    assert_eq!(lmsys_commit(&workspace.artifacts("2.1.0")), pinned);
     let requests = hub.requests();
     let about_lmsys: Vec<&RequestRecord> =
         requests.iter().filter(|r| r.path.contains(LMSYS)).collect();
@@ -86,14 +86,7 @@ fn a_branch_that_moves_during_a_run_cannot_mix_two_commits() {
         Some(GRANTED_TOKEN),
         &["generate", "--version", "2.1.0"],
     ));
-    let manifest = json(&later.artifacts("2.1.0").join("manifest.json"));
-    let lmsys = manifest["repositories"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == LMSYS)
-        .unwrap();
-    assert_ne!(lmsys["commit"], pinned.as_str());
+    assert_ne!(lmsys_commit(&later.artifacts("2.1.0")), pinned);
     let jsonl = "HealthChat-11K_v2.1.0.jsonl";
     assert_ne!(
         std::fs::read(later.artifacts("2.1.0").join(jsonl)).unwrap(),
@@ -147,11 +140,7 @@ fn two_runs_at_once_share_a_fresh_cache() {
 fn a_damaged_cached_file_is_fetched_again_online_and_refused_offline() {
     let hub = golden_hub();
     let workspace = Workspace::new();
-    assert_success(&workspace.run(
-        &hub,
-        Some(GRANTED_TOKEN),
-        &["generate", "--version", "2.1.0"],
-    ));
+    workspace.generate_golden(&hub, "2.1.0");
     let blob = blobs(&workspace)
         .pop()
         .expect("the annotation file was cached");
@@ -227,13 +216,7 @@ fn the_token_goes_to_the_hubs_origin_only() {
     // Listing pages after the first are linked on another origin.
     let hub = TestHub::start(golden_hub_config().pages_on("localhost")).unwrap();
     let workspace = Workspace::new();
-    let output = workspace.run(
-        &hub,
-        Some(GRANTED_TOKEN),
-        &["generate", "--version", "2.1.0"],
-    );
-    assert_success(&output);
-    assert_matches_golden(&workspace.artifacts("2.1.0"), "2.1.0");
+    workspace.generate_golden(&hub, "2.1.0");
     let requests = hub.requests();
     let elsewhere: Vec<&RequestRecord> = requests
         .iter()
@@ -358,11 +341,7 @@ fn a_cache_filled_by_python_huggingface_hub_serves_an_offline_run() {
 
     // And the other way round: Python finds what healthchat cached, offline.
     let other = Workspace::new();
-    assert_success(&other.run(
-        &hub,
-        Some(GRANTED_TOKEN),
-        &["generate", "--version", "1.0.0"],
-    ));
+    other.generate_golden(&hub, "1.0.0");
     let found = other
         .command_for(&python, &hub, None)
         .env("HF_HUB_OFFLINE", "1")

@@ -17,13 +17,7 @@ fn golden_outputs_over_https_with_http2_offered_and_without() {
         let hub = https_hub(http2);
         assert!(hub.endpoint().starts_with("https://"));
         let workspace = Workspace::new();
-        let output = workspace.run(
-            &hub,
-            Some(GRANTED_TOKEN),
-            &["generate", "--version", "2.1.0"],
-        );
-        assert_success(&output);
-        assert_matches_golden(&workspace.artifacts("2.1.0"), "2.1.0");
+        workspace.generate_golden(&hub, "2.1.0");
 
         let requests = hub.requests();
         let api: Vec<&RequestRecord> = requests
@@ -63,13 +57,7 @@ fn a_round_trip_away_the_output_is_the_same() {
     )
     .expect("the test hub starts");
     let workspace = Workspace::new();
-    let output = workspace.run(
-        &hub,
-        Some(GRANTED_TOKEN),
-        &["generate", "--version", "2.0.0"],
-    );
-    assert_success(&output);
-    assert_matches_golden(&workspace.artifacts("2.0.0"), "2.0.0");
+    workspace.generate_golden(&hub, "2.0.0");
 }
 
 #[test]

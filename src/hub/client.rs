@@ -135,16 +135,29 @@ impl Hub {
                     Verdict::Accept => unreachable!("a failed request is never accepted"),
                 },
             };
-            let wait =
-                self.retry
-                    .wait(attempt, wait)
-                    .ok_or_else(|| HubError::RetriesExhausted {
-                        what: target.what.clone(),
-                        attempts: attempt,
-                        last: reason,
-                    })?;
-            tokio::time::sleep(wait).await;
+            self.back_off(target, attempt, wait, reason).await?;
         }
+    }
+
+    /// Waits before attempt `failed + 1` (as long as the server asked, else backoff), or gives
+    /// up with the last reason when `failed` attempts are all there are.
+    async fn back_off(
+        &self,
+        target: &Target<'_>,
+        failed: u32,
+        server_wait: Option<Duration>,
+        reason: String,
+    ) -> Result<(), HubError> {
+        let wait =
+            self.retry
+                .wait(failed, server_wait)
+                .ok_or_else(|| HubError::RetriesExhausted {
+                    what: target.what.clone(),
+                    attempts: failed,
+                    last: reason,
+                })?;
+        tokio::time::sleep(wait).await;
+        Ok(())
     }
 
     /// [`Hub::send`] and the whole body, the two retried together: a body cut short is asked for
@@ -162,15 +175,8 @@ impl Hub {
                 Ok(body) => return Ok((headers, body)),
                 Err(error) => {
                     failures += 1;
-                    let reason = describe_reqwest_error(error);
-                    let wait = self.retry.wait(failures, None).ok_or_else(|| {
-                        HubError::RetriesExhausted {
-                            what: target.what.clone(),
-                            attempts: failures,
-                            last: reason,
-                        }
-                    })?;
-                    tokio::time::sleep(wait).await;
+                    self.back_off(target, failures, None, describe_reqwest_error(error))
+                        .await?;
                 }
             }
         }

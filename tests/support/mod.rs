@@ -95,6 +95,19 @@ impl Workspace {
         command
     }
 
+    /// `healthchat generate --version VERSION` with the granted token, which must succeed and
+    /// write the reference's bytes.
+    pub fn generate_golden(&self, hub: &TestHub, version: &str) -> Output {
+        let output = self.run(
+            hub,
+            Some(GRANTED_TOKEN),
+            &["generate", "--version", version],
+        );
+        assert_success(&output);
+        assert_matches_golden(&self.artifacts(version), version);
+        output
+    }
+
     pub fn artifacts(&self, version: &str) -> PathBuf {
         self.dir
             .path()
