@@ -1,104 +1,13 @@
-//! The artifact writer (FORMAT.md §8, §9): Python `csv.writer`'s dialect, and a directory that
-//! only appears under its final name once all three files are complete.
+//! A directory that appears under its final name only when every file in it is complete.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use thiserror::Error;
-
+use super::{ArtifactError, ArtifactNames, encode_csv};
 use crate::digest::Sha256;
 use crate::manifest::{self, Artifact, Manifest};
 use crate::review::{FULL_REVIEW_HEADER, Row, SYCOPHANCY_REVIEW_HEADER};
-use crate::source::Source;
-
-#[derive(Debug, Error)]
-pub enum ArtifactError {
-    #[error(
-        "could not create the artifacts directory in {dir}: {source}\nNext: check that the directory exists, is writable and has free space, or choose another with --output-dir."
-    )]
-    Create {
-        dir: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error(
-        "could not write {path}: {source}\nNext: check free disk space and permissions, then run again."
-    )]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("could not move the finished artifacts to {path}: {source}")]
-    Rename {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-/// The names of an artifacts directory and its files (FORMAT.md §9): those of the reference for
-/// the full set; with the subset's name in each for a subset of the sources, so that it cannot be
-/// taken for the full set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArtifactNames {
-    /// `HealthChat-11K_v{V}` or `HealthChat-11K_v{V}_{subset}`.
-    stem: String,
-    version: String,
-}
-
-impl ArtifactNames {
-    pub fn new(version: &str, subset: Option<&str>) -> ArtifactNames {
-        let stem = match subset {
-            Some(subset) => format!("HealthChat-11K_v{version}_{subset}"),
-            None => format!("HealthChat-11K_v{version}"),
-        };
-        ArtifactNames {
-            stem,
-            version: version.to_owned(),
-        }
-    }
-
-    /// `{stem}_artifacts`
-    pub fn directory(&self) -> String {
-        format!("{}_artifacts", self.stem)
-    }
-
-    /// The JSONL file and the two review CSV files.
-    pub fn reference_files(&self) -> [String; 3] {
-        [
-            format!("{}.jsonl", self.stem),
-            format!("{}_full_review.csv", self.stem),
-            format!("{}_sycophancy_review.csv", self.stem),
-        ]
-    }
-
-    /// The Parquet file of one source's conversations.
-    pub fn parquet(&self, source: Source) -> String {
-        format!("HealthChat-11K_v{}_{source}.parquet", self.version)
-    }
-}
-
-/// Encodes rows as Python's `csv.writer` does by default: `,`, `"` quoting only where a field
-/// holds `,` `"` `\r` or `\n`, inner quotes doubled, `\r\n` after each row.
-pub fn encode_csv<'a>(rows: impl IntoIterator<Item = &'a Row<'a>>) -> Vec<u8> {
-    let mut writer = csv_writer(Vec::new());
-    for row in rows {
-        writer
-            .write_record(row.iter().map(|field| field.as_bytes()))
-            .expect("writing to memory cannot fail");
-    }
-    writer.into_inner().expect("flushing to memory cannot fail")
-}
-
-fn csv_writer<W: Write>(out: W) -> csv::Writer<W> {
-    csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .quote_style(csv::QuoteStyle::Necessary)
-        .double_quote(true)
-        .from_writer(out)
-}
 
 /// Held locked by the run that writes a temporary directory: a later run that can lock it knows
 /// its writer is gone (killed before it could clean up) and removes the directory.
@@ -294,33 +203,6 @@ fn remove_abandoned(parent: &Path, prefix: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::borrow::Cow;
-
-    fn row(fields: [&str; 7]) -> Row<'_> {
-        fields.map(Cow::Borrowed)
-    }
-
-    #[test]
-    fn csv_quotes_like_python_csv_writer() {
-        let rows = [
-            row([
-                "plain",
-                "",
-                "a,b",
-                "say \"hi\"",
-                "line\nbreak",
-                "cr\rhere",
-                " padded ",
-            ]),
-            row(["'single'", "tab\there", "é", "", "", "", ""]),
-        ];
-        let encoded = String::from_utf8(encode_csv(rows.iter())).unwrap();
-        assert_eq!(
-            encoded,
-            "plain,,\"a,b\",\"say \"\"hi\"\"\",\"line\nbreak\",\"cr\rhere\", padded \r\n\
-             'single',tab\there,é,,,,\r\n"
-        );
-    }
 
     fn test_manifest(artifacts: Vec<Artifact>) -> Manifest {
         Manifest {
