@@ -300,6 +300,22 @@ fn a_storage_host_that_ignores_range_is_named_with_the_next_step() {
     assert!(!message.contains("gave up after"), "not retried: {message}");
 }
 
+#[test]
+fn a_416_for_a_file_of_the_expected_size_is_not_called_a_change() {
+    let hub = TestHub::start(golden_hub_config().refuse_ranges()).unwrap();
+    let workspace = Workspace::new();
+    let output = workspace.run(
+        &hub,
+        Some(GRANTED_TOKEN),
+        &["generate", "--version", "2.1.0"],
+    );
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("HTTP 416"), "{message}");
+    assert!(message.contains("refused bytes"), "{message}");
+    assert!(!message.contains("changed"), "{message}");
+}
+
 const HF_HUB_DOWNLOAD: &str = r#"
 import sys
 from huggingface_hub import hf_hub_download

@@ -33,7 +33,7 @@ pub(super) fn dataset_page(settings: &HubSettings, repo_id: &str) -> String {
     format!("{}/datasets/{repo_id}", settings.endpoint)
 }
 
-/// Success and redirects are accepted; 429, 408 and 5xx (but 501) are retried after the wait the
+/// Success, redirects and 416 are accepted; 429, 408 and 5xx (but 501) are retried after the wait the
 /// server asks for, if any; everything else fails with the Hub's `X-Error-Code` turned into a
 /// message about the repository, the revision, the file or the token.
 pub(super) fn classify(
@@ -42,7 +42,9 @@ pub(super) fn classify(
     target: &Target<'_>,
     settings: &HubSettings,
 ) -> Verdict {
-    if status.is_success() || status.is_redirection() {
+    // A 416 answers a range: the range reader tells a changed file from a refused range.
+    if status.is_success() || status.is_redirection() || status == StatusCode::RANGE_NOT_SATISFIABLE
+    {
         return Verdict::Accept;
     }
     if retry::is_transient(status) {
@@ -261,6 +263,7 @@ mod tests {
             (200, &[], true, true, "accept"),
             (206, &[], false, false, "accept"),
             (302, &[], true, true, "accept"),
+            (416, &[], false, true, "accept"),
             (503, &[], true, true, "retry None"),
             (500, &[], false, false, "retry None"),
             (429, &[("retry-after", "7")], true, true, "retry Some(7s)"),

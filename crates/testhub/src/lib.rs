@@ -82,6 +82,9 @@ pub struct HubConfig {
     /// The storage host answers every request with the whole file, as a server without `Range`
     /// support does.
     pub ignore_ranges: bool,
+    /// The storage host answers every ranged request 416, naming the file's true size, as a
+    /// broken cache in front of it might.
+    pub refuse_ranges: bool,
     /// `/resolve/` answers every request with this status, without `X-Error-Code`, as a firewall
     /// or a proxy in front of a mirror does.
     pub refuse_files: Option<u16>,
@@ -132,6 +135,7 @@ impl HubConfig {
             etag_overrides: Vec::new(),
             pages_on: None,
             ignore_ranges: false,
+            refuse_ranges: false,
             refuse_files: None,
         }
     }
@@ -158,6 +162,11 @@ impl HubConfig {
 
     pub fn ignore_ranges(mut self) -> Self {
         self.ignore_ranges = true;
+        self
+    }
+
+    pub fn refuse_ranges(mut self) -> Self {
+        self.refuse_ranges = true;
         self
     }
 
@@ -989,7 +998,15 @@ async fn serve_file(state: &State, method: &Method, request: FileRequest<'_>) ->
         (on_hub || !state.config.ignore_ranges)
             && if_range.is_none_or(|tag| tag.trim().trim_matches('"') == etag)
     });
-    let (status, start, end) = match range {
+    let refused = range.is_some() && state.config.refuse_ranges && !on_hub;
+    let (status, start, end) = match range.filter(|_| !refused) {
+        None if refused => {
+            return Response::builder()
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::CONTENT_RANGE, format!("bytes */{size}"))
+                .body(empty())
+                .expect("valid response");
+        }
         None => (StatusCode::OK, 0, size),
         Some(range) => match parse_range(range, size) {
             Some((start, end)) => (StatusCode::PARTIAL_CONTENT, start, end),
