@@ -195,13 +195,7 @@ fn a_hostile_etag_writes_nothing_outside_the_cache() {
     for etag in [absolute.to_str().unwrap(), "../../../../escaped", ".."] {
         let hub = TestHub::start(golden_hub_config().etag_override("v2.1.0.jsonl", etag)).unwrap();
         let workspace = Workspace::new();
-        let output = workspace.run(
-            &hub,
-            Some(GRANTED_TOKEN),
-            &["generate", "--version", "2.1.0"],
-        );
-        assert!(!output.status.success(), "{etag}");
-        let message = stderr(&output);
+        let message = workspace.generate_failing(&hub, "2.1.0");
         assert!(message.contains("not a plain name"), "{message}");
         assert!(!absolute.exists());
         assert!(!workspace.hf_home.path().join("escaped").exists());
@@ -248,13 +242,7 @@ fn a_401_or_403_from_something_else_is_not_called_gated_access() {
     for status in [401, 403] {
         let hub = TestHub::start(golden_hub_config().refuse_files(status)).unwrap();
         let workspace = Workspace::new();
-        let output = workspace.run(
-            &hub,
-            Some(GRANTED_TOKEN),
-            &["generate", "--version", "2.1.0"],
-        );
-        assert!(!output.status.success());
-        let message = stderr(&output);
+        let message = workspace.generate_failing(&hub, "2.1.0");
         if status == 403 {
             assert!(message.contains("HTTP 403"), "{message}");
             assert!(
@@ -288,13 +276,7 @@ fn a_storage_host_that_ignores_range_is_named_with_the_next_step() {
     std::fs::write(&large, vec![7u8; 3 << 20]).unwrap();
     let hub = TestHub::start(hub_config_at(tree.path()).ignore_ranges()).unwrap();
     let workspace = Workspace::new();
-    let output = workspace.run(
-        &hub,
-        Some(GRANTED_TOKEN),
-        &["generate", "--version", "2.1.0"],
-    );
-    assert!(!output.status.success());
-    let message = stderr(&output);
+    let message = workspace.generate_failing(&hub, "2.1.0");
     assert!(message.contains("does not support Range"), "{message}");
     assert!(message.contains("--source-dir"), "{message}");
     assert!(!message.contains("gave up after"), "not retried: {message}");
@@ -304,13 +286,7 @@ fn a_storage_host_that_ignores_range_is_named_with_the_next_step() {
 fn a_416_for_a_file_of_the_expected_size_is_not_called_a_change() {
     let hub = TestHub::start(golden_hub_config().refuse_ranges()).unwrap();
     let workspace = Workspace::new();
-    let output = workspace.run(
-        &hub,
-        Some(GRANTED_TOKEN),
-        &["generate", "--version", "2.1.0"],
-    );
-    assert!(!output.status.success());
-    let message = stderr(&output);
+    let message = workspace.generate_failing(&hub, "2.1.0");
     assert!(message.contains("HTTP 416"), "{message}");
     assert!(message.contains("refused bytes"), "{message}");
     assert!(!message.contains("changed"), "{message}");

@@ -108,6 +108,18 @@ impl Workspace {
         output
     }
 
+    /// `healthchat generate --version VERSION` with the granted token, which must fail; its
+    /// stderr.
+    pub fn generate_failing(&self, hub: &TestHub, version: &str) -> String {
+        let output = self.run(
+            hub,
+            Some(GRANTED_TOKEN),
+            &["generate", "--version", version],
+        );
+        assert!(!output.status.success(), "{}", stderr(&output));
+        stderr(&output)
+    }
+
     pub fn artifacts(&self, version: &str) -> PathBuf {
         self.dir
             .path()
