@@ -33,11 +33,7 @@ impl SourcePlan {
         Repository {
             id: self.repo.id.clone(),
             revision: self.repo.revision.clone(),
-            commit: self
-                .repo
-                .commit
-                .clone()
-                .or_else(|| self.shards.iter().find_map(|file| file.commit.clone())),
+            commit: self.repo.commit.clone(),
             source_dir: source_dir.map(PathBuf::from),
             files: self
                 .shards

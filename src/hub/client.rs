@@ -57,7 +57,7 @@ impl Hub {
         };
         let build = |builder: reqwest::ClientBuilder| {
             builder.build().map_err(|error| HubError::ClientSetup {
-                problem: describe_reqwest_error(error),
+                problem: describe_reqwest_error(&error),
             })
         };
         let limited = || reqwest::redirect::Policy::limited(MAX_REDIRECTS);
@@ -175,7 +175,7 @@ impl Hub {
                 Ok(body) => return Ok((headers, body)),
                 Err(error) => {
                     failures += 1;
-                    self.back_off(target, failures, None, describe_reqwest_error(error))
+                    self.back_off(target, failures, None, describe_reqwest_error(&error))
                         .await?;
                 }
             }
@@ -208,12 +208,7 @@ pub(super) fn clean_etag(etag: &str) -> String {
 }
 
 /// The error and its causes, without the URL (a storage URL's signature is no one's business).
-pub(super) fn describe_reqwest_error(error: reqwest::Error) -> String {
-    describe_reqwest_error_ref(&error.without_url())
-}
-
-/// [`describe_reqwest_error`] of an error that is not ours to take: its URL is left out too.
-pub(super) fn describe_reqwest_error_ref(error: &reqwest::Error) -> String {
+pub(super) fn describe_reqwest_error(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     if let Some(url) = error.url() {
         text = text.replace(&format!(" for url ({url})"), "");

@@ -117,7 +117,7 @@ impl RangeReader<'_> {
                     return Ok(Some(chunk.slice(..take)));
                 }
                 Ok(None) => "the connection closed before the end of the range".to_owned(),
-                Err(error) => describe_reqwest_error(error),
+                Err(error) => describe_reqwest_error(&error),
             };
             self.response = None;
             self.failures += 1;

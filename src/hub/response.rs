@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
-use super::client::{describe_reqwest_error_ref, header_str};
+use super::client::{describe_reqwest_error, header_str};
 use super::{DatasetRepo, HubError, HubSettings, NetworkSettings, retry};
 
 /// What a request was about, to turn an HTTP error into a message about the user's data.
@@ -164,46 +164,40 @@ pub(super) fn classify_failure(
     }
     Verdict::Retry {
         wait: None,
-        reason: describe_reqwest_error_ref(error),
+        reason: describe_reqwest_error(error),
     }
 }
 
-/// The rustls error behind a failed request. An `io::Error` hides the error it wraps from
+/// A failed request's error and its causes. An `io::Error` hides the error it wraps from
 /// `source()`, so each one is opened with `get_ref()`.
-fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    let mut cause = Some(error);
-    while let Some(current) = cause {
-        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
-            return Some(tls);
-        }
-        if let Some(inner) = current
+fn causes<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(error), |current| {
+        current
             .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref)
-            && let Some(tls) = tls_error(inner)
-        {
-            return Some(tls);
-        }
-        cause = current.source();
-    }
-    None
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &(dyn std::error::Error + 'static))
+            .or_else(|| current.source())
+    })
+}
+
+/// The rustls error behind a failed request.
+fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    causes(error).find_map(|cause| cause.downcast_ref::<rustls::Error>())
 }
 
 /// The proxy's refusal of a CONNECT tunnel (as hyper-util words it), which retrying cannot fix.
 fn tunnel_refusal(error: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut cause = Some(error);
-    while let Some(current) = cause {
-        let text = current.to_string();
-        match text.as_str() {
-            "tunnel error: proxy authorization required" => {
-                return Some("it asks for credentials (HTTP 407)".to_owned());
-            }
-            "tunnel error: unsuccessful" => {
-                return Some("it answered the CONNECT request with an error status".to_owned());
-            }
-            _ => cause = current.source(),
+    causes(error).find_map(|cause| match cause.to_string().as_str() {
+        "tunnel error: proxy authorization required" => {
+            Some("it asks for credentials (HTTP 407)".to_owned())
         }
-    }
-    None
+        "tunnel error: unsuccessful" => {
+            Some("it answered the CONNECT request with an error status".to_owned())
+        }
+        _ => None,
+    })
 }
 
 #[cfg(test)]
