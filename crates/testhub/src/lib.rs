@@ -11,16 +11,17 @@
 //! HTTP/2 or HTTP/1.1 chosen by ALPN), sit a round trip away (`delay`), and be reached through a
 //! CONNECT proxy (`proxy`).
 
+mod background;
 mod delay;
 mod proxy;
 mod tls;
 
+use background::Background;
 pub use proxy::ConnectProxy;
 pub use tls::TestCa;
 
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,8 +38,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWrite};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::net::TcpStream;
 
 type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
@@ -251,12 +251,10 @@ pub struct RequestRecord {
 
 /// A running server; it stops when dropped.
 pub struct TestHub {
-    addr: SocketAddr,
+    server: Background,
     log: Arc<Mutex<Vec<RequestRecord>>>,
     connections: Arc<AtomicU32>,
     ca: Option<Arc<TestCa>>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl TestHub {
@@ -267,9 +265,8 @@ impl TestHub {
 
     /// Starts the server on 127.0.0.1:`port` (0: a free one).
     pub fn start_on(config: HubConfig, port: u16) -> std::io::Result<TestHub> {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
+        let listener = Background::bind(port)?;
+        let port = listener.local_addr()?.port();
         let log = Arc::new(Mutex::new(Vec::new()));
         let ca = if config.tls {
             Some(Arc::new(TestCa::new(config.http2)?))
@@ -285,35 +282,27 @@ impl TestHub {
             ca: ca.clone(),
             pacer: config.bandwidth.map(|rate| Arc::new(Pacer::new(rate))),
             config,
-            port: addr.port(),
+            port,
             log: Arc::clone(&log),
             file_requests: AtomicU32::new(0),
             signed_urls: AtomicU64::new(0),
             signed_url_uses: Mutex::new(HashMap::new()),
         });
-        let (shutdown, stopped) = oneshot::channel();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("a runtime for the test hub");
-            runtime.block_on(serve(listener, state, stopped));
-        });
+        let server = Background::serve(listener, 2, move |stream| {
+            serve_connection(Arc::clone(&state), stream)
+        })?;
         Ok(TestHub {
-            addr,
+            server,
             log,
             connections,
             ca,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
         })
     }
 
     /// The value for `HF_ENDPOINT`.
     pub fn endpoint(&self) -> String {
         let scheme = if self.ca.is_some() { "https" } else { "http" };
-        format!("{scheme}://{}", self.addr)
+        format!("{scheme}://{}", self.server.addr)
     }
 
     /// With HTTPS, the PEM file of the certificate authority that signed the server's
@@ -329,17 +318,6 @@ impl TestHub {
     /// Connections accepted so far, whether or not a request came over them.
     pub fn connections(&self) -> u32 {
         self.connections.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for TestHub {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
@@ -481,46 +459,30 @@ impl Pacer {
     }
 }
 
-async fn serve(
-    listener: std::net::TcpListener,
-    state: Arc<State>,
-    mut stopped: oneshot::Receiver<()>,
-) {
-    let listener = TcpListener::from_std(listener).expect("a tokio listener");
-    loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(_) => continue,
-            },
-            _ = &mut stopped => return,
-        };
-        state.connections.fetch_add(1, Ordering::Relaxed);
+/// Serves one connection: delayed and in TLS as configured, HTTP/2 when the client asks for it
+/// (ALPN, or its preface), else HTTP/1.1.
+async fn serve_connection(state: Arc<State>, stream: TcpStream) {
+    state.connections.fetch_add(1, Ordering::Relaxed);
+    let round_trip = state.config.round_trip;
+    let stream: Box<dyn Connection> = if round_trip.is_zero() {
+        Box::new(stream)
+    } else {
+        Box::new(delay::delayed(stream, round_trip))
+    };
+    let stream: Box<dyn Connection> = match &state.ca {
+        Some(ca) => match ca.acceptor.accept(stream).await {
+            Ok(tls) => Box::new(tls),
+            Err(_) => return,
+        },
+        None => stream,
+    };
+    let service = service_fn(move |request| {
         let state = Arc::clone(&state);
-        tokio::spawn(async move {
-            let round_trip = state.config.round_trip;
-            let stream: Box<dyn Connection> = if round_trip.is_zero() {
-                Box::new(stream)
-            } else {
-                Box::new(delay::delayed(stream, round_trip))
-            };
-            let stream: Box<dyn Connection> = match &state.ca {
-                Some(ca) => match ca.acceptor.accept(stream).await {
-                    Ok(tls) => Box::new(tls),
-                    Err(_) => return,
-                },
-                None => stream,
-            };
-            let service = service_fn(move |request| {
-                let state = Arc::clone(&state);
-                async move { Ok::<_, Infallible>(handle(&state, request).await) }
-            });
-            // HTTP/2 when the client asks for it (ALPN, or its preface), else HTTP/1.1.
-            let _ = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+        async move { Ok::<_, Infallible>(handle(&state, request).await) }
+    });
+    let _ = auto::Builder::new(TokioExecutor::new())
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }
 
 /// A byte stream the server can speak HTTP over: a socket, delayed or not, in TLS or not.

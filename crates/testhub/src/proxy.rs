@@ -2,83 +2,44 @@
 //! university networks do for HTTPS, optionally asking for credentials first. It logs the
 //! targets it was asked for.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::net::TcpStream;
+
+use crate::background::Background;
 
 /// A running proxy on 127.0.0.1; it stops when dropped.
 pub struct ConnectProxy {
-    addr: SocketAddr,
+    server: Background,
     log: Arc<Mutex<Vec<String>>>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl ConnectProxy {
     /// Starts a proxy; with `credentials` (`user:password`), a CONNECT without them in
     /// `Proxy-Authorization` is answered 407.
     pub fn start(credentials: Option<&str>) -> std::io::Result<ConnectProxy> {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let log = Arc::new(Mutex::new(Vec::new()));
         let expected = credentials.map(|c| format!("Basic {}", base64(c.as_bytes())));
-        let (shutdown, mut stopped) = oneshot::channel::<()>();
-        let thread_log = Arc::clone(&log);
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("a runtime for the proxy");
-            runtime.block_on(async move {
-                let listener = TcpListener::from_std(listener).expect("a tokio listener");
-                loop {
-                    let (client, _) = tokio::select! {
-                        accepted = listener.accept() => match accepted {
-                            Ok(accepted) => accepted,
-                            Err(_) => continue,
-                        },
-                        _ = &mut stopped => return,
-                    };
-                    let log = Arc::clone(&thread_log);
-                    let expected = expected.clone();
-                    tokio::spawn(async move {
-                        let _ = tunnel(client, log, expected).await;
-                    });
-                }
-            });
-        });
-        Ok(ConnectProxy {
-            addr,
-            log,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
-        })
+        let server_log = Arc::clone(&log);
+        let server = Background::serve(Background::bind(0)?, 1, move |client| {
+            let log = Arc::clone(&server_log);
+            let expected = expected.clone();
+            async move {
+                let _ = tunnel(client, log, expected).await;
+            }
+        })?;
+        Ok(ConnectProxy { server, log })
     }
 
     /// `http://127.0.0.1:PORT`, for `HTTPS_PROXY`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr)
     }
 
     /// The `host:port` of every CONNECT request, in order.
     pub fn tunnels(&self) -> Vec<String> {
         self.log.lock().expect("proxy log").clone()
-    }
-}
-
-impl Drop for ConnectProxy {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
