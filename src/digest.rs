@@ -1,7 +1,7 @@
 //! SHA-256 of what is written and of files on disk, as lowercase hex; and the two hashes the Hub
 //! uses as ETags: SHA-256 of a large (LFS) file, the git blob SHA-1 of a small one.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 
 /// The byte count and SHA-256 of a file.
@@ -46,6 +46,39 @@ impl Sha256 {
 impl Default for Sha256 {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// A writer that hashes what it passes on, so that a file's SHA-256 needs no second read.
+pub struct HashingWriter<W> {
+    inner: W,
+    hash: Sha256,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> HashingWriter<W> {
+        HashingWriter {
+            inner,
+            hash: Sha256::new(),
+        }
+    }
+
+    /// The inner writer, the byte count and the hex SHA-256 of what was written.
+    pub fn finish(self) -> (W, u64, String) {
+        let (size, sha256) = self.hash.finish();
+        (self.inner, size, sha256)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(bytes)?;
+        self.hash.update(&bytes[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -115,6 +148,20 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hashing_writer_hashes_what_it_writes() {
+        let mut writer = HashingWriter::new(Vec::new());
+        writer.write_all(b"ab").unwrap();
+        writer.write_all(b"c").unwrap();
+        let (bytes, size, sha256) = writer.finish();
+        assert_eq!(bytes, b"abc");
+        assert_eq!(size, 3);
+        assert_eq!(
+            sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 
     #[test]
     fn etags_name_sha256_or_git_blob_sha1() {

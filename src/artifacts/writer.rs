@@ -5,7 +5,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::{ArtifactError, ArtifactNames, encode_csv};
-use crate::digest::Sha256;
+use crate::digest::HashingWriter;
 use crate::manifest::{self, Artifact, Manifest};
 use crate::review::{FULL_REVIEW_HEADER, Row, SYCOPHANCY_REVIEW_HEADER};
 
@@ -19,9 +19,8 @@ pub struct ArtifactWriter {
     final_dir: PathBuf,
     temp: tempfile::TempDir,
     lock: File,
-    files: [(PathBuf, BufWriter<File>); 3],
-    hashes: [Sha256; 3],
-    /// Files written whole into the directory by others (the dataset's), already hashed.
+    files: [(PathBuf, BufWriter<HashingWriter<File>>); 3],
+    /// Files written whole into the directory, by others (the dataset's) or by `add_file`.
     others: Vec<Artifact>,
 }
 
@@ -45,7 +44,10 @@ impl ArtifactWriter {
         let open = |file_name: &String| {
             let path = temp.path().join(file_name);
             File::create(&path)
-                .map(|file| (path.clone(), BufWriter::with_capacity(1 << 20, file)))
+                .map(|file| {
+                    let out = BufWriter::with_capacity(1 << 20, HashingWriter::new(file));
+                    (path.clone(), out)
+                })
                 .map_err(|source| ArtifactError::Write { path, source })
         };
         let [jsonl, full, sycophancy] = names.reference_files();
@@ -60,7 +62,6 @@ impl ArtifactWriter {
             files: [open(&jsonl)?, open(&full)?, open(&sycophancy)?],
             temp,
             lock,
-            hashes: Default::default(),
             others: Vec::new(),
         };
         let header = |names: [&str; 7]| {
@@ -79,25 +80,37 @@ impl ArtifactWriter {
 
     fn write(&mut self, file: usize, bytes: &[u8]) -> Result<(), ArtifactError> {
         let (path, out) = &mut self.files[file];
-        self.hashes[file].update(bytes);
         out.write_all(bytes).map_err(|source| ArtifactError::Write {
             path: path.clone(),
             source,
         })
     }
 
-    /// Lists `name`, a file someone else wrote whole into [`ArtifactWriter::directory`], among
-    /// the artifacts, with its size and SHA-256.
-    pub fn add_written(&mut self, name: &str) -> Result<(), ArtifactError> {
+    /// Lists a file someone else wrote, synced and hashed, into [`ArtifactWriter::directory`].
+    pub fn add(&mut self, artifact: Artifact) {
+        self.others.push(artifact);
+    }
+
+    /// Writes `bytes` as the file `name` of the directory and lists it.
+    pub fn add_file(&mut self, name: &str, bytes: &[u8]) -> Result<(), ArtifactError> {
         let path = self.temp.path().join(name);
-        let (size, sha256) = crate::digest::hash_file(&path)
-            .map_err(|source| ArtifactError::Write { path, source })?;
-        self.others.push(Artifact {
-            name: name.to_owned(),
-            size,
-            sha256,
-        });
-        Ok(())
+        let mut out =
+            HashingWriter::new(File::create(&path).map_err(|source| ArtifactError::Write {
+                path: path.clone(),
+                source,
+            })?);
+        out.write_all(bytes)
+            .and_then(|()| {
+                let (file, size, sha256) = out.finish();
+                file.sync_all()?;
+                self.others.push(Artifact {
+                    name: name.to_owned(),
+                    size,
+                    sha256,
+                });
+                Ok(())
+            })
+            .map_err(|source| ArtifactError::Write { path, source })
     }
 
     /// Appends one record: its JSONL line (without newline) and its encoded review rows.
@@ -121,14 +134,14 @@ impl ArtifactWriter {
         manifest: impl FnOnce(Vec<Artifact>) -> Manifest,
     ) -> Result<(PathBuf, Manifest), ArtifactError> {
         let mut artifacts = Vec::new();
-        for ((path, out), hash) in self.files.into_iter().zip(self.hashes) {
+        for (path, out) in self.files {
             let write_error = |source| ArtifactError::Write {
                 path: path.clone(),
                 source,
             };
-            let file = out.into_inner().map_err(|e| write_error(e.into_error()))?;
+            let hashing = out.into_inner().map_err(|e| write_error(e.into_error()))?;
+            let (file, size, sha256) = hashing.finish();
             file.sync_all().map_err(write_error)?;
-            let (size, sha256) = hash.finish();
             artifacts.push(Artifact {
                 name: path
                     .file_name()

@@ -137,9 +137,10 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
     };
     if let Some(dataset) = dataset {
         let planned: Vec<Source> = plans.iter().map(|plan| plan.source).collect();
-        let parquet_files = dataset.finish(&planned)?;
-        for (_, file) in &parquet_files {
-            writer.add_written(file)?;
+        let mut parquet_files = Vec::new();
+        for (source, file) in dataset.finish(&planned)? {
+            parquet_files.push((source, file.name.clone()));
+            writer.add(file);
         }
         write_card(
             &mut writer,
@@ -233,10 +234,7 @@ fn write_card(
         specialties: &manifest.specialties,
         conversations: manifest.conversations,
     });
-    let path = writer.directory().join(CARD_FILE_NAME);
-    std::fs::write(&path, text)
-        .with_context(|| format!("could not write the dataset card {}", path.display()))?;
-    writer.add_written(CARD_FILE_NAME)?;
+    writer.add_file(CARD_FILE_NAME, text.as_bytes())?;
     Ok(())
 }
 

@@ -21,6 +21,8 @@ pub use card::{Card, FILE_NAME as CARD_FILE_NAME, render_card};
 
 use crate::annotations::AnnotationIndex;
 use crate::artifacts::ArtifactNames;
+use crate::digest::HashingWriter;
+use crate::manifest::Artifact;
 use crate::source::Source;
 
 /// Conversations per row group: a few MB of text, so that a writer holds little, and readers
@@ -90,7 +92,7 @@ struct SourceWriter {
     file_name: String,
     path: PathBuf,
     decoder: Decoder,
-    writer: ArrowWriter<File>,
+    writer: ArrowWriter<HashingWriter<File>>,
     /// The IDs of the records in `decoder`, to name one that cannot be written.
     pending: Vec<String>,
 }
@@ -148,8 +150,12 @@ impl DatasetWriter {
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(ROWS_PER_GROUP))
             .build();
-        let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(properties))
-            .map_err(|e| write_error(std::io::Error::other(e)))?;
+        let writer = ArrowWriter::try_new(
+            HashingWriter::new(file),
+            Arc::clone(&schema),
+            Some(properties),
+        )
+        .map_err(|e| write_error(std::io::Error::other(e)))?;
         // Mixed scalars in an annotation column are written as text (FORMAT.md §10).
         let decoder = arrow_json::ReaderBuilder::new(schema)
             .with_batch_size(ROWS_PER_BATCH)
@@ -166,9 +172,10 @@ impl DatasetWriter {
         })
     }
 
-    /// Closes the files (a `planned` source that found no conversation gets an empty one, when
-    /// its shards' columns are known); returns each source's file name, in source order.
-    pub fn finish(mut self, planned: &[Source]) -> Result<Vec<(Source, String)>, DatasetError> {
+    /// Closes and syncs the files (a `planned` source that found no conversation gets an empty
+    /// one, when its shards' columns are known); returns each source's file, hashed as it was
+    /// written, in source order.
+    pub fn finish(mut self, planned: &[Source]) -> Result<Vec<(Source, Artifact)>, DatasetError> {
         for &source in planned {
             let opened = self.writers.iter().any(|w| w.source == source);
             if !opened && self.schemas.get(source).is_some() {
@@ -177,17 +184,27 @@ impl DatasetWriter {
             }
         }
         self.writers.sort_by_key(|w| w.source);
-        let mut names = Vec::new();
+        let mut files = Vec::new();
         for mut writer in self.writers {
             writer.flush()?;
-            let path = writer.path.clone();
-            writer.writer.close().map_err(|e| DatasetError::Write {
-                path,
-                source: std::io::Error::other(e),
-            })?;
-            names.push((writer.source, writer.file_name));
+            let write_error = |source| DatasetError::Write {
+                path: writer.path.clone(),
+                source,
+            };
+            let hashing = writer
+                .writer
+                .into_inner()
+                .map_err(|e| write_error(std::io::Error::other(e)))?;
+            let (file, size, sha256) = hashing.finish();
+            file.sync_all().map_err(write_error)?;
+            let artifact = Artifact {
+                name: writer.file_name,
+                size,
+                sha256,
+            };
+            files.push((writer.source, artifact));
         }
-        Ok(names)
+        Ok(files)
     }
 }
 
