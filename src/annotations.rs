@@ -135,18 +135,13 @@ impl AnnotationIndex {
             .collect()
     }
 
-    /// Every record of the file, selecting or not, with the table's semantics applied: the
-    /// shapes the annotation columns really take.
-    pub fn records(&self) -> impl Iterator<Item = Object> + '_ {
-        let body = self.text.strip_prefix('\u{feff}').unwrap_or(&self.text);
-        body.lines()
-            .filter(|line| !line.trim().is_empty())
-            .map(
-                |line| match self.shape.normalize(Value::Object(parse_record(line))) {
-                    Value::Object(record) => record,
-                    _ => unreachable!("the shape of an object is an object"),
-                },
-            )
+    /// The annotation columns in first-seen order, each with the shape its values take across
+    /// the whole file.
+    pub fn columns(&self) -> &[(String, Shape)] {
+        match &self.shape {
+            Shape::Object(columns) => columns,
+            _ => &[],
+        }
     }
 
     /// The IDs of `source`, in annotation-file order.
@@ -195,25 +190,72 @@ fn kind_name(value: &Value) -> &'static str {
     }
 }
 
-/// The inferred type of one column (or nested field) of the annotation table.
-#[derive(Debug)]
-enum Shape {
+/// The inferred type of one column (or nested field) of the annotation table, from every value
+/// it holds; nulls say nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    /// Only nulls.
     Unknown,
+    /// Objects: the union of their keys, in first-seen order.
     Object(Vec<(String, Shape)>),
     List(Box<Shape>),
-    Number { any_float: bool },
-    Other,
+    /// Numbers; integers become floats when any value is a float.
+    Number {
+        any_float: bool,
+    },
+    Bool,
+    Text,
+    /// Values of different kinds. The table is still normalised by the first kind seen (values
+    /// of another kind are left as they are), which is what the shape inside says.
+    Mixed(Box<Shape>),
 }
 
 impl Shape {
-    fn absorb(&mut self, value: &Value) {
+    /// An empty shape of `value`'s kind.
+    fn kind_of(value: &Value) -> Shape {
         match value {
-            Value::Null => {}
-            Value::Object(object) => {
-                if let Shape::Unknown = self {
-                    *self = Shape::Object(Vec::new());
-                }
-                let Shape::Object(fields) = self else { return };
+            Value::Null => Shape::Unknown,
+            Value::Object(_) => Shape::Object(Vec::new()),
+            Value::List(_) => Shape::List(Box::new(Shape::Unknown)),
+            Value::Int(_) => Shape::Number { any_float: false },
+            Value::Float(_) => Shape::Number { any_float: true },
+            Value::Bool(_) => Shape::Bool,
+            Value::Str(_) | Value::Timestamp(_) => Shape::Text,
+        }
+    }
+
+    /// True when `value` is of this shape's kind.
+    fn accepts(&self, value: &Value) -> bool {
+        matches!(
+            (self, value),
+            (Shape::Object(_), Value::Object(_))
+                | (Shape::List(_), Value::List(_))
+                | (Shape::Number { .. }, Value::Int(_) | Value::Float(_))
+                | (Shape::Bool, Value::Bool(_))
+                | (Shape::Text, Value::Str(_) | Value::Timestamp(_))
+        )
+    }
+
+    fn absorb(&mut self, value: &Value) {
+        if value.is_null() {
+            return;
+        }
+        if let Shape::Unknown = self {
+            *self = Shape::kind_of(value);
+        }
+        if let Shape::Mixed(first) = self {
+            if first.accepts(value) {
+                first.absorb(value);
+            }
+            return;
+        }
+        if !self.accepts(value) {
+            let first = std::mem::replace(self, Shape::Unknown);
+            *self = Shape::Mixed(Box::new(first));
+            return;
+        }
+        match (self, value) {
+            (Shape::Object(fields), Value::Object(object)) => {
                 for (key, item) in object.iter() {
                     match fields.iter_mut().find(|(name, _)| name == key) {
                         Some((_, field)) => field.absorb(item),
@@ -225,32 +267,13 @@ impl Shape {
                     }
                 }
             }
-            Value::List(items) => {
-                if let Shape::Unknown = self {
-                    *self = Shape::List(Box::new(Shape::Unknown));
-                }
-                let Shape::List(element) = self else { return };
+            (Shape::List(element), Value::List(items)) => {
                 for item in items {
                     element.absorb(item);
                 }
             }
-            Value::Int(_) | Value::Float(_) => {
-                let is_float = matches!(value, Value::Float(_));
-                match self {
-                    Shape::Unknown => {
-                        *self = Shape::Number {
-                            any_float: is_float,
-                        }
-                    }
-                    Shape::Number { any_float } => *any_float |= is_float,
-                    _ => {}
-                }
-            }
-            Value::Bool(_) | Value::Str(_) | Value::Timestamp(_) => {
-                if let Shape::Unknown = self {
-                    *self = Shape::Other;
-                }
-            }
+            (Shape::Number { any_float }, Value::Float(_)) => *any_float = true,
+            _ => {}
         }
     }
 
@@ -276,6 +299,7 @@ impl Shape {
                     .collect(),
             ),
             (Shape::Number { any_float: true }, Value::Int(i)) => Value::Float(i as f64),
+            (Shape::Mixed(first), value) => first.normalize(value),
             (_, value) => value,
         }
     }
@@ -320,6 +344,28 @@ mod tests {
         assert_eq!(
             index.get("a").unwrap().record.get("score"),
             Some(&Value::Float(1.0))
+        );
+    }
+
+    #[test]
+    fn a_column_of_mixed_kinds_is_normalised_by_its_first_kind() {
+        let index = AnnotationIndex::from_jsonl(concat!(
+            r#"{"conversation_id": "a", "dataset_source": "lmsys", "score": 1}"#,
+            "\n",
+            r#"{"conversation_id": "b", "dataset_source": "lmsys", "score": "high"}"#,
+            "\n",
+            r#"{"conversation_id": "c", "dataset_source": "lmsys", "score": 0.5}"#,
+        ))
+        .unwrap();
+        let score = |id| index.get(id).unwrap().record.get("score").cloned();
+        assert_eq!(score("a"), Some(Value::Float(1.0)));
+        assert_eq!(score("b"), Some(Value::Str("high".into())));
+        assert_eq!(
+            index.columns()[2],
+            (
+                "score".to_owned(),
+                Shape::Mixed(Box::new(Shape::Number { any_float: true }))
+            )
         );
     }
 

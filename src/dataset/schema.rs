@@ -6,104 +6,34 @@ use std::sync::Arc;
 
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 
-use crate::annotations::AnnotationIndex;
-use crate::value::{Object, Value};
+use crate::annotations::{AnnotationIndex, Shape};
 
-/// What one annotation column (or nested field) holds across the whole file.
-#[derive(Debug, Clone, PartialEq)]
-enum Kind {
-    /// Only nulls so far.
-    Null,
-    Bool,
-    Int,
-    /// Floats, or integers and floats (which the table makes floats).
-    Float,
-    Text,
-    List(Box<Kind>),
-    Object(Vec<(String, Kind)>),
-    /// Scalars of different kinds: written as text.
-    Mixed,
-}
-
-impl Kind {
-    fn of(value: &Value) -> Kind {
-        match value {
-            Value::Null => Kind::Null,
-            Value::Bool(_) => Kind::Bool,
-            Value::Int(_) => Kind::Int,
-            Value::Float(_) => Kind::Float,
-            Value::Str(_) | Value::Timestamp(_) => Kind::Text,
-            Value::List(items) => Kind::List(Box::new(
-                items.iter().map(Kind::of).fold(Kind::Null, Kind::merge),
-            )),
-            Value::Object(object) => Kind::Object(fields_of(object)),
-        }
-    }
-
-    fn merge(self, other: Kind) -> Kind {
-        match (self, other) {
-            (Kind::Null, kind) | (kind, Kind::Null) => kind,
-            (a, b) if a == b => a,
-            (Kind::Int | Kind::Float, Kind::Int | Kind::Float) => Kind::Float,
-            (Kind::List(a), Kind::List(b)) => Kind::List(Box::new(a.merge(*b))),
-            (Kind::Object(mut a), Kind::Object(b)) => {
-                for (name, kind) in b {
-                    match a.iter_mut().find(|(field, _)| *field == name) {
-                        Some((_, existing)) => {
-                            *existing = std::mem::replace(existing, Kind::Null).merge(kind);
-                        }
-                        None => a.push((name, kind)),
-                    }
-                }
-                Kind::Object(a)
-            }
-            _ => Kind::Mixed,
-        }
-    }
-
-    /// Only nulls: a text column of nulls, which every reader takes. Mixed scalars: text, as
-    /// `str()` of each value.
-    fn data_type(&self) -> DataType {
-        match self {
-            Kind::Null | Kind::Text | Kind::Mixed => DataType::Utf8,
-            Kind::Bool => DataType::Boolean,
-            Kind::Int => DataType::Int64,
-            Kind::Float => DataType::Float64,
-            Kind::List(item) => {
-                DataType::List(Arc::new(Field::new("item", item.data_type(), true)))
-            }
-            Kind::Object(fields) => DataType::Struct(struct_fields(fields)),
-        }
+/// The Arrow type of an annotation column's shape. Only nulls: a string column of nulls, which
+/// every reader takes. Values of different kinds: text, as `str()` of each value.
+fn data_type(shape: &Shape) -> DataType {
+    match shape {
+        Shape::Unknown | Shape::Text | Shape::Mixed(_) => DataType::Utf8,
+        Shape::Bool => DataType::Boolean,
+        Shape::Number { any_float: false } => DataType::Int64,
+        Shape::Number { any_float: true } => DataType::Float64,
+        Shape::List(item) => DataType::List(Arc::new(Field::new("item", data_type(item), true))),
+        Shape::Object(fields) => DataType::Struct(
+            fields
+                .iter()
+                .map(|(name, shape)| Field::new(name, data_type(shape), true))
+                .collect::<Fields>(),
+        ),
     }
 }
 
-fn fields_of(object: &Object) -> Vec<(String, Kind)> {
-    object
-        .iter()
-        .map(|(name, value)| (name.to_owned(), Kind::of(value)))
-        .collect()
-}
-
-fn struct_fields(fields: &[(String, Kind)]) -> Fields {
-    fields
-        .iter()
-        .map(|(name, kind)| Field::new(name, kind.data_type(), true))
-        .collect()
-}
-
-/// The annotation columns, in first-seen order, each typed from every record of the file.
+/// The annotation columns, in first-seen order, typed from the shapes the annotation file's
+/// values take (FORMAT.md §10).
 pub fn annotation_fields(index: &AnnotationIndex) -> Vec<Field> {
-    let columns = index
-        .records()
-        .map(|record| Kind::Object(fields_of(&record)))
-        .fold(Kind::Null, Kind::merge);
-    match columns {
-        Kind::Object(fields) => struct_fields(&fields)
-            .iter()
-            .map(|f| f.as_ref().clone())
-            .collect(),
-        _ => Vec::new(),
-    }
+    index
+        .columns()
+        .iter()
+        .map(|(name, shape)| Field::new(name, data_type(shape), true))
+        .collect()
 }
 
 /// The source's columns overlaid with the annotation's, then `dataset_version`, as a record's
