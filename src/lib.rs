@@ -27,6 +27,7 @@ pub mod review;
 pub mod runtime;
 pub mod scan;
 pub mod schedule;
+pub mod shard_file;
 pub mod shards;
 pub mod signal;
 pub mod source;

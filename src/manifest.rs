@@ -46,7 +46,9 @@ pub struct Repository {
 pub struct RepositoryFile {
     pub path: String,
     pub size: u64,
-    pub etag: Option<String>,
+    /// The SHA-256 of the file's bytes: for a shard, the one the Hub publishes in its listing
+    /// (`lfs.oid`), never the storage's own ETag; `None` for a local copy.
+    pub sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

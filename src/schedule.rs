@@ -10,12 +10,13 @@ use tokio::sync::{Semaphore, mpsc};
 
 use crate::annotations::AnnotationIndex;
 use crate::dataset::SourceSchemas;
-use crate::hub::{Hub, HubFile};
+use crate::hub::HubApi;
 use crate::in_order::{ShardEvent, ShardFeed};
 use crate::prepare::{PreparedRecord, prepare};
 use crate::printer::SourceBar;
 use crate::runtime;
 use crate::scan::{Shard, SourceRow};
+use crate::shard_file::ShardFile;
 use crate::shards::SourcePlan;
 use crate::source::Source;
 
@@ -23,7 +24,7 @@ use crate::source::Source;
 /// returned feeds, one per shard in scan order.
 /// Each scan offers `schemas` the columns its shard declares, for the dataset's Parquet files.
 pub fn start_scans(
-    hub: &Arc<Hub>,
+    api: &Arc<HubApi>,
     plans: &[SourcePlan],
     bars: &[Arc<SourceBar>],
     index: &Arc<AnnotationIndex>,
@@ -39,11 +40,11 @@ pub fn start_scans(
             let (sender, events) = mpsc::unbounded_channel();
             feeds.push(ShardFeed {
                 source: plan.source,
-                path: file.path.clone(),
+                path: file.path().to_owned(),
                 events,
             });
             let job = ScanJob {
-                hub: Arc::clone(hub),
+                api: Arc::clone(api),
                 source: plan.source,
                 file: file.clone(),
                 targets: Arc::clone(&plan.targets),
@@ -73,9 +74,9 @@ pub fn start_scans(
 
 /// The scan of one shard, feeding the hand-over.
 struct ScanJob {
-    hub: Arc<Hub>,
+    api: Arc<HubApi>,
     source: Source,
-    file: HubFile,
+    file: ShardFile,
     targets: Arc<HashSet<String>>,
     index: Arc<AnnotationIndex>,
     version: String,
@@ -89,7 +90,7 @@ impl ScanJob {
     /// `Done` or `Failed`.
     async fn run(self, events: mpsc::UnboundedSender<ShardEvent>) {
         let ScanJob {
-            hub,
+            api,
             source,
             file,
             targets,
@@ -104,13 +105,13 @@ impl ScanJob {
             bar.saw(&record.id);
             let _ = events.send(ShardEvent::Record(record));
         };
-        let size = file.size;
+        let size = file.size();
         let mut reported = 0;
         let mut on_bytes = |bytes| {
             reported += bytes;
             bar.read(bytes);
         };
-        let result = match Shard::open(&hub, source, file).await {
+        let result = match Shard::open(&api, source, file).await {
             Ok((shard, body)) => {
                 schemas.offer(source, &shard.declared_schema);
                 Arc::new(shard)

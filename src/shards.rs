@@ -10,9 +10,10 @@ use anyhow::{Context, Result, bail};
 use futures_util::{StreamExt, TryStreamExt};
 
 use crate::annotations::AnnotationIndex;
-use crate::hub::{DatasetRepo, Hub, HubError, HubFile};
+use crate::hub::{DatasetRepo, HubApi, HubError};
 use crate::manifest::{Repository, RepositoryFile};
 use crate::printer::Printer;
+use crate::shard_file::ShardFile;
 use crate::source::Source;
 
 /// A source to scan: its repository, the IDs wanted from it, and its shards in scan order.
@@ -20,28 +21,28 @@ pub struct SourcePlan {
     pub source: Source,
     pub repo: DatasetRepo,
     pub targets: Arc<HashSet<String>>,
-    pub shards: Vec<HubFile>,
+    pub shards: Vec<ShardFile>,
 }
 
 impl SourcePlan {
     pub fn total_bytes(&self) -> u64 {
-        self.shards.iter().map(|shard| shard.size).sum()
+        self.shards.iter().map(ShardFile::size).sum()
     }
 
     /// The repository as the manifest records it.
     pub fn repository(&self, source_dir: Option<&Path>) -> Repository {
         Repository {
-            id: self.repo.id.clone(),
-            revision: self.repo.revision.clone(),
-            commit: self.repo.commit.clone(),
+            id: self.repo.id().to_owned(),
+            revision: self.repo.revision().to_owned(),
+            commit: self.repo.commit().map(str::to_owned),
             source_dir: source_dir.map(PathBuf::from),
             files: self
                 .shards
                 .iter()
                 .map(|file| RepositoryFile {
-                    path: file.path.clone(),
-                    size: file.size,
-                    etag: file.etag.clone(),
+                    path: file.path().to_owned(),
+                    size: file.size(),
+                    sha256: file.sha256().map(str::to_owned),
                 })
                 .collect(),
         }
@@ -53,20 +54,20 @@ impl SourcePlan {
 const RESOLVES_AT_ONCE: usize = 16;
 
 /// Each source's repository, pinned, with its shards (or why they could not be had).
-pub type SourceShards = Vec<(Source, Result<(DatasetRepo, Vec<HubFile>)>)>;
+pub type SourceShards = Vec<(Source, Result<(DatasetRepo, Vec<ShardFile>)>)>;
 
 /// Pins, lists and resolves the shards of every source of `repos` at once (from `source_dir`
 /// when given); no other source is asked for.
 pub async fn find_all_shards(
-    hub: &Arc<Hub>,
+    api: &Arc<HubApi>,
     repos: &[(Source, DatasetRepo)],
     source_dir: Option<&Path>,
 ) -> SourceShards {
     let finds = repos.iter().map(|(source, repo)| async move {
         let shards = match source_dir {
             Some(dir) => local_shards(dir, repo).map(|shards| (repo.clone(), shards)),
-            None => match hub.pin(repo).await {
-                Ok(pinned) => resolve_shards(hub, &pinned)
+            None => match api.pin(repo).await {
+                Ok(pinned) => resolve_shards(api, &pinned)
                     .await
                     .map(|shards| (pinned, shards)),
                 Err(error) => Err(error.into()),
@@ -128,20 +129,20 @@ fn suggest_wildchat_alone(error: anyhow::Error) -> anyhow::Error {
 
 /// The shards of `repo` in a local copy laid out as on the Hub: `DIR/{owner}/{name}/data/` (as
 /// `hf download --local-dir DIR/{owner}/{name}` writes it) or `DIR/datasets/{owner}/{name}/data/`.
-fn local_shards(dir: &Path, repo: &DatasetRepo) -> Result<Vec<HubFile>> {
-    let candidates = [dir.join(&repo.id), dir.join("datasets").join(&repo.id)];
+fn local_shards(dir: &Path, repo: &DatasetRepo) -> Result<Vec<ShardFile>> {
+    let candidates = [dir.join(repo.id()), dir.join("datasets").join(repo.id())];
     let Some(root) = candidates.iter().find(|c| c.join("data").is_dir()) else {
         bail!(
             "--source-dir {} holds no copy of {}: looked for {}\nNext: download it with `hf \
              download {} --repo-type dataset --local-dir {}`.",
             dir.display(),
-            repo.id,
+            repo.id(),
             candidates
                 .iter()
                 .map(|c| c.join("data").display().to_string())
                 .collect::<Vec<_>>()
                 .join(" and "),
-            repo.id,
+            repo.id(),
             candidates[0].display()
         );
     };
@@ -160,7 +161,7 @@ fn local_shards(dir: &Path, repo: &DatasetRepo) -> Result<Vec<HubFile>> {
     }
     paths
         .into_iter()
-        .map(|path| Ok(HubFile::local(repo, &path, root.join(&path))?))
+        .map(|path| Ok(ShardFile::local(repo, &path, root.join(&path))?))
         .collect()
 }
 
@@ -171,25 +172,25 @@ fn is_shard(path: &str) -> bool {
 
 /// Lists a source's `data/train-*.parquet` shards in path order and resolves each: this is where
 /// a gated repo refuses us, before anything is streamed.
-async fn resolve_shards(hub: &Arc<Hub>, repo: &DatasetRepo) -> Result<Vec<HubFile>> {
-    let mut paths: Vec<String> = hub
+async fn resolve_shards(api: &Arc<HubApi>, repo: &DatasetRepo) -> Result<Vec<ShardFile>> {
+    let mut listed: Vec<_> = api
         .list_folder(repo, "data")
         .await?
         .into_iter()
-        .filter(|path| is_shard(path))
+        .filter(|file| is_shard(file.path()))
         .collect();
-    paths.sort();
-    if paths.is_empty() {
+    listed.sort_by(|a, b| a.path().cmp(b.path()));
+    if listed.is_empty() {
         bail!(
             "{} has no data/train-*.parquet shards at revision {}",
-            repo.id,
-            repo.revision
+            repo.id(),
+            repo.revision()
         );
     }
-    let files = futures_util::stream::iter(paths)
-        .map(|path| {
-            let (hub, repo) = (Arc::clone(hub), repo.clone());
-            async move { hub.resolve(&repo, &path).await }
+    let files = futures_util::stream::iter(listed)
+        .map(|file| {
+            let (api, repo) = (Arc::clone(api), repo.clone());
+            async move { api.resolve(&repo, &file).await.map(ShardFile::remote) }
         })
         .buffered(RESOLVES_AT_ONCE)
         .try_collect()
@@ -224,7 +225,7 @@ mod tests {
             std::fs::write(data.join(name), "PAR1").unwrap();
         }
         let shards = local_shards(dir.path(), &repo).unwrap();
-        let paths: Vec<&str> = shards.iter().map(|s| s.path.as_str()).collect();
+        let paths: Vec<&str> = shards.iter().map(ShardFile::path).collect();
         assert_eq!(paths, ["data/train-0.parquet", "data/train-1.parquet"]);
         let error = local_shards(&dir.path().join("nothing"), &repo).unwrap_err();
         assert!(error.to_string().contains("hf download"), "{error}");

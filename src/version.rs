@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use anyhow::{Result, bail};
 
-use crate::hub::{DatasetRepo, Hub};
+use crate::hub::{DatasetRepo, Hub, ListedFile};
 
 const FILE_PREFIX: &str = "HealthChat-11K_master_annotations_v";
 const FILE_SUFFIX: &str = ".jsonl";
@@ -68,15 +68,32 @@ impl fmt::Display for AnnotationVersion {
     }
 }
 
+/// The annotation files at the top of the repository, with their versions, oldest first.
+pub async fn annotation_files(
+    hub: &Hub,
+    repo: &DatasetRepo,
+) -> Result<Vec<(AnnotationVersion, ListedFile)>> {
+    let mut files: Vec<(AnnotationVersion, ListedFile)> = hub
+        .api()
+        .list_folder(repo, "")
+        .await?
+        .into_iter()
+        .filter_map(|file| Some((AnnotationVersion::from_file_name(file.path())?, file)))
+        .collect();
+    files.sort_by_key(|(version, _)| *version);
+    Ok(files)
+}
+
 /// The versions whose annotation file is in the repository (offline: in the cache), oldest
 /// first.
 pub async fn available(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<AnnotationVersion>> {
-    let files = if hub.settings().offline {
-        hub.cached_files(repo)
-    } else {
-        hub.list_folder(repo, "").await?
-    };
-    let mut versions: Vec<AnnotationVersion> = files
+    if !hub.settings().offline {
+        let files = annotation_files(hub, repo).await?;
+        return Ok(files.into_iter().map(|(version, _)| version).collect());
+    }
+    let mut versions: Vec<AnnotationVersion> = hub
+        .cache()
+        .files(repo)
         .iter()
         .filter_map(|path| AnnotationVersion::from_file_name(path))
         .collect();
@@ -98,7 +115,7 @@ pub async fn listing(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<VersionEntry>>
     let versions = available(hub, repo).await?;
     let newest = versions.last().copied();
     // Offline, `available` listed the cache itself.
-    let cached_files = (!hub.settings().offline).then(|| hub.cached_files(repo));
+    let cached_files = (!hub.settings().offline).then(|| hub.cache().files(repo));
     Ok(versions
         .into_iter()
         .map(|version| VersionEntry {
@@ -117,12 +134,12 @@ pub async fn newest(hub: &Hub, repo: &DatasetRepo) -> Result<AnnotationVersion> 
         None if hub.settings().offline => bail!(
             "HF_HUB_OFFLINE is set and no annotation file of {} is in the cache {}\n\
              Next: run once with network access (unset HF_HUB_OFFLINE) to cache one.",
-            repo.id,
-            hub.settings().cache_dir.display()
+            repo.id(),
+            hub.cache().dir().display()
         ),
         None => bail!(
             "{} holds no {FILE_PREFIX}*{FILE_SUFFIX} annotation file",
-            repo.id
+            repo.id()
         ),
     }
 }

@@ -123,9 +123,14 @@ fn the_json_summary_and_the_manifest_describe_the_run() {
         assert_eq!(repository["revision"], "main");
         assert_eq!(repository["commit"], testhub::commit_of(id), "{id}");
         for file in repository["files"].as_array().unwrap() {
-            assert!(file["size"].as_u64().unwrap() > 0);
-            assert!(
-                file["etag"].as_str().is_some_and(|e| !e.is_empty()),
+            let on_disk = fixtures()
+                .join("hub/datasets")
+                .join(id)
+                .join(file["path"].as_str().unwrap());
+            assert_eq!(file["size"], std::fs::metadata(&on_disk).unwrap().len());
+            assert_eq!(
+                file["sha256"].as_str().unwrap(),
+                independent_sha256(&on_disk),
                 "{file}"
             );
         }

@@ -11,6 +11,7 @@ use crate::annotations::AnnotationIndex;
 use crate::artifacts::{ArtifactNames, ArtifactWriter};
 use crate::cli::GenerateArgs;
 use crate::dataset::{CARD_FILE_NAME, Card, DatasetWriter, SourceSchemas, render_card};
+use crate::digest::Sha256;
 use crate::exit::MissingConversations;
 use crate::hub::{CachedFile, DatasetRepo, Hub, HubError, HubSettings};
 use crate::in_order;
@@ -58,6 +59,7 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
     check_offline(&hub, args.source_dir.as_deref())?;
     let included = included_sources(&args.sources);
     let annotations_repo = hub
+        .api()
         .pin(&DatasetRepo::new(
             ANNOTATIONS_REPO,
             &args.revisions.annotations_revision,
@@ -69,7 +71,7 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
     let source_repos = source_repos(args, &included);
     let (annotations, shards) = tokio::join!(
         load_annotations(&hub, &annotations_repo, &version, printer),
-        find_all_shards(&hub, &source_repos, args.source_dir.as_deref()),
+        find_all_shards(hub.api(), &source_repos, args.source_dir.as_deref()),
     );
     let annotations = annotations?;
     let plans = plan_sources(&annotations.index, shards, printer)?;
@@ -87,7 +89,7 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
     });
     let bars = progress_bars(printer, &plans);
     let feeds = schedule::start_scans(
-        &hub,
+        hub.api(),
         &plans,
         &bars,
         &annotations.index,
@@ -272,27 +274,29 @@ async fn choose_version(
 struct Annotations {
     file: CachedFile,
     size: u64,
+    sha256: String,
     index: Arc<AnnotationIndex>,
 }
 
 impl Annotations {
     fn repository(&self, repo: &DatasetRepo, version: &AnnotationVersion) -> Repository {
         Repository {
-            id: repo.id.clone(),
-            revision: repo.revision.clone(),
-            commit: self.file.commit.clone(),
+            id: repo.id().to_owned(),
+            revision: repo.revision().to_owned(),
+            commit: self.file.commit().map(str::to_owned),
             source_dir: None,
             files: vec![RepositoryFile {
                 path: version.file_name(),
                 size: self.size,
-                etag: self.file.etag.clone(),
+                sha256: Some(self.sha256.clone()),
             }],
         }
     }
 }
 
-/// Downloads the version's annotation file into the cache (or finds it there) and indexes it;
-/// a version without a file is reported with the versions that exist.
+/// Downloads the version's annotation file into the cache (or finds it there; offline, the cache
+/// alone answers) and indexes it; a version without a file is reported with the versions that
+/// exist.
 async fn load_annotations(
     hub: &Hub,
     repo: &DatasetRepo,
@@ -300,26 +304,38 @@ async fn load_annotations(
     printer: &Printer,
 ) -> Result<Annotations> {
     let file_name = version.file_name();
-    printer.status(format!("Fetching {file_name} from {}", repo.id));
-    let file = match hub.cached_download(repo, &file_name).await {
-        Err(HubError::EntryNotFound { .. }) => {
-            let available = version::available(hub, repo).await?;
+    printer.status(format!("Fetching {file_name} from {}", repo.id()));
+    let file = if hub.settings().offline {
+        hub.cache()
+            .lookup(repo, &file_name)?
+            .ok_or_else(|| HubError::NotCached {
+                repo: repo.id().to_owned(),
+                file: file_name.clone(),
+                cache: hub.cache().dir().to_owned(),
+            })?
+    } else {
+        let listed = version::annotation_files(hub, repo).await?;
+        let Some((_, file)) = listed.iter().find(|(listed, _)| listed == version) else {
+            let available: Vec<AnnotationVersion> = listed.iter().map(|(v, _)| *v).collect();
             bail!(version::unknown_version_message(version, &available));
-        }
-        other => other?,
+        };
+        hub.cached_download(repo, file).await?
     };
-    let text = std::fs::read_to_string(&file.path).with_context(|| {
+    let text = std::fs::read_to_string(file.path()).with_context(|| {
         format!(
             "could not read the cached annotation file {}",
-            file.path.display()
+            file.path().display()
         )
     })?;
-    let size = text.len() as u64;
+    let mut hash = Sha256::new();
+    hash.update(text.as_bytes());
+    let (size, sha256) = hash.finish();
     let index =
         AnnotationIndex::from_jsonl(text).with_context(|| format!("{file_name} cannot be used"))?;
     Ok(Annotations {
         file,
         size,
+        sha256,
         index: Arc::new(index),
     })
 }

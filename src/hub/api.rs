@@ -1,13 +1,21 @@
-//! The Hub's API calls: the tree listing of a folder, and `/resolve/` for a file's size, ETag,
-//! commit and the place its bytes are read from.
+//! The Hub's API (FORMAT.md §1): a revision pinned to its commit, the tree listing of a folder
+//! (each file's size and, for large files, the SHA-256 the Hub publishes as `lfs.oid`), and
+//! `/resolve/` for where a file's bytes are read from.
 
-use reqwest::Url;
 use reqwest::header::{self, HeaderMap};
+use reqwest::{Method, Url};
 use serde::Deserialize;
 
-use super::client::{MAX_REDIRECTS, clean_etag, header_str, header_u64};
-use super::response::Target;
-use super::{DatasetRepo, Hub, HubError, HubFile, Location};
+use super::client::{About, Channel, HttpClient};
+use super::error::HubError;
+use super::http::header_str;
+use super::repo::{DatasetRepo, is_commit};
+use super::retry::RetryState;
+use super::settings::HubSettings;
+
+/// `/resolve/` redirects followed on the Hub's own origin (a renamed repository) before the
+/// file's location is taken as it is.
+const MAX_HUB_REDIRECTS: usize = 10;
 
 #[derive(Deserialize)]
 struct RevisionInfo {
@@ -19,178 +27,289 @@ struct TreeEntry {
     #[serde(rename = "type")]
     kind: String,
     path: String,
+    #[serde(default)]
+    size: u64,
+    /// The git object ID: of the file itself, or of its LFS pointer.
+    #[serde(default)]
+    oid: Option<String>,
+    #[serde(default)]
+    lfs: Option<LfsEntry>,
 }
 
-impl Hub {
-    /// `repo` pinned to the commit its revision names now, asked once of the Hub's revision API
-    /// (a full commit hash is taken as it is; offline, the cache answers instead).
-    pub async fn pin(&self, repo: &DatasetRepo) -> Result<DatasetRepo, HubError> {
-        if repo.commit.is_some() || self.settings.offline {
-            return Ok(repo.clone());
-        }
-        let commit = if is_commit(&repo.revision) {
-            repo.revision.to_ascii_lowercase()
-        } else {
-            let mut segments = vec!["api", "datasets"];
-            segments.extend(repo.id.split('/'));
-            segments.extend(["revision", repo.revision.as_str()]);
-            let url = self.url(&segments);
-            let target = Target {
-                repo,
-                path: None,
-                what: format!("resolving revision `{}` of {}", repo.revision, repo.id),
-                on_hub: true,
-            };
-            let body = self
-                .send_and_read(&target, || {
-                    self.with_token(self.client.get(url.clone()), true)
-                })
-                .await?;
-            let info: RevisionInfo =
-                serde_json::from_slice(&body).map_err(|e| HubError::BadResponse {
-                    what: target.what.clone(),
-                    problem: format!("the answer is not the expected JSON ({e})"),
-                })?;
-            if !is_commit(&info.sha) {
-                return Err(HubError::UnsafeName {
-                    what: "commit",
-                    value: info.sha.chars().take(80).collect(),
-                    origin: target.what,
-                });
-            }
-            info.sha.to_ascii_lowercase()
-        };
-        Ok(DatasetRepo {
-            commit: Some(commit),
-            ..repo.clone()
+#[derive(Deserialize)]
+struct LfsEntry {
+    oid: String,
+    size: u64,
+}
+
+/// A file as the repository's listing describes it: nothing here depends on headers a cache
+/// may strip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedFile {
+    path: String,
+    size: u64,
+    /// The SHA-256 of the bytes, for a file stored with LFS (`lfs.oid`).
+    sha256: Option<String>,
+    /// The git blob ID, for a file stored in git itself.
+    git_oid: Option<String>,
+}
+
+impl ListedFile {
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The SHA-256 of the file's bytes as the Hub publishes it (large files only).
+    pub fn sha256(&self) -> Option<&str> {
+        self.sha256.as_deref()
+    }
+
+    /// What the file's bytes hash to, as the Hugging Face cache names its blob: the SHA-256 of
+    /// an LFS file, else the git blob ID.
+    pub fn blob_name(&self) -> Option<&str> {
+        self.sha256.as_deref().or(self.git_oid.as_deref())
+    }
+}
+
+/// A file of a pinned repository and the URL its bytes are read from (the storage URL the
+/// `/resolve/` redirect named, or the Hub's own `/resolve/` URL for a file it serves itself).
+#[derive(Debug, Clone)]
+pub struct RemoteFile {
+    repo: DatasetRepo,
+    listed: ListedFile,
+    url: Url,
+}
+
+impl RemoteFile {
+    pub fn repo(&self) -> &DatasetRepo {
+        &self.repo
+    }
+
+    pub fn listed(&self) -> &ListedFile {
+        &self.listed
+    }
+
+    pub fn path(&self) -> &str {
+        &self.listed.path
+    }
+
+    pub fn size(&self) -> u64 {
+        self.listed.size
+    }
+
+    pub(super) fn url(&self) -> &Url {
+        &self.url
+    }
+
+    pub(super) fn relocated(&mut self, url: Url) {
+        self.url = url;
+    }
+
+    pub(super) fn describe(&self) -> String {
+        format!("reading {} of {}", self.listed.path, self.repo.id())
+    }
+}
+
+/// The Hub's API calls, on one HTTP client.
+pub struct HubApi {
+    client: HttpClient,
+}
+
+impl HubApi {
+    pub fn new(settings: HubSettings) -> Result<HubApi, HubError> {
+        Ok(HubApi {
+            client: HttpClient::new(settings)?,
         })
     }
 
-    /// The paths of the files directly inside `folder` ("" for the root) of a dataset repository.
+    pub fn settings(&self) -> &HubSettings {
+        self.client.settings()
+    }
+
+    pub(super) fn client(&self) -> &HttpClient {
+        &self.client
+    }
+
+    /// `repo` pinned to the commit its revision names now, asked once of the Hub's revision API
+    /// (a full commit hash is taken as it is; offline, the revision stays as asked).
+    pub async fn pin(&self, repo: &DatasetRepo) -> Result<DatasetRepo, HubError> {
+        if repo.commit().is_some() || self.settings().offline {
+            return Ok(repo.clone());
+        }
+        if is_commit(repo.revision()) {
+            return Ok(repo.pinned(repo.revision().to_ascii_lowercase()));
+        }
+        let url = self.client.api_url(repo, &["revision", repo.revision()]);
+        let mut retry = self.client.retry_state(format!(
+            "resolving revision `{}` of {}",
+            repo.revision(),
+            repo.id()
+        ));
+        let about = About { repo, path: None };
+        let (_, body) = self.client.get_whole(&about, &mut retry, &url).await?;
+        let info: RevisionInfo =
+            serde_json::from_slice(&body).map_err(|e| HubError::BadResponse {
+                what: retry.what().to_owned(),
+                problem: format!("the answer is not the expected JSON ({e})"),
+            })?;
+        if !is_commit(&info.sha) {
+            return Err(HubError::UnsafeName {
+                what: "commit",
+                value: info.sha.chars().take(80).collect(),
+                origin: retry.what().to_owned(),
+            });
+        }
+        Ok(repo.pinned(info.sha.to_ascii_lowercase()))
+    }
+
+    /// The files directly inside `folder` ("" for the root) of a dataset repository, in the
+    /// listing's order.
     pub async fn list_folder(
         &self,
         repo: &DatasetRepo,
         folder: &str,
-    ) -> Result<Vec<String>, HubError> {
-        let mut segments = vec!["api", "datasets"];
-        segments.extend(repo.id.split('/'));
-        segments.extend(["tree", repo.reference()]);
-        segments.extend(folder.split('/').filter(|s| !s.is_empty()));
-        let mut next = Some(self.url(&segments));
-        let target = Target {
+    ) -> Result<Vec<ListedFile>, HubError> {
+        let mut rest = vec!["tree", repo.reference()];
+        rest.extend(folder.split('/').filter(|s| !s.is_empty()));
+        let mut next = Some(self.client.api_url(repo, &rest));
+        let mut retry = self.client.retry_state(format!(
+            "listing {} of {}",
+            if folder.is_empty() { "/" } else { folder },
+            repo.id()
+        ));
+        let about = About {
             repo,
             path: (!folder.is_empty()).then_some(folder),
-            what: format!(
-                "listing {} of {}",
-                if folder.is_empty() { "/" } else { folder },
-                repo.id
-            ),
-            on_hub: true,
         };
         let mut files = Vec::new();
         while let Some(url) = next.take() {
-            // A next page on another origin is fetched without the token.
-            let send_token = self.is_hub(&url);
-            let (headers, body) = self
-                .send_and_read_with_headers(&target, || {
-                    self.with_token(self.client.get(url.clone()), send_token)
-                })
-                .await?;
+            // A next page on another origin is fetched without the token (HttpClient::send).
+            let (headers, body) = self.client.get_whole(&about, &mut retry, &url).await?;
+            retry.progressed();
             next = next_page(&headers, &url);
             let entries: Vec<TreeEntry> =
                 serde_json::from_slice(&body).map_err(|e| HubError::BadResponse {
-                    what: target.what.clone(),
+                    what: retry.what().to_owned(),
                     problem: format!("the listing is not the expected JSON ({e})"),
                 })?;
-            files.extend(
-                entries
-                    .into_iter()
-                    .filter(|entry| entry.kind == "file")
-                    .map(|entry| entry.path),
-            );
+            for entry in entries.into_iter().filter(|entry| entry.kind == "file") {
+                files.push(listed_file(entry).map_err(|problem| HubError::BadResponse {
+                    what: retry.what().to_owned(),
+                    problem,
+                })?);
+            }
         }
         Ok(files)
     }
 
-    /// Follows the `/resolve/` redirects of a file (HEAD requests) to where its bytes are, and
-    /// learns its size, ETag and commit on the way. This is also where gated access is checked.
-    pub async fn resolve(&self, repo: &DatasetRepo, path: &str) -> Result<HubFile, HubError> {
-        let target = Target {
+    /// Where `file`'s bytes are read from: `/resolve/` asked with a HEAD request (where gated
+    /// access is checked), redirects on the Hub's origin followed, and the first one that leaves
+    /// it taken as the location without a request of its own (storage URLs are signed for GET).
+    pub async fn resolve(
+        &self,
+        repo: &DatasetRepo,
+        file: &ListedFile,
+    ) -> Result<RemoteFile, HubError> {
+        let mut retry =
+            self.client
+                .retry_state(format!("resolving {} of {}", file.path, repo.id()));
+        let url = self.locate(repo, &file.path, &mut retry, None).await?;
+        Ok(RemoteFile {
+            repo: repo.clone(),
+            listed: file.clone(),
+            url,
+        })
+    }
+
+    /// The location of `path` as `/resolve/` names it now; with `cache_bust`, asked with a query
+    /// parameter of that value, so that no cache on the way answers for the Hub.
+    pub(super) async fn locate(
+        &self,
+        repo: &DatasetRepo,
+        path: &str,
+        retry: &mut RetryState,
+        cache_bust: Option<u64>,
+    ) -> Result<Url, HubError> {
+        let mut url = self.client.resolve_url(repo, path);
+        if let Some(value) = cache_bust {
+            url.query_pairs_mut()
+                .append_pair("healthchat_fresh", &value.to_string());
+        }
+        let about = About {
             repo,
             path: Some(path),
-            what: format!("resolving {path} of {}", repo.id),
-            on_hub: true,
         };
-        let mut url = self.resolve_url(repo, path);
-        let mut send_token = true;
-        let (mut size, mut etag, mut commit) = (None, None, None);
-        let mut located = false;
-        for _ in 0..=MAX_REDIRECTS {
+        for _ in 0..=MAX_HUB_REDIRECTS {
             let response = self
-                .send(&target, || {
-                    self.with_token(self.resolver.head(url.clone()), send_token)
-                })
+                .client
+                .send(&about, retry, Channel::Resolve, Method::HEAD, &url, |r| r)
                 .await?;
             let headers = response.headers();
-            commit = commit.or_else(|| header_str(headers, "x-repo-commit"));
-            if let (Some(pinned), Some(served)) = (&repo.commit, &commit)
-                && !served.eq_ignore_ascii_case(pinned)
-            {
-                return Err(HubError::Changed {
-                    what: target.what,
-                    problem: format!("the Hub served commit {served}, not the pinned {pinned}"),
-                });
-            }
-            size = size.or_else(|| header_u64(headers, "x-linked-size"));
-            etag = etag.or_else(|| header_str(headers, "x-linked-etag").map(|e| clean_etag(&e)));
+            check_commit(repo, headers, retry.what())?;
             if !response.status().is_redirection() {
-                size = size.or_else(|| header_u64(headers, header::CONTENT_LENGTH.as_str()));
-                etag = etag.or_else(|| header_str(headers, "etag").map(|e| clean_etag(&e)));
-                located = true;
-                break;
+                return Ok(url);
             }
-            let storage_redirect =
-                headers.contains_key("x-linked-size") || headers.contains_key("x-linked-etag");
             let location = header_str(headers, header::LOCATION.as_str())
                 .and_then(|location| url.join(&location).ok())
                 .ok_or_else(|| HubError::BadResponse {
-                    what: target.what.clone(),
+                    what: retry.what().to_owned(),
                     problem: format!("HTTP {} without a valid Location", response.status()),
                 })?;
-            if storage_redirect || !self.is_hub(&location) {
-                send_token = false;
+            if !self.client.is_hub(&location) {
+                return Ok(location);
             }
             url = location;
-            // A pre-signed storage URL whose size is known needs no request of its own.
-            if storage_redirect && size.is_some() {
-                located = true;
-                break;
-            }
         }
-        if !located {
-            return Err(HubError::BadResponse {
-                what: target.what,
-                problem: format!("more than {MAX_REDIRECTS} redirects"),
-            });
-        }
-        let size = size.ok_or_else(|| HubError::BadResponse {
-            what: target.what.clone(),
-            problem: "no Content-Length or X-Linked-Size".to_owned(),
-        })?;
-        Ok(HubFile {
-            repo: repo.clone(),
-            path: path.to_owned(),
-            size,
-            etag,
-            commit,
-            location: Location::Remote { url, send_token },
+        Err(HubError::BadResponse {
+            what: retry.what().to_owned(),
+            problem: format!("more than {MAX_HUB_REDIRECTS} redirects"),
         })
     }
 }
 
-/// A full commit hash: 40 hexadecimal digits.
-fn is_commit(value: &str) -> bool {
-    value.len() == 40 && value.bytes().all(|b| b.is_ascii_hexdigit())
+/// A listing entry as a file, its hashes checked for form (they may name cache blobs).
+fn listed_file(entry: TreeEntry) -> Result<ListedFile, String> {
+    let is_hex = |value: &str, len: usize| {
+        value.len() == len && value.bytes().all(|b| b.is_ascii_hexdigit())
+    };
+    let (size, sha256) = match entry.lfs {
+        Some(lfs) if is_hex(&lfs.oid, 64) => (lfs.size, Some(lfs.oid.to_ascii_lowercase())),
+        Some(lfs) => {
+            return Err(format!(
+                "{} has an lfs.oid that is not a SHA-256: `{}`",
+                entry.path,
+                lfs.oid.chars().take(80).collect::<String>()
+            ));
+        }
+        None => (entry.size, None),
+    };
+    // Not checked for form here: a mirror may send any name, and the cache refuses names that
+    // are not plain before they name a file.
+    let git_oid = entry.oid;
+    Ok(ListedFile {
+        path: entry.path,
+        size,
+        sha256,
+        git_oid,
+    })
+}
+
+/// A `/resolve/` answer naming a commit other than the pinned one means the revision moved
+/// under a request that named the commit: a Hub bug or a mirror out of step, never mixed in.
+fn check_commit(repo: &DatasetRepo, headers: &HeaderMap, what: &str) -> Result<(), HubError> {
+    match (repo.commit(), header_str(headers, "x-repo-commit")) {
+        (Some(pinned), Some(served)) if !served.eq_ignore_ascii_case(pinned) => {
+            Err(HubError::Changed {
+                what: what.to_owned(),
+                problem: format!("the Hub served commit {served}, not the pinned {pinned}"),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The `rel="next"` target of a `Link` header (the Hub's listing pagination).
@@ -224,5 +343,35 @@ mod tests {
             "https://hub.test/api/datasets/a/b/tree/main?cursor=xyz"
         );
         assert_eq!(next_page(&HeaderMap::new(), &current), None);
+    }
+
+    #[test]
+    fn listing_entries_give_the_published_hashes() {
+        let entries: Vec<TreeEntry> = serde_json::from_str(
+            r#"[{"type":"file","oid":"0123456789abcdef0123456789abcdef01234567","size":134,
+                 "path":"data/train-0.parquet",
+                 "lfs":{"oid":"5891B5B522D5DF086D0FF0B110FBD9D21BB4FC7163AF34D08286A2E846F6BE03","size":9000,"pointerSize":134}},
+                {"type":"file","oid":"ce013625030ba8dba906f756967f9e9ca394464a","size":6,"path":"README.md"}]"#,
+        )
+        .unwrap();
+        let files: Vec<ListedFile> = entries
+            .into_iter()
+            .map(|e| listed_file(e).unwrap())
+            .collect();
+        assert_eq!(files[0].size(), 9000, "the LFS size, not the pointer's");
+        assert_eq!(
+            files[0].blob_name(),
+            Some("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03")
+        );
+        assert_eq!(files[1].sha256(), None);
+        assert_eq!(
+            files[1].blob_name(),
+            Some("ce013625030ba8dba906f756967f9e9ca394464a")
+        );
+        let bad: TreeEntry = serde_json::from_str(
+            r#"{"type":"file","path":"x","size":1,"lfs":{"oid":"../../x","size":1}}"#,
+        )
+        .unwrap();
+        assert!(listed_file(bad).unwrap_err().contains("not a SHA-256"));
     }
 }

@@ -1,27 +1,44 @@
 //! The Hugging Face cache (`$HF_HUB_CACHE`), kept as `huggingface_hub` keeps it so either tool
-//! finds what the other downloaded: `datasets--{owner}--{name}/blobs/{etag}`,
+//! finds what the other downloaded: `datasets--{owner}--{name}/blobs/{blob}`,
 //! `snapshots/{commit}/{path}` linking to the blob, `refs/{revision}` naming the commit, and a lock
-//! per blob at `.locks/datasets--{owner}--{name}/{etag}.lock` (the file `huggingface_hub` locks).
+//! per blob at `.locks/datasets--{owner}--{name}/{blob}.lock` (the file `huggingface_hub` locks).
+//! No HTTP here: [`super::Hub`] brings the bytes.
 //!
-//! Safer than trusting it: header values become path components only when they are plain names,
-//! a blob is written to a unique temporary file under its lock and renamed into place, and a
-//! blob's bytes are checked against its ETag (SHA-256 for large files, the git blob SHA-1 for
+//! Safer than trusting it: names from a server become path components only when they are plain
+//! names, a blob is written to a unique temporary file under its lock and renamed into place, and
+//! a blob's bytes are checked against its name (SHA-256 for large files, the git blob SHA-1 for
 //! small ones) before use.
 
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{DatasetRepo, Hub, HubError};
+use super::error::HubError;
+use super::repo::DatasetRepo;
 use crate::digest::{BlobId, blob_id_of_file};
 
 /// A file in the Hugging Face cache, and the commit of the snapshot that holds it.
 #[derive(Debug, Clone)]
 pub struct CachedFile {
-    pub path: PathBuf,
-    pub commit: Option<String>,
-    /// The blob's name in the cache, which is the file's ETag.
-    pub etag: Option<String>,
+    path: PathBuf,
+    commit: Option<String>,
+}
+
+impl CachedFile {
+    /// The snapshot's path of the file (a link to its blob).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn commit(&self) -> Option<&str> {
+        self.commit.as_deref()
+    }
+}
+
+/// The cache folder.
+#[derive(Debug, Clone)]
+pub struct HubCache {
+    dir: PathBuf,
 }
 
 /// One repository's folder in the cache.
@@ -32,15 +49,15 @@ struct RepoCache {
 
 impl RepoCache {
     fn new(cache_dir: &Path, repo: &DatasetRepo) -> RepoCache {
-        let name = format!("datasets--{}", repo.id.replace('/', "--"));
+        let name = format!("datasets--{}", repo.id().replace('/', "--"));
         RepoCache {
             folder: cache_dir.join(&name),
             locks: cache_dir.join(".locks").join(name),
         }
     }
 
-    fn blob(&self, etag: &str) -> PathBuf {
-        self.folder.join("blobs").join(etag)
+    fn blob(&self, name: &str) -> PathBuf {
+        self.folder.join("blobs").join(name)
     }
 
     fn pointer(&self, commit: &str, path: &str) -> PathBuf {
@@ -55,8 +72,8 @@ impl RepoCache {
 }
 
 /// A name that is safe as one path component: letters, digits, `.`, `_`, `-`, not starting with
-/// `.`, at most 128 characters. ETags and commits from a server must be such names before they
-/// name files (an ETag of `"/tmp/x"` or `"../../x"` would otherwise write outside the cache).
+/// `.`, at most 128 characters. Blob names and commits from a server must be such names before
+/// they name files (a name of `/tmp/x` or `../../x` would otherwise write outside the cache).
 pub(super) fn is_plain_name(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= 128
@@ -66,14 +83,27 @@ pub(super) fn is_plain_name(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-impl Hub {
+fn cache_error(path: &Path) -> impl FnOnce(std::io::Error) -> HubError {
+    let path = path.to_owned();
+    move |source| HubError::Cache { path, source }
+}
+
+impl HubCache {
+    pub fn new(dir: PathBuf) -> HubCache {
+        HubCache { dir }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The cached copy of `path` at `repo`'s revision (a branch the cache has a ref for, or a
-    /// commit), without asking the Hub, checked against its ETag.
-    fn cached(&self, repo: &DatasetRepo, path: &str) -> Result<Option<CachedFile>, HubError> {
-        let cache = RepoCache::new(&self.settings.cache_dir, repo);
+    /// commit), checked against its blob name.
+    pub fn lookup(&self, repo: &DatasetRepo, path: &str) -> Result<Option<CachedFile>, HubError> {
+        let cache = RepoCache::new(&self.dir, repo);
         let Some(commit) = cache
-            .commit_of(&repo.revision)
-            .or_else(|| is_plain_name(&repo.revision).then(|| repo.revision.clone()))
+            .commit_of(repo.revision())
+            .or_else(|| is_plain_name(repo.revision()).then(|| repo.revision().to_owned()))
         else {
             return Ok(None);
         };
@@ -81,30 +111,27 @@ impl Hub {
         let Ok(blob) = pointer.canonicalize() else {
             return Ok(None);
         };
-        let etag = blob
+        let name = blob
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .filter(|name| is_plain_name(name));
-        if let Some(etag) = &etag
-            && !blob_matches(&blob, etag)
+        if let Some(name) = &name
+            && !blob_matches(&blob, name)
         {
             return Err(HubError::CorruptCache {
                 path: blob,
-                etag: etag.clone(),
+                blob: name.clone(),
             });
         }
         Ok(Some(CachedFile {
             path: pointer,
             commit: Some(commit),
-            etag,
         }))
     }
 
     /// The files at the top of any cached snapshot of `repo`, for offline listings.
-    pub fn cached_files(&self, repo: &DatasetRepo) -> Vec<String> {
-        let snapshots = RepoCache::new(&self.settings.cache_dir, repo)
-            .folder
-            .join("snapshots");
+    pub fn files(&self, repo: &DatasetRepo) -> Vec<String> {
+        let snapshots = RepoCache::new(&self.dir, repo).folder.join("snapshots");
         let mut files: Vec<String> = std::fs::read_dir(snapshots)
             .into_iter()
             .flatten()
@@ -122,104 +149,92 @@ impl Hub {
         files
     }
 
-    /// Returns the cached copy of a file, downloading it into the cache when it is missing,
-    /// outdated or does not match its ETag. With `HF_HUB_OFFLINE` the cache alone answers.
-    pub async fn cached_download(
-        &self,
-        repo: &DatasetRepo,
-        path: &str,
-    ) -> Result<CachedFile, HubError> {
-        if self.settings.offline {
-            return self.cached(repo, path)?.ok_or_else(|| HubError::NotCached {
-                repo: repo.id.clone(),
-                file: path.to_owned(),
-                cache: self.settings.cache_dir.clone(),
-            });
-        }
-        let file = self.resolve(repo, path).await?;
-        let unsafe_name = |what: &'static str, value: &str| HubError::UnsafeName {
-            what,
-            value: value.chars().take(80).collect(),
-            origin: file.describe(),
-        };
-        let etag = file.etag.clone().ok_or_else(|| HubError::BadResponse {
-            what: file.describe(),
-            problem: "no ETag, so the file cannot be cached".to_owned(),
-        })?;
-        if !is_plain_name(&etag) {
-            return Err(unsafe_name("ETag", &etag));
-        }
-        let commit = file
-            .commit
-            .clone()
-            .or_else(|| repo.commit.clone())
-            .unwrap_or_else(|| repo.revision.clone());
-        if !is_plain_name(&commit) {
-            return Err(unsafe_name("commit", &commit));
-        }
-        if !path.split('/').all(is_plain_name) {
-            return Err(unsafe_name("path", path));
-        }
-        let cache = RepoCache::new(&self.settings.cache_dir, repo);
-        let blob = cache.blob(&etag);
-        let cache_error = |path: &Path| {
-            let path = path.to_owned();
-            move |source| HubError::Cache { path, source }
-        };
+    /// Takes the lock of blob `name` of `repo`, waiting while another run (or `huggingface_hub`)
+    /// writes it. `name` must be a plain name (see [`is_plain_name`]).
+    pub async fn lock_blob(&self, repo: &DatasetRepo, name: &str) -> Result<BlobLock, HubError> {
+        let cache = RepoCache::new(&self.dir, repo);
         std::fs::create_dir_all(&cache.locks).map_err(cache_error(&cache.locks))?;
-        let lock_path = cache.locks.join(format!("{etag}.lock"));
+        let lock_path = cache.locks.join(format!("{name}.lock"));
         let lock = File::create(&lock_path).map_err(cache_error(&lock_path))?;
-        // Another run (or huggingface_hub) may be writing this blob: wait for it.
+        // std's `File::lock` is flock on Unix and LockFileEx on Windows, as `filelock` uses.
         let lock = tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))
             .await
             .expect("locking does not panic")
             .map_err(cache_error(&lock_path))?;
-        if !blob_matches(&blob, &etag) {
-            let bytes = self.fetch_range(&file, 0, file.size).await?;
-            if !BlobId::parse(&etag).is_none_or(|id| id.matches(&bytes)) {
-                return Err(HubError::BadResponse {
-                    what: file.describe(),
-                    problem: format!("the bytes received do not hash to their ETag {etag}"),
-                });
-            }
-            let blobs = blob.parent().expect("blob paths have a parent");
-            std::fs::create_dir_all(blobs).map_err(cache_error(blobs))?;
-            let mut partial = tempfile::Builder::new()
-                .prefix(&format!("{etag}."))
-                .suffix(".incomplete")
-                .tempfile_in(blobs)
-                .map_err(cache_error(blobs))?;
-            partial
-                .write_all(&bytes)
-                .and_then(|()| partial.as_file().sync_all())
-                .map_err(cache_error(partial.path()))?;
-            partial.persist(&blob).map_err(|error| HubError::Cache {
-                path: blob.clone(),
-                source: error.error,
-            })?;
-        }
-        let pointer = cache.pointer(&commit, path);
-        if pointer.canonicalize().ok().as_deref() != blob.canonicalize().ok().as_deref() {
-            let _ = std::fs::remove_file(&pointer);
-            link_snapshot(&blob, &pointer).map_err(cache_error(&pointer))?;
-        }
-        if repo.revision != commit && is_plain_name(&repo.revision) {
-            write_ref(&cache.folder, &repo.revision, &commit)
-                .map_err(cache_error(&cache.folder))?;
-        }
-        drop(lock);
-        Ok(CachedFile {
-            path: pointer,
-            commit: Some(commit),
-            etag: Some(etag),
+        Ok(BlobLock {
+            blob: cache.blob(name),
+            name: name.to_owned(),
+            cache,
+            _lock: lock,
         })
     }
 }
 
-/// True when `blob` exists and its bytes hash to `etag` (a blob whose ETag is no hash, as some
+/// A blob of the cache, locked: present and checked, or to be written.
+pub struct BlobLock {
+    cache: RepoCache,
+    blob: PathBuf,
+    name: String,
+    _lock: File,
+}
+
+impl BlobLock {
+    /// True when the blob is there and its bytes hash to its name.
+    pub fn is_present(&self) -> bool {
+        blob_matches(&self.blob, &self.name)
+    }
+
+    /// Whether `bytes` hash to the blob's name (a name that is no hash, as some mirrors send,
+    /// cannot be checked and is taken as it is).
+    pub fn matches(&self, bytes: &[u8]) -> bool {
+        BlobId::parse(&self.name).is_none_or(|id| id.matches(bytes))
+    }
+
+    /// Writes the blob: into a temporary file of its own, synced, then renamed into place.
+    pub fn write(&self, bytes: &[u8]) -> Result<(), HubError> {
+        let blobs = self.blob.parent().expect("blob paths have a parent");
+        std::fs::create_dir_all(blobs).map_err(cache_error(blobs))?;
+        let mut partial = tempfile::Builder::new()
+            .prefix(&format!("{}.", self.name))
+            .suffix(".incomplete")
+            .tempfile_in(blobs)
+            .map_err(cache_error(blobs))?;
+        partial
+            .write_all(bytes)
+            .and_then(|()| partial.as_file().sync_all())
+            .map_err(cache_error(partial.path()))?;
+        partial
+            .persist(&self.blob)
+            .map_err(|error| HubError::Cache {
+                path: self.blob.clone(),
+                source: error.error,
+            })?;
+        Ok(())
+    }
+
+    /// Links `path` of snapshot `commit` to the blob, and points `refs/{revision}` at the
+    /// commit (when the revision is a plain name other than the commit); releases the lock.
+    pub fn link(self, commit: &str, path: &str, revision: &str) -> Result<CachedFile, HubError> {
+        let pointer = self.cache.pointer(commit, path);
+        if pointer.canonicalize().ok().as_deref() != self.blob.canonicalize().ok().as_deref() {
+            let _ = std::fs::remove_file(&pointer);
+            link_snapshot(&self.blob, &pointer).map_err(cache_error(&pointer))?;
+        }
+        if revision != commit && is_plain_name(revision) {
+            write_ref(&self.cache.folder, revision, commit)
+                .map_err(cache_error(&self.cache.folder))?;
+        }
+        Ok(CachedFile {
+            path: pointer,
+            commit: Some(commit.to_owned()),
+        })
+    }
+}
+
+/// True when `blob` exists and its bytes hash to `name` (a blob whose name is no hash, as some
 /// mirrors send, is taken as it is).
-fn blob_matches(blob: &Path, etag: &str) -> bool {
-    match BlobId::parse(etag) {
+fn blob_matches(blob: &Path, name: &str) -> bool {
+    match BlobId::parse(name) {
         Some(id) => blob_id_of_file(blob, &id).is_ok_and(|matches| matches),
         None => blob.is_file(),
     }
@@ -237,31 +252,45 @@ fn write_ref(folder: &Path, revision: &str, commit: &str) -> std::io::Result<()>
     Ok(())
 }
 
+/// A relative symbolic link from the snapshot to the blob, like `huggingface_hub`, so the cache
+/// can be moved; where links cannot be made (Windows without developer mode, some network
+/// file systems) a copy, as `huggingface_hub` falls back to.
 fn link_snapshot(blob: &Path, pointer: &Path) -> std::io::Result<()> {
     let parent = pointer.parent().expect("snapshot paths have a parent");
     std::fs::create_dir_all(parent)?;
-    #[cfg(unix)]
-    {
-        // Relative, like huggingface_hub, so the cache can be moved.
-        let depth = pointer
-            .strip_prefix(
-                blob.parent()
-                    .and_then(Path::parent)
-                    .expect("blobs/ is inside the repo folder"),
-            )
-            .map(|relative| relative.components().count() - 1)
-            .unwrap_or(0);
-        let mut target = PathBuf::new();
-        for _ in 0..depth {
-            target.push("..");
-        }
-        target.push("blobs");
-        target.push(blob.file_name().expect("blobs have a name"));
-        if std::os::unix::fs::symlink(&target, pointer).is_ok() {
-            return Ok(());
-        }
+    let depth = pointer
+        .strip_prefix(
+            blob.parent()
+                .and_then(Path::parent)
+                .expect("blobs/ is inside the repo folder"),
+        )
+        .map(|relative| relative.components().count() - 1)
+        .unwrap_or(0);
+    let mut target = PathBuf::new();
+    for _ in 0..depth {
+        target.push("..");
+    }
+    target.push("blobs");
+    target.push(blob.file_name().expect("blobs have a name"));
+    if symlink_file(&target, pointer).is_ok() {
+        return Ok(());
     }
     std::fs::copy(blob, pointer).map(|_| ())
+}
+
+#[cfg(unix)]
+fn symlink_file(target: &Path, link: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
+}
+
+#[cfg(windows)]
+fn symlink_file(target: &Path, link: &Path) -> std::io::Result<()> {
+    std::os::windows::fs::symlink_file(target, link)
+}
+
+#[cfg(not(any(unix, windows)))]
+fn symlink_file(_target: &Path, _link: &Path) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
 }
 
 #[cfg(test)]

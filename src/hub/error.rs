@@ -17,14 +17,20 @@ pub enum HubError {
         endpoint: String,
     },
     #[error(
-        "{repo} is a gated dataset and the token from {origin} has no access to it (HTTP 403).\n\
+        "{repo} is a gated dataset and the token from {origin} has no access to it (HTTP \
+         403){message}.\n\
          Next: while logged in as the token's account, request access at {page} and wait for \
-         it to be granted, or set HF_TOKEN to a token of an account that has access."
+         it to be granted, or set HF_TOKEN to a token of an account that has access. A \
+         fine-grained token also needs the permission \"Read access to contents of all public \
+         gated repos you can access\" (edit it at {endpoint}/settings/tokens)."
     )]
     GatedNoAccess {
         repo: String,
         page: String,
         origin: String,
+        /// The Hub's own words (`X-Error-Message`), as `: ...`, or empty.
+        message: String,
+        endpoint: String,
     },
     #[error(
         "the Hub rejected the token from {origin} (HTTP 401 for {repo}): it is invalid, expired \
@@ -52,11 +58,43 @@ pub enum HubError {
         status: u16,
         message: String,
     },
-    #[error("{what}: gave up after {attempts} attempts; last error: {last}")]
+    #[error("{what}: gave up after {attempts} attempts ({tally}); last error: {last}")]
     RetriesExhausted {
         what: String,
         attempts: u32,
+        /// How many of the attempts failed in which way.
+        tally: String,
         last: String,
+    },
+    #[error(
+        "{what}: {host} answered HTTP {status}{message} (the Hub at {endpoint} redirected the \
+         request there; the token is sent only to {endpoint}, so none went to {host}).\n\
+         Next: if {host} is the Hub you mean to use, set HF_ENDPOINT to its address; otherwise \
+         tell whoever runs {endpoint} that it redirects there."
+    )]
+    OtherHub {
+        what: String,
+        host: String,
+        status: u16,
+        message: String,
+        endpoint: String,
+    },
+    #[error("{what}: {host}, where the Hub's redirect led, answered HTTP {status}{message}")]
+    Elsewhere {
+        what: String,
+        host: String,
+        status: u16,
+        message: String,
+    },
+    #[error(
+        "{what}: {problem}, {times} times in a row, each time from a fresh storage URL.\n\
+         Next: run again later (a cache in front of the storage may heal), or download the \
+         shards first (`hf download`) and pass --source-dir."
+    )]
+    Storage {
+        what: String,
+        times: u32,
+        problem: String,
     },
     #[error(
         "{what}: the server answered a request for part of the file with the whole file (HTTP \
@@ -82,12 +120,12 @@ pub enum HubError {
         cache: PathBuf,
     },
     #[error(
-        "the cached file {} does not match its ETag {etag} (it was changed or damaged on disk).\n\
+        "the cached file {} does not hash to its name {blob} (it was changed or damaged on disk).\n\
          Next: run once with network access (unset HF_HUB_OFFLINE) to download it again, or \
          delete it.",
         path.display()
     )]
-    CorruptCache { path: PathBuf, etag: String },
+    CorruptCache { path: PathBuf, blob: String },
     #[error(
         "{origin}: the server sent the {what} `{value}`, which is not a plain name, so it cannot \
          name a file in the Hugging Face cache.\n\
@@ -100,12 +138,6 @@ pub enum HubError {
     },
     #[error("could not write the Hugging Face cache at {path}: {source}")]
     Cache {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("could not read {path}: {source}")]
-    Local {
         path: PathBuf,
         #[source]
         source: std::io::Error,

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use reqwest::Url;
 
-use super::HubError;
+use super::error::HubError;
 
 /// The proxy variables, each with its lower-case twin, as curl and Python read them.
 const PROXY_VARIABLES: [&str; 3] = ["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"];

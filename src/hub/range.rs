@@ -1,86 +1,120 @@
-//! Byte ranges of a file: one streaming request, resumed with `Range` after a cut or a stall,
-//! renewed when a pre-signed storage URL expires, and stopped when the file changes under it.
-
-use std::path::PathBuf;
+//! Byte ranges of a resolved file: one streaming request, resumed with `Range` after a cut or a
+//! stall, renewed from `/resolve/` when the storage URL expires or a cache in front of it answers
+//! for another object, all within one [`RetryState`]; only a consistent answer stops it.
 
 use bytes::Bytes;
 use reqwest::header;
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 
-use super::client::{clean_etag, describe_reqwest_error, header_str};
-use super::response::Target;
-use super::{Hub, HubError, HubFile, Location};
+use super::api::{HubApi, RemoteFile};
+use super::client::{About, Channel};
+use super::error::HubError;
+use super::http::{EntityTag, header_str, parse_content_range, unsatisfied_range_size};
+use super::retry::{RetryState, Setback};
 
-impl Hub {
-    /// Reads bytes `start..end` of a resolved file, resuming after dropped connections.
-    pub fn read_range(&self, file: &HubFile, start: u64, end: u64) -> RangeReader<'_> {
+/// The same storage misbehaviour this many times in a row, each from a fresh URL, is taken as
+/// what the storage really does.
+const CONSISTENT_ANSWERS: u32 = 3;
+
+/// Where a reader is.
+enum ReadState {
+    /// No request open: the next read sends one from `offset`.
+    Idle,
+    /// A response whose body holds bytes `from..until`, of which those before `offset` were
+    /// read.
+    Streaming {
+        response: Response,
+        from: u64,
+        until: u64,
+    },
+}
+
+/// An answer a fresh storage URL may fix (CloudFront was seen to send each of them from a stale
+/// cache entry; pre-signed URLs expire).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Stale {
+    /// 4xx from the storage: the pre-signed URL expired, or was signed for something else.
+    Refused { error: String },
+    /// 416 to a range inside the file, naming another size (a cached redirect body's).
+    Unsatisfiable { stated: Option<u64> },
+    /// 206 whose body ended before the bytes its `Content-Range` promised (often: none).
+    Short { promised: u64, sent: u64 },
+    /// 200 with the whole file to a request for a range that does not start at 0.
+    Whole,
+    /// Bytes of another object: another ETag than the first answer's, or another size than
+    /// the listing's.
+    Other { problem: String },
+    /// A `Content-Range` that does not start where asked, or does not parse.
+    Misplaced { content_range: String },
+}
+
+impl Stale {
+    /// What the storage did, in words for the user.
+    fn describe(&self, start: u64, end: u64, size: u64) -> String {
+        match self {
+            Stale::Refused { error, .. } => error.clone(),
+            Stale::Unsatisfiable { stated } => format!(
+                "the server refused bytes {start}-{} of the {size}-byte file (HTTP 416{})",
+                end - 1,
+                stated.map_or(String::new(), |n| format!(", saying it holds {n} bytes"))
+            ),
+            Stale::Short { promised, sent } => format!(
+                "the server answered HTTP 206 for {promised} bytes from byte {start} and sent {sent}"
+            ),
+            Stale::Whole => format!(
+                "the server answered a request for bytes {start}-{} with the whole file (HTTP 200)",
+                end - 1
+            ),
+            Stale::Other { problem } => problem.clone(),
+            Stale::Misplaced { content_range } => format!(
+                "the server answered a request for bytes from {start} with Content-Range \
+                 `{content_range}`"
+            ),
+        }
+    }
+
+    fn same_kind(&self, other: &Stale) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+}
+
+/// Sequential reader of bytes `start..end` of a file. A connection that drops or stalls
+/// mid-body is reopened with `Range` from the next byte, so no byte is lost or read twice.
+pub struct RangeReader<'a> {
+    api: &'a HubApi,
+    file: RemoteFile,
+    offset: u64,
+    end: u64,
+    state: ReadState,
+    retry: RetryState,
+    /// The storage's ETag from its first answer, sent back as it came in `If-Range` (when
+    /// strong) and compared with later answers; it is the storage's own content hash (Xet), not
+    /// the listing's SHA-256, so it is never compared with that.
+    validator: Option<EntityTag>,
+    /// The last stale answer and how many times in a row it came.
+    stale: Option<(Stale, u32)>,
+}
+
+impl<'a> RangeReader<'a> {
+    /// Reads bytes `start..end` of `file`.
+    pub fn new(api: &'a HubApi, file: &RemoteFile, start: u64, end: u64) -> RangeReader<'a> {
         RangeReader {
-            hub: self,
-            what: file.describe(),
+            retry: api.client().retry_state(file.describe()),
+            api,
             file: file.clone(),
             offset: start,
             end,
-            response: None,
-            local: None,
-            content_etag: None,
-            failures: 0,
-            fresh_urls: 0,
+            state: ReadState::Idle,
+            validator: None,
+            stale: None,
         }
     }
 
-    /// Reads a whole range into memory (footers and other small reads).
-    pub async fn fetch_range(
-        &self,
-        file: &HubFile,
-        start: u64,
-        end: u64,
-    ) -> Result<Bytes, HubError> {
-        let mut reader = self.read_range(file, start, end);
-        let mut bytes = Vec::with_capacity(usize::try_from(end - start).unwrap_or(0));
-        while let Some(chunk) = reader.next_chunk().await? {
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(Bytes::from(bytes))
-    }
-}
-
-/// Sequential reader of a byte range. A connection that drops or stalls mid-body is reopened
-/// with `Range` from the next byte, so no byte is lost or read twice.
-pub struct RangeReader<'h> {
-    hub: &'h Hub,
-    what: String,
-    file: HubFile,
-    offset: u64,
-    end: u64,
-    response: Option<Response>,
-    local: Option<tokio::fs::File>,
-    /// The storage's ETag from the first response: a different one later means the file changed.
-    content_etag: Option<EntityTag>,
-    failures: u32,
-    /// Times the storage URL was replaced by resolving the file again.
-    fresh_urls: u32,
-}
-
-/// An `ETag` value; only a strong one may go in `If-Range`.
-#[derive(Debug, Clone)]
-struct EntityTag {
-    value: String,
-    strong: bool,
-}
-
-/// Pre-signed storage URLs expire (the Hub's last about an hour); one that is refused is
-/// replaced by resolving the file again, this many times per range.
-const MAX_FRESH_URLS: u32 = 5;
-
-impl RangeReader<'_> {
     /// Sends the request now, so that its round trip overlaps other work; the body is read by
     /// [`RangeReader::next_chunk`]. Without it the first `next_chunk` sends it.
     pub async fn open_early(&mut self) -> Result<(), HubError> {
-        if matches!(self.file.location, Location::Remote { .. })
-            && self.response.is_none()
-            && self.offset < self.end
-        {
-            self.response = Some(self.open().await?);
+        while matches!(self.state, ReadState::Idle) && self.offset < self.end {
+            self.open().await?;
         }
         Ok(())
     }
@@ -92,19 +126,21 @@ impl RangeReader<'_> {
 
     /// The next bytes of the range, or `None` at its end.
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, HubError> {
-        if let Location::Local(path) = &self.file.location {
-            let path = path.clone();
-            return self.next_local_chunk(path).await;
-        }
         loop {
             if self.offset >= self.end {
                 return Ok(None);
             }
-            if self.response.is_none() {
-                self.response = Some(self.open().await?);
-            }
-            let response = self.response.as_mut().expect("opened above");
-            let failure = match response.chunk().await {
+            let ReadState::Streaming {
+                response,
+                from,
+                until,
+            } = &mut self.state
+            else {
+                self.open().await?;
+                continue;
+            };
+            let (from, until) = (*from, *until);
+            match response.chunk().await {
                 Ok(Some(chunk)) => {
                     let take = chunk
                         .len()
@@ -113,231 +149,220 @@ impl RangeReader<'_> {
                         continue;
                     }
                     self.offset += take as u64;
-                    self.failures = 0;
+                    self.retry.progressed();
+                    self.stale = None;
                     return Ok(Some(chunk.slice(..take)));
                 }
-                Ok(None) => "the connection closed before the end of the range".to_owned(),
-                Err(error) => describe_reqwest_error(&error),
-            };
-            self.response = None;
-            self.failures += 1;
-            let wait = self.hub.retry.wait(self.failures, None).ok_or_else(|| {
-                HubError::RetriesExhausted {
-                    what: self.what.clone(),
-                    attempts: self.failures,
-                    last: failure,
+                // The answer is complete: it may have held less than the range (a server may
+                // send part of a range), or less than it promised (a stale cache entry).
+                Ok(None) => {
+                    self.state = ReadState::Idle;
+                    if self.offset < until.min(self.end) {
+                        let (promised, sent) = (until - from, self.offset - from);
+                        self.renew(Stale::Short { promised, sent }).await?;
+                    }
                 }
-            })?;
-            tokio::time::sleep(wait).await;
-        }
-    }
-
-    async fn next_local_chunk(&mut self, path: PathBuf) -> Result<Option<Bytes>, HubError> {
-        use tokio::io::{AsyncReadExt, AsyncSeekExt};
-        const CHUNK: u64 = 1 << 20;
-        if self.offset >= self.end {
-            return Ok(None);
-        }
-        let local_error = |source| HubError::Local {
-            path: path.clone(),
-            source,
-        };
-        let file = match &mut self.local {
-            Some(file) => file,
-            empty => {
-                let mut file = tokio::fs::File::open(&path).await.map_err(local_error)?;
-                file.seek(std::io::SeekFrom::Start(self.offset))
-                    .await
-                    .map_err(local_error)?;
-                empty.insert(file)
-            }
-        };
-        let mut chunk = vec![0; CHUNK.min(self.end - self.offset) as usize];
-        file.read_exact(&mut chunk).await.map_err(local_error)?;
-        self.offset += chunk.len() as u64;
-        Ok(Some(Bytes::from(chunk)))
-    }
-
-    async fn open(&mut self) -> Result<Response, HubError> {
-        loop {
-            match self.request().await {
-                Err(HubError::Status { status, .. })
-                    if !self.file.sends_token()
-                        && matches!(status, 400 | 401 | 403 | 404 | 410)
-                        && self.fresh_urls < MAX_FRESH_URLS =>
-                {
-                    self.fresh_urls += 1;
-                    self.refresh_url().await?;
+                Err(error) => {
+                    self.state = ReadState::Idle;
+                    let reason = super::http::describe_reqwest_error(&error);
+                    self.retry.back_off(Setback::Body, reason, None).await?;
                 }
-                other => return other,
             }
         }
     }
 
-    /// Resolves the file again for a new storage URL, after checking it is still the same file.
-    async fn refresh_url(&mut self) -> Result<(), HubError> {
-        let fresh = self.hub.resolve(&self.file.repo, &self.file.path).await?;
-        self.check_size(fresh.size)?;
-        self.check_etag(self.file.etag.as_deref(), fresh.etag.as_deref())?;
-        self.file = fresh;
+    /// Sends one request for the rest of the range and looks at its answer: bytes to read, or a
+    /// stale answer to renew the URL for.
+    async fn open(&mut self) -> Result<(), HubError> {
+        let response = match self.request().await {
+            Ok(response) => response,
+            // The storage refused the URL (expired, or signed for another request).
+            Err(
+                error @ HubError::Elsewhere {
+                    status: 400 | 401 | 403 | 404 | 410,
+                    ..
+                },
+            ) => {
+                let error = error.to_string();
+                return self.renew(Stale::Refused { error }).await;
+            }
+            Err(other) => return Err(other),
+        };
+        match self.check(&response) {
+            Ok(until) => {
+                // A proper answer ends a run of stale ones, whatever happens to its body.
+                self.stale = None;
+                self.state = ReadState::Streaming {
+                    response,
+                    from: self.offset,
+                    until,
+                };
+                Ok(())
+            }
+            Err(stale) => self.renew(stale).await,
+        }
+    }
+
+    /// The answer's end (exclusive) if it holds the bytes from `offset`, else what is wrong.
+    fn check(&mut self, response: &Response) -> Result<u64, Stale> {
+        let size = self.file.size();
+        let headers = response.headers();
+        let etag = EntityTag::from_headers(headers);
+        if let (Some(first), Some(now)) = (&self.validator, &etag)
+            && first != now
+        {
+            return Err(Stale::Other {
+                problem: format!(
+                    "the storage's ETag changed from {} to {} for the same commit",
+                    first.raw, now.raw
+                ),
+            });
+        }
+        let content_range = header_str(headers, header::CONTENT_RANGE.as_str()).unwrap_or_default();
+        let until = match response.status() {
+            StatusCode::PARTIAL_CONTENT => {
+                let Some((start, last, total)) = parse_content_range(&content_range) else {
+                    return Err(Stale::Misplaced { content_range });
+                };
+                if let Some(total) = total.filter(|total| *total != size) {
+                    return Err(Stale::Other {
+                        problem: format!(
+                            "the storage says the file has {total} bytes, the listing {size}"
+                        ),
+                    });
+                }
+                if start != self.offset || last < start {
+                    return Err(Stale::Misplaced { content_range });
+                }
+                last + 1
+            }
+            StatusCode::OK => {
+                let length = response.content_length();
+                if let Some(length) = length.filter(|length| *length != size) {
+                    return Err(Stale::Other {
+                        problem: format!(
+                            "the storage sent {length} bytes for the file, the listing says {size}"
+                        ),
+                    });
+                }
+                if self.offset > 0 {
+                    return Err(Stale::Whole);
+                }
+                size
+            }
+            StatusCode::RANGE_NOT_SATISFIABLE => {
+                return Err(Stale::Unsatisfiable {
+                    stated: unsatisfied_range_size(&content_range),
+                });
+            }
+            status => {
+                return Err(Stale::Other {
+                    problem: format!("HTTP {status} to a Range request"),
+                });
+            }
+        };
+        if self.validator.is_none() {
+            self.validator = etag;
+        }
+        Ok(until)
+    }
+
+    /// Counts a stale answer in the budget and asks `/resolve/` for a fresh URL (cache-busted);
+    /// the same answer [`CONSISTENT_ANSWERS`] times in a row stops the read, saying what the
+    /// server did.
+    async fn renew(&mut self, stale: Stale) -> Result<(), HubError> {
+        let times = match &self.stale {
+            Some((last, times)) if last.same_kind(&stale) => times + 1,
+            _ => 1,
+        };
+        let description = stale.describe(self.offset, self.end, self.file.size());
+        if times >= CONSISTENT_ANSWERS {
+            return Err(self.consistent(stale, description, times));
+        }
+        self.stale = Some((stale, times));
+        self.retry
+            .back_off(Setback::StaleUrl, description, None)
+            .await?;
+        let url = self
+            .api
+            .locate(
+                self.file.repo(),
+                self.file.path(),
+                &mut self.retry,
+                Some(fastrand::u64(..)),
+            )
+            .await?;
+        self.file.relocated(url);
         Ok(())
     }
 
-    /// A file that is not the one first resolved any more.
-    fn changed(&self, problem: String) -> HubError {
-        HubError::Changed {
-            what: self.what.clone(),
-            problem,
-        }
-    }
-
-    fn check_size(&self, now: u64) -> Result<(), HubError> {
-        if now == self.file.size {
-            return Ok(());
-        }
-        Err(self.changed(format!(
-            "its size went from {} to {now} bytes",
-            self.file.size
-        )))
-    }
-
-    /// Where both ETags are known, they must agree.
-    fn check_etag(&self, before: Option<&str>, now: Option<&str>) -> Result<(), HubError> {
-        match (before, now) {
-            (Some(before), Some(now)) if before != now => {
-                Err(self.changed(format!("ETag {before} became {now}")))
+    /// The error for a stale answer that fresh URLs did not change.
+    fn consistent(&self, stale: Stale, description: String, times: u32) -> HubError {
+        let what = self.file.describe();
+        match stale {
+            Stale::Refused { error, .. } => HubError::Storage {
+                what,
+                times,
+                problem: error,
+            },
+            Stale::Whole => HubError::RangeIgnored { what },
+            Stale::Other { problem } => HubError::Changed { what, problem },
+            Stale::Unsatisfiable { .. } | Stale::Short { .. } | Stale::Misplaced { .. } => {
+                HubError::Storage {
+                    what,
+                    times,
+                    problem: description,
+                }
             }
-            _ => Ok(()),
         }
     }
 
     async fn request(&mut self) -> Result<Response, HubError> {
-        let Location::Remote { url, send_token } = &self.file.location else {
-            unreachable!("local files are read by next_local_chunk")
-        };
-        let target = Target {
-            repo: &self.file.repo,
-            path: Some(&self.file.path),
-            what: self.what.clone(),
-            on_hub: *send_token,
-        };
         let range = format!("bytes={}-{}", self.offset, self.end - 1);
         // Once the storage has named the bytes with a strong ETag, every later request of this
         // range (a resume, a retry, a renewed URL) asks for them only while that ETag holds: a
         // changed file is answered whole (HTTP 200), never spliced (RFC 9110 §13.1.5).
-        let if_range = self.content_etag.as_ref().filter(|tag| tag.strong);
-        let response = self
-            .hub
-            .send(&target, || {
-                let mut request = self
-                    .hub
-                    .ranges
-                    .get(url.clone())
-                    .header(header::RANGE, range.as_str());
-                if let Some(tag) = if_range {
-                    request = request.header(header::IF_RANGE, format!("\"{}\"", tag.value));
-                }
-                self.hub.with_token(request, *send_token)
-            })
-            .await?;
-        let etag = header_str(response.headers(), "etag").map(|raw| EntityTag {
-            strong: !raw.trim().starts_with("W/"),
-            value: clean_etag(&raw),
-        });
-        self.check_etag(
-            self.content_etag.as_ref().map(|tag| tag.value.as_str()),
-            etag.as_ref().map(|tag| tag.value.as_str()),
-        )?;
-        if self.content_etag.is_none() {
-            self.content_etag = etag;
-        }
-        match response.status() {
-            StatusCode::PARTIAL_CONTENT => {
-                let content_range =
-                    header_str(response.headers(), "content-range").unwrap_or_default();
-                let (start, total) =
-                    parse_content_range(&content_range).ok_or_else(|| HubError::BadResponse {
-                        what: self.what.clone(),
-                        problem: format!("invalid Content-Range `{content_range}`"),
-                    })?;
-                if start != self.offset {
-                    return Err(HubError::BadResponse {
-                        what: self.what.clone(),
-                        problem: format!(
-                            "asked for bytes from {}, got them from {start}",
-                            self.offset
-                        ),
-                    });
-                }
-                if let Some(total) = total {
-                    self.check_size(total)?;
-                }
-            }
-            // The whole file: fine from its first byte, of the size resolved.
-            StatusCode::OK => {
-                if let Some(length) = response.content_length() {
-                    self.check_size(length)?;
-                }
-                if self.offset > 0 {
-                    return Err(HubError::RangeIgnored {
-                        what: self.what.clone(),
-                    });
-                }
-            }
-            StatusCode::RANGE_NOT_SATISFIABLE => {
-                let content_range =
-                    header_str(response.headers(), "content-range").unwrap_or_default();
-                let total = content_range
-                    .trim()
-                    .strip_prefix("bytes */")
-                    .and_then(|total| total.trim().parse().ok());
-                if let Some(total) = total {
-                    self.check_size(total)?;
-                }
-                return Err(HubError::BadResponse {
-                    what: self.what.clone(),
-                    problem: format!(
-                        "the server refused bytes {}-{} of the {}-byte file (HTTP 416)",
-                        self.offset,
-                        self.end - 1,
-                        self.file.size
-                    ),
-                });
-            }
-            status => {
-                return Err(HubError::BadResponse {
-                    what: self.what.clone(),
-                    problem: format!("HTTP {status} to a Range request"),
-                });
-            }
-        }
-        Ok(response)
+        let if_range = self
+            .validator
+            .as_ref()
+            .filter(|tag| tag.is_strong())
+            .map(|tag| tag.raw.clone());
+        let about = About {
+            repo: self.file.repo(),
+            path: Some(self.file.path()),
+        };
+        let url = self.file.url().clone();
+        self.api
+            .client()
+            .send(
+                &about,
+                &mut self.retry,
+                Channel::Range,
+                Method::GET,
+                &url,
+                |request| {
+                    let request = request.header(header::RANGE, range.as_str());
+                    match &if_range {
+                        Some(tag) => request.header(header::IF_RANGE, tag.as_str()),
+                        None => request,
+                    }
+                },
+            )
+            .await
     }
 }
 
-/// `bytes 0-99/1234` → (0, Some(1234)); `bytes 0-99/*` → (0, None).
-fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
-    let rest = value.trim().strip_prefix("bytes ")?;
-    let (range, total) = rest.split_once('/')?;
-    let (start, _) = range.split_once('-')?;
-    let total = match total.trim() {
-        "*" => None,
-        total => Some(total.parse().ok()?),
-    };
-    Some((start.trim().parse().ok()?, total))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_ranges_parse() {
-        assert_eq!(
-            parse_content_range("bytes 10-99/1234"),
-            Some((10, Some(1234)))
-        );
-        assert_eq!(parse_content_range("bytes 0-0/*"), Some((0, None)));
-        assert_eq!(parse_content_range("items 0-1/2"), None);
+/// Reads a whole range into memory (footers and other small reads).
+pub async fn fetch_range(
+    api: &HubApi,
+    file: &RemoteFile,
+    start: u64,
+    end: u64,
+) -> Result<Bytes, HubError> {
+    let mut reader = RangeReader::new(api, file, start, end);
+    let mut bytes = Vec::with_capacity(usize::try_from(end - start).unwrap_or(0));
+    while let Some(chunk) = reader.next_chunk().await? {
+        bytes.extend_from_slice(&chunk);
     }
+    Ok(Bytes::from(bytes))
 }

@@ -1,19 +1,19 @@
-//! When to try a request again, and how long to wait first.
+//! When to try again, and how long to wait first: one budget per operation (a listing, a
+//! resolve, a byte range), threaded through its sends, body reads, resumes and URL renewals, as
+//! cargo's `util/network/retry.rs` and uv's `RetryState` keep one per request.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
-use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
+use super::error::HubError;
 
 /// Exponential backoff with jitter, bounded in attempts and in any single wait.
 #[derive(Debug, Clone)]
 pub(super) struct RetryPolicy {
+    /// Failed attempts in a row (without a byte of progress) an operation survives.
     pub max_attempts: u32,
     pub base: Duration,
     pub max_backoff: Duration,
-    /// The longest server-requested wait we honour before giving up.
+    /// The longest server-requested wait honoured before giving up.
     pub max_server_wait: Duration,
 }
 
@@ -29,55 +29,128 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The wait before attempt `failed + 1`, or `None` when `failed` attempts are all we make.
-    /// A wait the server asked for (`Retry-After`, `RateLimit`) replaces the backoff.
-    pub fn wait(&self, failed: u32, server_wait: Option<Duration>) -> Option<Duration> {
-        if failed >= self.max_attempts {
-            return None;
-        }
-        if let Some(wait) = server_wait {
-            return (wait <= self.max_server_wait).then_some(wait);
-        }
+    /// The backoff before attempt `failed + 1`. "Equal jitter": half fixed, half random, so
+    /// retries of parallel streams spread out.
+    fn backoff(&self, failed: u32) -> Duration {
         let exponential = self
             .base
             .saturating_mul(1 << failed.saturating_sub(1).min(16));
-        let capped = exponential.min(self.max_backoff);
-        // "Equal jitter": half fixed, half random, so retries of parallel streams spread out.
-        let random = RandomState::new().build_hasher().finish();
-        let fraction = 0.5 + (random % 1000) as f64 / 2000.0;
-        Some(capped.mul_f64(fraction))
+        exponential
+            .min(self.max_backoff)
+            .mul_f64(0.5 + fastrand::f64() / 2.0)
     }
 }
 
-pub(super) fn is_transient(status: StatusCode) -> bool {
-    status == StatusCode::TOO_MANY_REQUESTS
-        || status == StatusCode::REQUEST_TIMEOUT
-        || status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED
+/// What went wrong on one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Setback {
+    /// No answer, or one to try again later (5xx, 429, 408).
+    Request,
+    /// The body stopped before its end (a cut connection, a stall).
+    Body,
+    /// An answer that a fresh storage URL may fix: an expired URL, or a cache's stale answer.
+    StaleUrl,
 }
 
-/// How long the server asked us to wait: `Retry-After: <seconds>`, or the reset time `t` of the
-/// Hub's `RateLimit: "api";r=0;t=<seconds>` header.
-pub(super) fn server_wait(headers: &HeaderMap) -> Option<Duration> {
-    let seconds = |text: &str| {
-        text.trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|s| s.is_finite() && *s >= 0.0)
-    };
-    let retry_after = headers
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(seconds);
-    let rate_limit_reset = headers
-        .get("ratelimit")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.split(';')
-                .find_map(|param| param.trim().strip_prefix("t=").and_then(seconds))
-        });
-    retry_after
-        .or(rate_limit_reset)
-        .map(Duration::from_secs_f64)
+/// The attempts of one operation: failures in a row since the last progress, and how many of
+/// each kind it had in all, for the message that gives up.
+#[derive(Debug)]
+pub(super) struct RetryState {
+    policy: RetryPolicy,
+    what: String,
+    in_a_row: u32,
+    requests: u32,
+    bodies: u32,
+    stale_urls: u32,
+}
+
+impl RetryState {
+    pub fn new(policy: &RetryPolicy, what: impl Into<String>) -> RetryState {
+        RetryState {
+            policy: policy.clone(),
+            what: what.into(),
+            in_a_row: 0,
+            requests: 0,
+            bodies: 0,
+            stale_urls: 0,
+        }
+    }
+
+    /// What the operation is about, for messages.
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+
+    /// Bytes arrived: the failures before them are behind us.
+    pub fn progressed(&mut self) {
+        self.in_a_row = 0;
+    }
+
+    /// Counts a failed attempt and returns the wait before the next one (the server's, when it
+    /// asked for one, else backoff), or the error that ends the operation.
+    pub fn fail(
+        &mut self,
+        setback: Setback,
+        reason: String,
+        server_wait: Option<Duration>,
+    ) -> Result<Duration, HubError> {
+        self.in_a_row += 1;
+        match setback {
+            Setback::Request => self.requests += 1,
+            Setback::Body => self.bodies += 1,
+            Setback::StaleUrl => self.stale_urls += 1,
+        }
+        let too_long = server_wait.filter(|wait| *wait > self.policy.max_server_wait);
+        if self.in_a_row >= self.policy.max_attempts || too_long.is_some() {
+            return Err(HubError::RetriesExhausted {
+                what: self.what.clone(),
+                attempts: self.in_a_row,
+                tally: self.tally(),
+                last: match too_long {
+                    Some(wait) => format!(
+                        "{reason}, and the server asked to wait {} s before trying again",
+                        wait.as_secs()
+                    ),
+                    None => reason,
+                },
+            });
+        }
+        Ok(server_wait.unwrap_or_else(|| self.policy.backoff(self.in_a_row)))
+    }
+
+    /// [`RetryState::fail`], then the wait.
+    pub async fn back_off(
+        &mut self,
+        setback: Setback,
+        reason: String,
+        server_wait: Option<Duration>,
+    ) -> Result<(), HubError> {
+        let wait = self.fail(setback, reason, server_wait)?;
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+
+    /// `3 requests failed, 1 body was cut, 2 storage URLs were stale`.
+    fn tally(&self) -> String {
+        let part = |n: u32, one: &str, many: &str| match n {
+            0 => None,
+            1 => Some(format!("1 {one}")),
+            n => Some(format!("{n} {many}")),
+        };
+        [
+            part(self.requests, "request failed", "requests failed"),
+            part(self.bodies, "body was cut", "bodies were cut"),
+            part(
+                self.stale_urls,
+                "storage URL was stale",
+                "storage URLs were stale",
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
 }
 
 #[cfg(test)]
@@ -87,30 +160,86 @@ mod tests {
     #[test]
     fn backoff_grows_is_capped_and_ends() {
         let policy = RetryPolicy::default();
-        let first = policy.wait(1, None).unwrap();
+        let mut state = RetryState::new(&policy, "reading x");
+        let first = state
+            .fail(Setback::Request, "HTTP 503".into(), None)
+            .unwrap();
         assert!(first >= Duration::from_millis(125) && first <= Duration::from_millis(250));
-        let late = policy.wait(9, None).unwrap();
+        for _ in 2..9 {
+            state
+                .fail(Setback::Request, "HTTP 503".into(), None)
+                .unwrap();
+        }
+        let late = state
+            .fail(Setback::Request, "HTTP 503".into(), None)
+            .unwrap();
         assert!(late >= Duration::from_secs(10) && late <= Duration::from_secs(20));
-        assert_eq!(policy.wait(10, None), None);
+        assert!(
+            state
+                .fail(Setback::Request, "HTTP 503".into(), None)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_cut_body_and_a_503_share_one_budget() {
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            ..RetryPolicy::default()
+        };
+        let mut state = RetryState::new(&policy, "reading data/train-0.parquet");
+        state
+            .fail(Setback::Body, "connection reset".into(), None)
+            .unwrap();
+        state
+            .fail(Setback::Request, "HTTP 503".into(), None)
+            .unwrap();
+        let error = state
+            .fail(Setback::StaleUrl, "HTTP 416".into(), None)
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("gave up after 3 attempts"), "{text}");
+        assert!(
+            text.contains("1 request failed, 1 body was cut, 1 storage URL was stale"),
+            "{text}"
+        );
+        assert!(text.contains("HTTP 416"), "{text}");
+    }
+
+    #[test]
+    fn progress_renews_the_budget() {
+        let policy = RetryPolicy {
+            max_attempts: 2,
+            ..RetryPolicy::default()
+        };
+        let mut state = RetryState::new(&policy, "reading x");
+        for _ in 0..5 {
+            state.fail(Setback::Body, "cut".into(), None).unwrap();
+            state.progressed();
+        }
     }
 
     #[test]
     fn server_waits_are_honoured_within_a_bound() {
         let policy = RetryPolicy::default();
+        let mut state = RetryState::new(&policy, "reading x");
         assert_eq!(
-            policy.wait(1, Some(Duration::from_secs(3))),
-            Some(Duration::from_secs(3))
+            state
+                .fail(
+                    Setback::Request,
+                    "HTTP 429".into(),
+                    Some(Duration::from_secs(3))
+                )
+                .unwrap(),
+            Duration::from_secs(3)
         );
-        assert_eq!(policy.wait(1, Some(Duration::from_secs(3600))), None);
-    }
-
-    #[test]
-    fn retry_after_and_ratelimit_headers_parse() {
-        let mut headers = HeaderMap::new();
-        headers.insert("ratelimit", "\"api\";r=0;t=55".parse().unwrap());
-        assert_eq!(server_wait(&headers), Some(Duration::from_secs(55)));
-        headers.insert("retry-after", "2".parse().unwrap());
-        assert_eq!(server_wait(&headers), Some(Duration::from_secs(2)));
-        assert_eq!(server_wait(&HeaderMap::new()), None);
+        let error = state
+            .fail(
+                Setback::Request,
+                "HTTP 429".into(),
+                Some(Duration::from_secs(3600)),
+            )
+            .unwrap_err();
+        assert!(error.to_string().contains("wait 3600 s"), "{error}");
     }
 }

@@ -8,7 +8,8 @@ use parquet::file::metadata::{
 
 use super::schema::text_as_bytes;
 use super::{ScanError, Shard, ShardProblem};
-use crate::hub::{Hub, HubFile, RangeReader};
+use crate::hub::HubApi;
+use crate::shard_file::{ShardFile, ShardReader};
 use crate::source::Source;
 
 /// How many bytes from the end of a shard the first footer read asks for; a larger footer takes
@@ -22,23 +23,22 @@ impl Shard {
     /// (where the row groups are) is requested at the same time, so a shard costs one round trip
     /// before its bytes flow, not two; it is returned unread, for [`Shard::scan`].
     pub async fn open<'h>(
-        hub: &'h Hub,
+        api: &'h HubApi,
         source: Source,
-        file: HubFile,
-    ) -> Result<(Shard, RangeReader<'h>), ScanError> {
+        file: ShardFile,
+    ) -> Result<(Shard, ShardReader<'h>), ScanError> {
         let not_parquet = |problem: String| ScanError::Shard {
             repo: source.repo_id(),
-            shard: file.path.clone(),
+            shard: file.path().to_owned(),
             problem: ShardProblem::NotParquet(problem),
         };
-        let size = file.size;
+        let size = file.size();
         if size < 2 * FOOTER_SIZE as u64 {
             return Err(not_parquet(format!("it is only {size} bytes long")));
         }
         let tail_start = size.saturating_sub(FOOTER_GUESS);
-        let mut body = hub.read_range(&file, MAGIC_LEN.min(tail_start), tail_start);
-        let (tail, started) =
-            tokio::join!(hub.fetch_range(&file, tail_start, size), body.open_early());
+        let mut body = file.read(api, MAGIC_LEN.min(tail_start), tail_start);
+        let (tail, started) = tokio::join!(file.fetch(api, tail_start, size), body.open_early());
         let tail = tail?;
         started?;
         let footer: [u8; FOOTER_SIZE] = tail[tail.len() - FOOTER_SIZE..]
@@ -58,7 +58,7 @@ impl Shard {
         let metadata_bytes = if metadata_start >= tail_start {
             tail.slice((metadata_start - tail_start) as usize..(metadata_end - tail_start) as usize)
         } else {
-            hub.fetch_range(&file, metadata_start, metadata_end).await?
+            file.fetch(api, metadata_start, metadata_end).await?
         };
         // Statistics are never used (every row group holds a wanted row), and with long text
         // columns they are most of the decoded footer.
@@ -80,7 +80,7 @@ impl Shard {
             .position(|field| field.name() == source.id_column())
             .ok_or_else(|| ScanError::Shard {
                 repo: source.repo_id(),
-                shard: file.path.clone(),
+                shard: file.path().to_owned(),
                 problem: ShardProblem::MissingIdColumn {
                     column: source.id_column(),
                     found: fields

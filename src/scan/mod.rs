@@ -20,7 +20,7 @@ use parquet::errors::ParquetError;
 use thiserror::Error;
 use tokio::sync::Semaphore;
 
-use crate::hub::{HubError, HubFile, RangeReader};
+use crate::shard_file::{ReadError, ShardFile, ShardReader};
 use crate::source::Source;
 use crate::value::Object;
 use assembly::RowGroupAssembler;
@@ -33,7 +33,7 @@ const DECODE_WINDOW: usize = 2;
 #[derive(Debug, Error)]
 pub enum ScanError {
     #[error(transparent)]
-    Hub(#[from] HubError),
+    Read(#[from] ReadError),
     #[error("{shard} of {repo} {problem}")]
     Shard {
         repo: &'static str,
@@ -70,7 +70,7 @@ pub struct SourceRow {
 /// A shard whose footer has been read.
 pub struct Shard {
     pub source: Source,
-    pub file: HubFile,
+    pub file: ShardFile,
     /// The columns as the shard declares them (text as text), for the dataset's Parquet files.
     pub declared_schema: SchemaRef,
     metadata: ArrowReaderMetadata,
@@ -95,7 +95,7 @@ impl Shard {
     fn problem(&self, problem: ShardProblem) -> ScanError {
         ScanError::Shard {
             repo: self.source.repo_id(),
-            shard: self.file.path.clone(),
+            shard: self.file.path().to_owned(),
             problem,
         }
     }
@@ -107,7 +107,7 @@ impl Shard {
     /// share. Duplicates within the shard are all emitted: the caller decides.
     pub async fn scan<T, P, E>(
         self: Arc<Self>,
-        mut body: RangeReader<'_>,
+        mut body: ShardReader<'_>,
         decoders: &Arc<Semaphore>,
         targets: Arc<HashSet<String>>,
         prepare: Arc<P>,
@@ -128,7 +128,7 @@ impl Shard {
                 let window = RowGroupBytes {
                     offset: group.offset,
                     bytes: Bytes::from(group.bytes),
-                    file_len: self.file.size,
+                    file_len: self.file.size(),
                 };
                 let shard = Arc::clone(&self);
                 let targets = Arc::clone(&targets);

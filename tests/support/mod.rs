@@ -95,6 +95,38 @@ impl Workspace {
         command
     }
 
+    /// [`Workspace::run`], killed if it is still running after `limit`: a guard against a run
+    /// that waits for something it should not (not a benchmark: the limit is far above a
+    /// clean run's time).
+    pub fn run_within(
+        &self,
+        hub: &TestHub,
+        token: Option<&str>,
+        args: &[&str],
+        limit: std::time::Duration,
+    ) -> Output {
+        let mut child = self
+            .command(hub, token)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        let started = std::time::Instant::now();
+        while child.try_wait().expect("waitable").is_none() {
+            if started.elapsed() > limit {
+                child.kill().expect("killable");
+                let output = child.wait_with_output().expect("waitable");
+                panic!(
+                    "healthchat was still running after {limit:?}; it waited for something:\n{}",
+                    stderr(&output)
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        child.wait_with_output().expect("waitable")
+    }
+
     /// `healthchat generate --version VERSION` with the granted token, which must succeed and
     /// write the reference's bytes.
     pub fn generate_golden(&self, hub: &TestHub, version: &str) -> Output {
@@ -233,4 +265,19 @@ pub fn python_with(modules: &[&str]) -> PathBuf {
         candidate.display()
     );
     candidate
+}
+
+/// The SHA-256 of a file as CPython's `hashlib` computes it: an implementation independent of
+/// the one under test.
+pub fn independent_sha256(path: &Path) -> String {
+    let output = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], 'rb').read()).hexdigest())",
+        ])
+        .arg(path)
+        .output()
+        .expect("python3 runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }

@@ -88,6 +88,50 @@ pub struct HubConfig {
     /// `/resolve/` answers every request with this status, without `X-Error-Code`, as a firewall
     /// or a proxy in front of a mirror does.
     pub refuse_files: Option<u16>,
+    /// What the real Hub and its CloudFront storage were seen to do (each off by default).
+    pub quirks: Quirks,
+}
+
+/// The real Hub's and its storage's ways, as recorded in huggingface/datasets#7685 and #7931,
+/// huggingface_hub#3553, #4223 and #3018, hf-hub#209 and #212.
+#[derive(Debug, Clone, Default)]
+pub struct Quirks {
+    /// `RateLimit: "api";r=480;t=250` and `RateLimit-Policy` on every answer, 2xx and 5xx too
+    /// (a 429 for a spent quota says `r=0`).
+    pub rate_limit_headers: bool,
+    /// The storage's `ETag` is its own content hash (Xet), not the file's SHA-256, which only the
+    /// listing's `lfs.oid` and the 302's `X-Linked-Etag` give.
+    pub xet_etags: bool,
+    /// Storage URLs are signed for GET: a HEAD is refused with 403.
+    pub storage_refuses_head: bool,
+    /// Storage URLs expire this long after they were signed, and `/resolve/` hands out the same
+    /// URL again while it is valid, with part of its life left.
+    pub storage_url_lifetime: Option<Duration>,
+    /// A stale answer of CloudFront's to ranged GETs on storage.
+    pub stale_storage: Option<StaleStorage>,
+    /// With `stale_storage`: every storage URL answers so, not only the first one signed for
+    /// each file (a fresh URL heals otherwise).
+    pub stale_always: bool,
+    /// The 302 from `/resolve/` comes without `X-Linked-Size` / `X-Linked-Etag`, as a cache hit
+    /// strips them.
+    pub stripped_redirects: bool,
+    /// `/resolve/` on the endpoint redirects to the same path on this host, another Hub (a
+    /// mirror as `HF_ENDPOINT` sends clients on to the Hub).
+    pub resolve_on_host: Option<String>,
+    /// Tokens granted access to the gated repos whose fine-grained settings lack "read access to
+    /// public gated repos": answered 403 `GatedRepo` as the Hub answers them.
+    pub fine_grained_without_gated: HashSet<String>,
+}
+
+/// What a stale CloudFront entry was seen to answer to a ranged GET.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaleStorage {
+    /// 416 with `Content-Range: bytes */177`: the size of a cached redirect body.
+    Unsatisfiable,
+    /// 206 with the `Content-Range` asked for and no body.
+    Empty,
+    /// 200 with the whole file, chunked, to a range that does not start at byte 0.
+    Whole,
 }
 
 /// See [`HubConfig::push`].
@@ -137,7 +181,13 @@ impl HubConfig {
             ignore_ranges: false,
             refuse_ranges: false,
             refuse_files: None,
+            quirks: Quirks::default(),
         }
+    }
+
+    pub fn quirks(mut self, quirks: Quirks) -> Self {
+        self.quirks = quirks;
+        self
     }
 
     pub fn push(mut self, repo: &str, dir: impl Into<PathBuf>, after_requests: u32) -> Self {
@@ -247,6 +297,9 @@ pub struct RequestRecord {
     pub version: String,
     /// The `Host` (HTTP/1.1) or `:authority` (HTTP/2) the request named.
     pub host: String,
+    /// The query string, if any.
+    pub query: Option<String>,
+    pub accept_encoding: Option<String>,
 }
 
 /// A running server; it stops when dropped.
@@ -287,6 +340,7 @@ impl TestHub {
             file_requests: AtomicU32::new(0),
             signed_urls: AtomicU64::new(0),
             signed_url_uses: Mutex::new(HashMap::new()),
+            signatures: Mutex::new(Signatures::default()),
         });
         let server = Background::serve(listener, 2, move |stream| {
             serve_connection(Arc::clone(&state), stream)
@@ -338,6 +392,17 @@ struct State {
     signed_urls: AtomicU64,
     /// Requests seen per storage URL signature.
     signed_url_uses: Mutex<HashMap<String, u32>>,
+    /// Storage URL signatures handed out, per file.
+    signatures: Mutex<Signatures>,
+}
+
+/// The storage URL signatures handed out: per file its current one (reused while valid with
+/// `storage_url_lifetime`) and its first one, and when each was made.
+#[derive(Default)]
+struct Signatures {
+    current: HashMap<String, String>,
+    first: HashMap<String, String>,
+    signed_at: HashMap<String, tokio::time::Instant>,
 }
 
 #[derive(Clone, Copy)]
@@ -377,6 +442,15 @@ impl State {
         Ok(etag)
     }
 
+    /// The ETag `etag_overrides` gives the file at `path`, if any.
+    fn etag_override(&self, path: &str) -> Option<String> {
+        self.config
+            .etag_overrides
+            .iter()
+            .find(|(suffix, _)| path.ends_with(suffix.as_str()))
+            .map(|(_, etag)| etag.clone())
+    }
+
     /// `http(s)://{host}:{port}` of this server.
     fn origin(&self, host: &str) -> String {
         let scheme = if self.ca.is_some() { "https" } else { "http" };
@@ -409,18 +483,56 @@ impl State {
         }
     }
 
-    /// False once a storage URL has been used more often than `storage_url_uses` allows.
-    fn storage_url_valid(&self, query: &str) -> bool {
+    /// A storage URL signature for `file`: a new one, or with `storage_url_lifetime` the
+    /// current one while it is valid, as the Hub reuses signed URLs.
+    fn sign(&self, file: &str) -> String {
+        let mut signatures = self.signatures.lock().expect("signatures lock");
+        let now = tokio::time::Instant::now();
+        if let Some(lifetime) = self.config.quirks.storage_url_lifetime
+            && let Some(current) = signatures.current.get(file)
+            && signatures
+                .signed_at
+                .get(current)
+                .is_some_and(|at| *at + lifetime > now)
+        {
+            return current.clone();
+        }
+        let signature = format!("s{}", self.signed_urls.fetch_add(1, Ordering::Relaxed));
+        signatures.signed_at.insert(signature.clone(), now);
+        signatures
+            .current
+            .insert(file.to_owned(), signature.clone());
+        signatures
+            .first
+            .entry(file.to_owned())
+            .or_insert_with(|| signature.clone());
+        signature
+    }
+
+    /// Whether `signature` is the first one signed for `file`.
+    fn first_signature(&self, file: &str, signature: &str) -> bool {
+        let signatures = self.signatures.lock().expect("signatures lock");
+        signatures
+            .first
+            .get(file)
+            .is_some_and(|first| first == signature)
+    }
+
+    /// False once a storage URL has been used more often than `storage_url_uses` allows, or
+    /// has outlived `storage_url_lifetime`.
+    fn storage_url_valid(&self, signature: &str) -> bool {
+        if let Some(lifetime) = self.config.quirks.storage_url_lifetime {
+            let signatures = self.signatures.lock().expect("signatures lock");
+            let signed_at = signatures.signed_at.get(signature);
+            if signed_at.is_none_or(|at| *at + lifetime <= tokio::time::Instant::now()) {
+                return false;
+            }
+        }
         let Some(limit) = self.config.storage_url_uses else {
             return true;
         };
-        let signature = query
-            .split('&')
-            .find_map(|pair| pair.strip_prefix("signature="))
-            .unwrap_or_default()
-            .to_owned();
         let mut uses = self.signed_url_uses.lock().expect("uses lock");
-        let count = uses.entry(signature).or_default();
+        let count = uses.entry(signature.to_owned()).or_default();
         *count += 1;
         *count <= limit
     }
@@ -504,14 +616,31 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Body> {
         tokio::time::sleep(state.config.latency).await;
     }
     let if_range = header_text(header::IF_RANGE);
-    let response = route(
+    let host = request
+        .uri()
+        .authority()
+        .map(|a| a.to_string())
+        .or_else(|| header_text(header::HOST))
+        .unwrap_or_default();
+    let mut response = route(
         state,
         &request,
+        &host,
         authorization.as_deref(),
         range.as_deref(),
         if_range.as_deref(),
     )
     .await;
+    if state.config.quirks.rate_limit_headers {
+        let headers = response.headers_mut();
+        if !headers.contains_key("ratelimit") {
+            headers.insert("ratelimit", HeaderValue::from_static("\"api\";r=480;t=250"));
+        }
+        headers.insert(
+            "ratelimit-policy",
+            HeaderValue::from_static("\"fixed window\";\"api\";q=500;w=300"),
+        );
+    }
     if let Some(push) = &state.config.push
         && request.uri().path().contains(&format!("/{}/", push.repo))
         && state
@@ -532,12 +661,9 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Body> {
         if_range,
         status: response.status().as_u16(),
         version: format!("{:?}", request.version()),
-        host: request
-            .uri()
-            .authority()
-            .map(|a| a.to_string())
-            .or_else(|| header_text(header::HOST))
-            .unwrap_or_default(),
+        host: host.clone(),
+        query: request.uri().query().map(str::to_owned),
+        accept_encoding: header_text(header::ACCEPT_ENCODING),
     });
     response
 }
@@ -545,6 +671,7 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Body> {
 async fn route(
     state: &State,
     request: &Request<Incoming>,
+    host: &str,
     authorization: Option<&str>,
     range: Option<&str>,
     if_range: Option<&str>,
@@ -568,7 +695,18 @@ async fn route(
                 "Only one auth mechanism allowed",
             );
         }
-        if !state.storage_url_valid(query) {
+        if method == Method::HEAD && state.config.quirks.storage_refuses_head {
+            return error(
+                StatusCode::FORBIDDEN,
+                None,
+                "SignatureDoesNotMatch: the URL is signed for GET",
+            );
+        }
+        let signature = query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("signature="))
+            .unwrap_or_default();
+        if !state.storage_url_valid(signature) {
             return error(
                 StatusCode::FORBIDDEN,
                 None,
@@ -580,13 +718,20 @@ async fn route(
             Ok(snapshot) => snapshot,
             Err(problem) => return problem,
         };
+        let path = path.join("/");
+        let quirks = &state.config.quirks;
+        let stale = quirks.stale_storage.filter(|_| {
+            quirks.stale_always
+                || state.first_signature(&format!("{repo}/{commit}/{path}"), signature)
+        });
         let file = FileRequest {
             repo: &repo,
             snapshot: &snapshot,
-            path: &path.join("/"),
+            path: &path,
             range,
             if_range,
             on_hub: false,
+            stale,
         };
         return serve_file(state, method, file).await;
     }
@@ -608,7 +753,9 @@ async fn route(
         ["api", "datasets", owner, name, "tree", revision, path @ ..] if method == Method::GET => {
             let repo = format!("{owner}/{name}");
             match snapshot(state, &repo, revision) {
-                Ok((_, dir)) => list_tree(state, &repo, &dir, revision, &path.join("/"), query),
+                Ok((_, dir)) => {
+                    list_tree(state, &repo, &dir, revision, &path.join("/"), query).await
+                }
                 Err(problem) => problem,
             }
         }
@@ -632,6 +779,19 @@ async fn route(
                 Ok(snapshot) => snapshot,
                 Err(problem) => return problem,
             };
+            if let Some(other) = &state.config.quirks.resolve_on_host
+                && !host.starts_with(other.as_str())
+            {
+                let mut location = format!("{}{}", state.origin(other), request.uri().path());
+                if !query.is_empty() {
+                    location = format!("{location}?{query}");
+                }
+                return Response::builder()
+                    .status(StatusCode::FOUND)
+                    .header(header::LOCATION, location)
+                    .body(empty())
+                    .expect("valid response");
+            }
             if let Some(status) = state.config.refuse_files {
                 return error(
                     StatusCode::from_u16(status).expect("a valid status"),
@@ -659,6 +819,19 @@ async fn route(
                             ),
                         );
                     }
+                    Some(token)
+                        if state
+                            .config
+                            .quirks
+                            .fine_grained_without_gated
+                            .contains(token) =>
+                    {
+                        return error(
+                            StatusCode::FORBIDDEN,
+                            Some("GatedRepo"),
+                            "Please enable access to public gated repositories in your fine-grained token settings to view this repository.",
+                        );
+                    }
                     Some(_) => {}
                 }
             }
@@ -669,6 +842,7 @@ async fn route(
                 range,
                 if_range,
                 on_hub: true,
+                stale: None,
             };
             serve_file(state, method, file).await
         }
@@ -776,7 +950,7 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, u64, bool)>) {
     }
 }
 
-fn list_tree(
+async fn list_tree(
     state: &State,
     repo: &str,
     root: &Path,
@@ -800,18 +974,38 @@ fn list_tree(
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     let page_size = state.config.page_size;
-    let page: Vec<serde_json::Value> = entries
-        .iter()
-        .skip(cursor)
-        .take(page_size)
-        .map(|(path, size, is_dir)| {
-            if *is_dir {
-                serde_json::json!({"type": "directory", "oid": commit_of(path), "size": 0, "path": path})
-            } else {
-                serde_json::json!({"type": "file", "oid": commit_of(path), "size": size, "path": path})
-            }
-        })
-        .collect();
+    let mut page = Vec::new();
+    for (path, size, is_dir) in entries.iter().skip(cursor).take(page_size) {
+        if *is_dir {
+            page.push(serde_json::json!({"type": "directory", "oid": commit_of(path), "size": 0, "path": path}));
+            continue;
+        }
+        // As the Hub lists them: an LFS file with its pointer's git ID and the SHA-256 of its
+        // bytes as `lfs.oid`, any other file with its git blob ID.
+        let file = root.join(path);
+        let large = state
+            .config
+            .redirect_min_size
+            .is_some_and(|min| *size >= min);
+        let hash = match state.etag_override(path) {
+            Some(etag) => etag,
+            None => match std::fs::metadata(&file) {
+                Ok(metadata) => match state.etag(&file, &metadata, large).await {
+                    Ok(hash) => hash,
+                    Err(e) => {
+                        return error(StatusCode::INTERNAL_SERVER_ERROR, None, &e.to_string());
+                    }
+                },
+                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, None, &e.to_string()),
+            },
+        };
+        page.push(if large {
+            serde_json::json!({"type": "file", "oid": commit_of(path), "size": size, "path": path,
+                               "lfs": {"oid": hash, "size": size, "pointerSize": 134}})
+        } else {
+            serde_json::json!({"type": "file", "oid": hash, "size": size, "path": path})
+        });
+    }
     let mut response = json(&serde_json::Value::Array(page));
     if cursor + page_size < entries.len() {
         let mut next = format!("/api/datasets/{repo}/tree/{revision}");
@@ -870,6 +1064,8 @@ struct FileRequest<'a> {
     range: Option<&'a str>,
     if_range: Option<&'a str>,
     on_hub: bool,
+    /// A stale cache entry answers for the storage.
+    stale: Option<StaleStorage>,
 }
 
 async fn serve_file(state: &State, method: &Method, request: FileRequest<'_>) -> Response<Body> {
@@ -880,6 +1076,7 @@ async fn serve_file(state: &State, method: &Method, request: FileRequest<'_>) ->
         range,
         if_range,
         on_hub,
+        stale,
     } = request;
     let faults = state.config.faults;
     let fault = if faults.storage_only && on_hub {
@@ -920,13 +1117,8 @@ async fn serve_file(state: &State, method: &Method, request: FileRequest<'_>) ->
         .config
         .redirect_min_size
         .is_some_and(|min| size >= min);
-    let etag = match state
-        .config
-        .etag_overrides
-        .iter()
-        .find(|(suffix, _)| path.ends_with(suffix.as_str()))
-    {
-        Some((_, etag)) => etag.clone(),
+    let etag = match state.etag_override(path) {
+        Some(etag) => etag,
         None => match state.etag(&file_path, &metadata, large).await {
             Ok(etag) => etag,
             Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, None, &e.to_string()),
@@ -934,26 +1126,45 @@ async fn serve_file(state: &State, method: &Method, request: FileRequest<'_>) ->
     };
 
     if on_hub && large {
-        let signature = state.signed_urls.fetch_add(1, Ordering::Relaxed);
+        let signature = state.sign(&format!("{repo}/{commit}/{path}"));
         let location = format!(
-            "{}/cdn/{repo}/{commit}/{path}?expires=3600&signature=s{signature}",
+            "{}/cdn/{repo}/{commit}/{path}?expires=3600&signature={signature}",
             state.origin("localhost")
         );
-        let mut response = Response::builder()
+        let mut builder = Response::builder()
             .status(StatusCode::FOUND)
             .header(header::LOCATION, location)
-            .header("x-linked-size", size)
-            .header("x-linked-etag", format!("\"{etag}\""))
             .header("x-repo-commit", commit.as_str())
-            .header(header::ETAG, format!("\"{etag}\""))
-            .body(empty())
-            .expect("valid response");
+            .header(header::ETAG, format!("\"{etag}\""));
+        if !state.config.quirks.stripped_redirects {
+            builder = builder
+                .header("x-linked-size", size)
+                .header("x-linked-etag", format!("\"{etag}\""));
+        }
+        let mut response = builder.body(empty()).expect("valid response");
         response
             .headers_mut()
             .insert(header::CONTENT_LENGTH, HeaderValue::from(0));
         return response;
     }
 
+    // The storage names its objects by a content hash of its own (Xet's), not the SHA-256.
+    let etag = if !on_hub && state.config.quirks.xet_etags {
+        xet_hash(&etag)
+    } else {
+        etag
+    };
+    // A whole-file answer to a range from byte 0 would be the right bytes: only later ranges
+    // show it.
+    let stale = stale.filter(|stale| {
+        *stale != StaleStorage::Whole
+            || range
+                .and_then(|r| parse_range(r, size))
+                .is_some_and(|(start, _)| start > 0)
+    });
+    if let (Some(stale), Some(range)) = (stale.filter(|_| method == Method::GET), range) {
+        return stale_answer(stale, range, size, &file_path, state.pacer.clone());
+    }
     // A range is served only while the file is the one `If-Range` names (RFC 9110 §13.1.5);
     // otherwise the whole file, so that a client can tell.
     let range = range.filter(|_| {
@@ -1005,6 +1216,49 @@ async fn serve_file(state: &State, method: &Method, request: FileRequest<'_>) ->
         file_body(file_path, start, end, trouble, state.pacer.clone())
     };
     builder.body(body).expect("valid response")
+}
+
+/// A stand-in for the Xet hash the storage names a file by: 64 hex digits, not the SHA-256.
+fn xet_hash(sha256: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, format!("xet:{sha256}").as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a stale CloudFront entry answers to a ranged GET.
+fn stale_answer(
+    stale: StaleStorage,
+    range: &str,
+    size: u64,
+    file_path: &Path,
+    pacer: Option<Arc<Pacer>>,
+) -> Response<Body> {
+    let builder = Response::builder().header(header::ACCEPT_RANGES, "bytes");
+    match stale {
+        StaleStorage::Unsatisfiable => builder
+            .status(StatusCode::RANGE_NOT_SATISFIABLE)
+            .header(header::CONTENT_RANGE, "bytes */177")
+            .body(empty()),
+        StaleStorage::Empty => {
+            let (start, end) = parse_range(range, size).unwrap_or((0, size));
+            builder
+                .status(StatusCode::PARTIAL_CONTENT)
+                .header(
+                    header::CONTENT_RANGE,
+                    format!("bytes {start}-{}/{size}", end - 1),
+                )
+                .header(header::CONTENT_LENGTH, 0)
+                .body(empty())
+        }
+        // No Content-Length: sent chunked, as the origin sent it.
+        StaleStorage::Whole => builder.status(StatusCode::OK).body(file_body(
+            file_path.to_owned(),
+            0,
+            size,
+            None,
+            pacer,
+        )),
+    }
+    .expect("valid response")
 }
 
 /// `bytes=a-b`, `bytes=a-` or `bytes=-n` → the half-open range it names, if satisfiable.
