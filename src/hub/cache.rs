@@ -111,6 +111,13 @@ impl HubCache {
         let Ok(blob) = pointer.canonicalize() else {
             return Ok(None);
         };
+        // A copy in place of a link (where links cannot be made) has no blob name to check.
+        if !std::fs::symlink_metadata(&pointer).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Ok(Some(CachedFile {
+                path: pointer,
+                commit: Some(commit),
+            }));
+        }
         let name = blob
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())

@@ -91,8 +91,11 @@ pub struct RangeReader<'a> {
     /// strong) and compared with later answers; it is the storage's own content hash (Xet), not
     /// the listing's SHA-256, so it is never compared with that.
     validator: Option<EntityTag>,
-    /// The last stale answer and how many times in a row it came.
+    /// The last stale answer and how many times in a row it came, each to the first request on
+    /// a URL.
     stale: Option<(Stale, u32)>,
+    /// Requests sent to the current URL.
+    url_requests: u32,
 }
 
 impl<'a> RangeReader<'a> {
@@ -107,6 +110,7 @@ impl<'a> RangeReader<'a> {
             state: ReadState::Idle,
             validator: None,
             stale: None,
+            url_requests: 0,
         }
     }
 
@@ -163,7 +167,9 @@ impl<'a> RangeReader<'a> {
                     }
                 }
                 Err(error) => {
+                    // A body cut on the way ends a run of stale answers: the URL answered.
                     self.state = ReadState::Idle;
+                    self.stale = None;
                     let reason = super::http::describe_reqwest_error(&error);
                     self.retry.back_off(Setback::Body, reason, None).await?;
                 }
@@ -190,8 +196,6 @@ impl<'a> RangeReader<'a> {
         };
         match self.check(&response) {
             Ok(until) => {
-                // A proper answer ends a run of stale ones, whatever happens to its body.
-                self.stale = None;
                 self.state = ReadState::Streaming {
                     response,
                     from: self.offset,
@@ -271,8 +275,10 @@ impl<'a> RangeReader<'a> {
     /// the same answer [`CONSISTENT_ANSWERS`] times in a row stops the read, saying what the
     /// server did.
     async fn renew(&mut self, stale: Stale) -> Result<(), HubError> {
+        // Only a URL's first answer says what the storage does with a fresh URL: a URL that
+        // answered before and is refused now has expired.
         let times = match &self.stale {
-            Some((last, times)) if last.same_kind(&stale) => times + 1,
+            Some((last, times)) if last.same_kind(&stale) && self.url_requests == 1 => times + 1,
             _ => 1,
         };
         let description = stale.describe(self.offset, self.end, self.file.size());
@@ -293,6 +299,7 @@ impl<'a> RangeReader<'a> {
             )
             .await?;
         self.file.relocated(url);
+        self.url_requests = 0;
         Ok(())
     }
 
@@ -318,6 +325,7 @@ impl<'a> RangeReader<'a> {
     }
 
     async fn request(&mut self) -> Result<Response, HubError> {
+        let failed_before = self.retry.failed_requests();
         let range = format!("bytes={}-{}", self.offset, self.end - 1);
         // Once the storage has named the bytes with a strong ETag, every later request of this
         // range (a resume, a retry, a renewed URL) asks for them only while that ETag holds: a
@@ -332,7 +340,8 @@ impl<'a> RangeReader<'a> {
             path: Some(self.file.path()),
         };
         let url = self.file.url().clone();
-        self.api
+        let response = self
+            .api
             .client()
             .send(
                 &about,
@@ -348,7 +357,10 @@ impl<'a> RangeReader<'a> {
                     }
                 },
             )
-            .await
+            .await;
+        // Attempts that got no answer may have reached the storage all the same.
+        self.url_requests += 1 + self.retry.failed_requests() - failed_before;
+        response
     }
 }
 

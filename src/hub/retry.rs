@@ -81,6 +81,11 @@ impl RetryState {
         &self.what
     }
 
+    /// Requests that got no answer or one to retry, so far.
+    pub fn failed_requests(&self) -> u32 {
+        self.requests
+    }
+
     /// Bytes arrived: the failures before them are behind us.
     pub fn progressed(&mut self) {
         self.in_a_row = 0;

@@ -121,14 +121,23 @@ fn is_truthy(value: &str) -> bool {
 fn expand_home(value: &str) -> PathBuf {
     match value.strip_prefix('~') {
         Some("") => home_dir(),
-        Some(rest) if rest.starts_with('/') => home_dir().join(&rest[1..]),
+        Some(rest) if rest.starts_with('/') || cfg!(windows) && rest.starts_with('\\') => {
+            home_dir().join(&rest[1..])
+        }
         _ => PathBuf::from(value),
     }
 }
 
+/// The home directory as Python's `os.path.expanduser` finds it: `HOME` on Unix,
+/// `USERPROFILE` on Windows (where Python has ignored `HOME` since 3.8).
 fn home_dir() -> PathBuf {
-    std::env::var_os("HOME")
-        .or_else(|| std::env::var_os("USERPROFILE"))
+    #[cfg(windows)]
+    let variables = ["USERPROFILE", "HOME"];
+    #[cfg(not(windows))]
+    let variables = ["HOME", "USERPROFILE"];
+    variables
+        .iter()
+        .find_map(std::env::var_os)
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."))
 }
