@@ -149,7 +149,7 @@ def load(
             "datasets`); the files are written anyway by healthchat.generate or "
             "`healthchat generate`"
         ) from error
-    if generate_options.get("reference_only"):
+    if generate_options.get("reference_only") is True:
         raise ValueError(
             "reference_only=True writes no Parquet files, so there is nothing to load: use "
             "healthchat.generate(reference_only=True) for the JSONL and CSV files alone"
