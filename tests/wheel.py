@@ -38,22 +38,13 @@ REFERENCE_FILES = [
 # Run by the fresh environment's Python: healthchat.load, each Dataset's rows compared with the
 # JSONL records of its source (timestamps as their ISO text, which is what the JSONL holds), keys
 # in order. argv: output dir, sources (comma-separated), quiet ("quiet" or "").
-LOAD_AND_COMPARE = r"""
-import datetime, json, pathlib, sys
+LOAD_AND_COMPARE = (ROOT / "tests" / "support" / "rows.py").read_text() + r"""
+import json, pathlib, sys
 import healthchat
 
 output_dir, sources, quiet = sys.argv[1], tuple(sys.argv[2].split(",")), sys.argv[3] == "quiet"
 loaded = healthchat.load(version="2.1.0", sources=sources, output_dir=output_dir, quiet=quiet, jobs=2)
 assert sorted(loaded) == sorted(sources), f"load returned {sorted(loaded)} for {sources}"
-
-def plain(value):
-    if isinstance(value, datetime.datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    return value
 
 subset = "" if len(sources) == 2 else f"_{sources[0]}"
 directory = pathlib.Path(output_dir) / f"HealthChat-11K_v2.1.0{subset}_artifacts"
