@@ -138,8 +138,8 @@ def indent(text):
 def run(command, **kwargs):
     """Runs `command`; its stdout on success, an AssertionError with its output otherwise."""
     result = subprocess.run(command, capture_output=True, text=True, **kwargs)
-    assert result.returncode == 0, (
-        f"{' '.join(map(str, command))} exited with {result.returncode}\n{result.stdout}{result.stderr}")
+    shown = " ".join("<script>" if "\n" in str(part) else str(part) for part in command)
+    assert result.returncode == 0, f"{shown} exited with {result.returncode}\n{result.stdout}{result.stderr}"
     return result.stdout
 
 
