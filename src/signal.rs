@@ -1,5 +1,5 @@
-//! Interruption by Ctrl-C (SIGINT) or SIGTERM, as CI runners and `kill` send it. The command's
-//! future is dropped, which removes its temporary files.
+//! Interruption by Ctrl-C (SIGINT) or SIGTERM, as CI runners and `kill` send it (Ctrl-C or
+//! Ctrl-Break on Windows). The command's future is dropped, which removes its temporary files.
 
 /// The run was stopped by a signal.
 #[derive(Debug, thiserror::Error)]
@@ -9,7 +9,11 @@ pub struct Interrupted {
     pub number: u8,
 }
 
-/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM.
+/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM; on Windows, Ctrl-C or Ctrl-Break.
+///
+/// Windows has no SIGTERM. Its console-close, log-off and shutdown events are not waited for:
+/// Windows ends the process as soon as the handler returns, before the temporary directory could
+/// be removed, so such a run is left as after SIGKILL (the next run removes its directory).
 pub async fn interruption() -> std::io::Result<Interrupted> {
     #[cfg(unix)]
     {
@@ -20,12 +24,13 @@ pub async fn interruption() -> std::io::Result<Interrupted> {
             _ = terminate.recv() => Ok(Interrupted { name: "SIGTERM", number: 15 }),
         }
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
     {
-        tokio::signal::ctrl_c().await?;
-        Ok(Interrupted {
-            name: "Ctrl-C",
-            number: 2,
-        })
+        let mut ctrl_break = tokio::signal::windows::ctrl_break()?;
+        // Both stand for SIGINT in the exit status (130), as a shell would report Ctrl-C.
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.map(|()| Interrupted { name: "Ctrl-C", number: 2 }),
+            _ = ctrl_break.recv() => Ok(Interrupted { name: "Ctrl-Break", number: 2 }),
+        }
     }
 }

@@ -10,22 +10,15 @@ use support::*;
 /// Loads every config of the card with `datasets` (offline), and each Parquet file with Polars
 /// and DuckDB; compares each row with its JSONL record (timestamps as their ISO text, which is
 /// what the JSONL holds), keys in order. Prints `config rows` per config.
-const LOAD_EVERYWHERE: &str = r#"
-import datetime, json, sys
+const LOAD_EVERYWHERE: &str = concat!(
+    include_str!("support/rows.py"),
+    r#"
+import json, sys
 import duckdb, polars
 from datasets import load_dataset
 
 directory, jsonl = sys.argv[1], sys.argv[2]
 records = [json.loads(line) for line in open(f"{directory}/{jsonl}", encoding="utf-8")]
-
-def plain(value):
-    if isinstance(value, datetime.datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    return value
 
 configs = {}
 for line in open(f"{directory}/README.md", encoding="utf-8"):
@@ -48,7 +41,8 @@ for name, parquet in configs.items():
     if count != len(expected):
         sys.exit(f"duckdb read {count} rows of {parquet}")
     print(name, len(rows))
-"#;
+"#
+);
 
 fn load_everywhere(artifacts: &Path, jsonl: &str) -> String {
     let python = python_with(&["datasets", "polars", "duckdb"]);

@@ -17,11 +17,13 @@ const LOCK_FILE: &str = ".lock";
 /// it into place only in [`ArtifactWriter::finish`]. Dropped unfinished, it deletes itself.
 pub struct ArtifactWriter {
     final_dir: PathBuf,
-    temp: tempfile::TempDir,
     lock: File,
     files: [(PathBuf, BufWriter<HashingWriter<File>>); 3],
     /// Files written whole into the directory, by others (the dataset's) or by `add_file`.
     others: Vec<Artifact>,
+    /// Last, so that it is dropped (removed) after the files in it are closed: Windows does not
+    /// remove a directory while a file in it is open.
+    temp: tempfile::TempDir,
 }
 
 impl ArtifactWriter {

@@ -1,47 +1,124 @@
-//! The local Hub as a program, for the benchmark: serves a Hub tree until killed.
-//!
-//! testhub --root DIR [--port 0] [--bandwidth-mbps N] [--latency-ms N] [--rtt-ms N]
-//!         [--https h2|http1] [--redirect-from BYTES] [--gate REPO=TOKEN]...
-//!
-//! It prints the endpoint, then (with --https) the CA certificate's PEM file.
+//! The local Hub as a program, for the benchmark and for trying healthchat without an account:
+//! serves a Hub tree until killed. It prints the endpoint, then (with --https) the CA
+//! certificate's PEM file.
 
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::{Parser, ValueEnum};
 use testhub::{HubConfig, TestHub};
 
-fn main() -> Result<(), String> {
-    let mut args = std::env::args().skip(1);
-    let mut config = HubConfig::new(".");
-    let mut port = 0;
-    while let Some(flag) = args.next() {
-        let value = args.next().ok_or(format!("{flag} needs a value"))?;
-        let number = || value.parse::<f64>().map_err(|e| format!("{flag}: {e}"));
-        config = match flag.as_str() {
-            "--root" => HubConfig {
-                root: value.clone().into(),
-                ..config
-            },
-            "--port" => {
-                port = value.parse().map_err(|e| format!("--port: {e}"))?;
-                config
-            }
-            "--bandwidth-mbps" => config.bandwidth((number()? * 1e6) as u64),
-            "--latency-ms" => config.latency(Duration::from_secs_f64(number()? / 1000.0)),
-            "--rtt-ms" => config.round_trip(Duration::from_secs_f64(number()? / 1000.0)),
-            "--https" => match value.as_str() {
-                "h2" => config.https(true),
-                "http1" => config.https(false),
-                _ => return Err("--https h2|http1".to_owned()),
-            },
-            "--redirect-from" => config.redirect_files_from(number()? as u64),
-            "--gate" => {
-                let (repo, token) = value.split_once('=').ok_or("--gate REPO=TOKEN")?;
-                config.gate(repo, &[token])
-            }
-            _ => return Err(format!("unknown flag {flag}")),
-        };
+/// A Hugging Face Hub-compatible server on 127.0.0.1 over a directory laid out like the Hub
+/// (`datasets/{owner}/{name}/...`), such as healthchat's fixtures (tests/fixtures/hub).
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    after_help = "Example: the fixtures as the tests serve them (lmsys gated, large files \
+                  redirected to a storage host), then one run against them:\n\n  \
+                  testhub --root tests/fixtures/hub --port 8123 \\\n    \
+                  --gate lmsys/lmsys-chat-1m=hf_try --redirect-from 100000 --page-size 2 &\n  \
+                  HF_ENDPOINT=http://127.0.0.1:8123 HF_TOKEN=hf_try HF_HOME=$(mktemp -d) \\\n    \
+                  healthchat generate --version 2.1.0\n\n\
+                  (A throwaway HF_HOME keeps the fixtures' annotation files out of your Hugging \
+                  Face cache.)"
+)]
+struct Args {
+    /// The directory served, holding `datasets/{owner}/{name}/...`.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    root: PathBuf,
+    /// The port on 127.0.0.1 (0: any free port; the endpoint printed says which).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Make REPO gated, granted to TOKEN (repeatable).
+    #[arg(long, value_name = "REPO=TOKEN", value_parser = parse_gate)]
+    gate: Vec<(String, String)>,
+    /// Redirect files of at least BYTES to the storage host, as the Hub does for LFS files.
+    #[arg(long, value_name = "BYTES")]
+    redirect_from: Option<u64>,
+    /// Entries per page of a tree listing.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    page_size: Option<u64>,
+    /// Cap on all response bodies together, in megabytes per second.
+    #[arg(long, value_name = "MBPS")]
+    bandwidth_mbps: Option<f64>,
+    /// Think time before every response, in milliseconds.
+    #[arg(long, value_name = "MS")]
+    latency_ms: Option<f64>,
+    /// A round trip on every connection, in milliseconds (each byte delayed half of it each way).
+    #[arg(long, value_name = "MS")]
+    rtt_ms: Option<f64>,
+    /// Serve HTTPS with a certificate authority made at start; h2 offers HTTP/2 by ALPN.
+    #[arg(long, value_name = "PROTOCOLS")]
+    https: Option<Https>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Https {
+    /// HTTP/2 and HTTP/1.1, chosen by ALPN.
+    H2,
+    /// HTTP/1.1 only.
+    Http1,
+}
+
+fn parse_gate(value: &str) -> Result<(String, String), String> {
+    match value.split_once('=') {
+        Some((repo, token)) if !repo.is_empty() && !token.is_empty() => {
+            Ok((repo.to_owned(), token.to_owned()))
+        }
+        _ => Err("expected REPO=TOKEN, e.g. lmsys/lmsys-chat-1m=hf_try".to_owned()),
     }
-    let hub = TestHub::start_on(config, port).map_err(|e| e.to_string())?;
+}
+
+fn milliseconds(ms: f64) -> Duration {
+    Duration::from_secs_f64(ms / 1000.0)
+}
+
+impl Args {
+    fn config(&self) -> HubConfig {
+        let mut config = HubConfig::new(&self.root);
+        for (repo, token) in &self.gate {
+            config = config.gate(repo, &[token]);
+        }
+        if let Some(bytes) = self.redirect_from {
+            config = config.redirect_files_from(bytes);
+        }
+        if let Some(entries) = self.page_size {
+            config = config.page_size(entries as usize);
+        }
+        if let Some(mbps) = self.bandwidth_mbps {
+            config = config.bandwidth((mbps * 1e6) as u64);
+        }
+        if let Some(ms) = self.latency_ms {
+            config = config.latency(milliseconds(ms));
+        }
+        if let Some(ms) = self.rtt_ms {
+            config = config.round_trip(milliseconds(ms));
+        }
+        if let Some(https) = self.https {
+            config = config.https(matches!(https, Https::H2));
+        }
+        config
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if !args.root.join("datasets").is_dir() {
+        eprintln!(
+            "testhub: {} has no datasets/ folder: --root names a directory laid out like the Hub, \
+             such as tests/fixtures/hub",
+            args.root.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let hub = match TestHub::start_on(args.config(), args.port) {
+        Ok(hub) => hub,
+        Err(error) => {
+            eprintln!("testhub: cannot serve on 127.0.0.1:{}: {error}", args.port);
+            return ExitCode::FAILURE;
+        }
+    };
     println!("{}", hub.endpoint());
     if let Some(ca) = hub.ca_file() {
         println!("{}", ca.display());
