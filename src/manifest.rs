@@ -1,5 +1,5 @@
 //! `manifest.json` (FORMAT.md §9): what produced an artifacts directory (tool, annotation
-//! version, the commit of every repository, every shard with its size and ETag), what it holds
+//! version, the commit of every repository, every shard with its size and SHA-256), what it holds
 //! (counts, missing IDs, SHA-256 of each artifact), and the check `healthchat verify` makes.
 
 use std::collections::BTreeMap;
@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::digest::hash_file;
+use crate::shards::SourcePlan;
 
 pub const FILE_NAME: &str = "manifest.json";
 
@@ -40,6 +41,27 @@ pub struct Repository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_dir: Option<PathBuf>,
     pub files: Vec<RepositoryFile>,
+}
+
+impl Repository {
+    /// A source's repository and shards, as scanned.
+    pub fn of_source(plan: &SourcePlan, source_dir: Option<&Path>) -> Repository {
+        Repository {
+            id: plan.repo.id().to_owned(),
+            revision: plan.repo.revision().to_owned(),
+            commit: plan.repo.commit().map(str::to_owned),
+            source_dir: source_dir.map(PathBuf::from),
+            files: plan
+                .shards
+                .iter()
+                .map(|file| RepositoryFile {
+                    path: file.path().to_owned(),
+                    size: file.size(),
+                    sha256: file.sha256().map(str::to_owned),
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 //! the plan of which sources to scan.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
@@ -11,7 +11,6 @@ use futures_util::{StreamExt, TryStreamExt};
 
 use crate::annotations::AnnotationIndex;
 use crate::hub::{DatasetRepo, HubApi, HubError};
-use crate::manifest::{Repository, RepositoryFile};
 use crate::printer::Printer;
 use crate::shard_file::ShardFile;
 use crate::source::Source;
@@ -27,25 +26,6 @@ pub struct SourcePlan {
 impl SourcePlan {
     pub fn total_bytes(&self) -> u64 {
         self.shards.iter().map(ShardFile::size).sum()
-    }
-
-    /// The repository as the manifest records it.
-    pub fn repository(&self, source_dir: Option<&Path>) -> Repository {
-        Repository {
-            id: self.repo.id().to_owned(),
-            revision: self.repo.revision().to_owned(),
-            commit: self.repo.commit().map(str::to_owned),
-            source_dir: source_dir.map(PathBuf::from),
-            files: self
-                .shards
-                .iter()
-                .map(|file| RepositoryFile {
-                    path: file.path().to_owned(),
-                    size: file.size(),
-                    sha256: file.sha256().map(str::to_owned),
-                })
-                .collect(),
-        }
     }
 }
 

@@ -8,6 +8,9 @@ use anyhow::{Result, bail};
 
 use crate::hub::{DatasetRepo, Hub, ListedFile};
 
+/// The repository of the annotation files, one per version (FORMAT.md §1).
+pub const ANNOTATIONS_REPO: &str = "yahskapar/HealthChat-11K";
+
 const FILE_PREFIX: &str = "HealthChat-11K_master_annotations_v";
 const FILE_SUFFIX: &str = ".jsonl";
 

@@ -4,7 +4,9 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::{ArtifactError, ArtifactNames, encode_csv};
+use super::csv::encode_csv;
+use super::error::ArtifactError;
+use super::names::ArtifactNames;
 use crate::digest::HashingWriter;
 use crate::manifest::{self, Artifact, Manifest};
 use crate::review::{FULL_REVIEW_HEADER, Row, SYCOPHANCY_REVIEW_HEADER};

@@ -23,9 +23,7 @@ use crate::signal::interruption;
 use crate::source::Source;
 use crate::summary::Summary;
 use crate::tally::Tally;
-use crate::version::{self, AnnotationVersion};
-
-pub const ANNOTATIONS_REPO: &str = "yahskapar/HealthChat-11K";
+use crate::version::{self, ANNOTATIONS_REPO, AnnotationVersion};
 
 pub async fn run(args: GenerateArgs) -> Result<()> {
     let printer = Printer::new(args.quiet);
@@ -123,7 +121,7 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
     repositories.extend(
         plans
             .iter()
-            .map(|plan| plan.repository(args.source_dir.as_deref())),
+            .map(|plan| Repository::of_source(plan, args.source_dir.as_deref())),
     );
     let mut manifest = Manifest {
         tool: format!("healthchat {}", env!("CARGO_PKG_VERSION")),

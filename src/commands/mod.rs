@@ -9,8 +9,6 @@ mod versions;
 use crate::cli::{Cli, Command};
 use crate::runtime::runtime;
 
-pub use generate::ANNOTATIONS_REPO;
-
 /// Runs a parsed command line; the error's chain is the message for the user.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {

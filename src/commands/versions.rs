@@ -3,9 +3,7 @@
 use crate::cli::VersionsArgs;
 use crate::hub::{DatasetRepo, Hub, HubSettings};
 use crate::printer::Printer;
-use crate::version;
-
-use super::ANNOTATIONS_REPO;
+use crate::version::{self, ANNOTATIONS_REPO};
 
 pub async fn run(args: VersionsArgs) -> anyhow::Result<()> {
     let printer = Printer::new(false);
