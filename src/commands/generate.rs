@@ -101,7 +101,7 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
             .map(|plan| (plan.source, plan.targets.as_ref())),
     );
     let spool_dir = writer.directory().to_owned();
-    in_order::hand_over(feeds, &spool_dir, |source, record| {
+    in_order::hand_over(feeds, &spool_dir, |source, mut record| {
         if tally.is_first(source, &record.id) {
             writer.append(
                 &record.jsonl,
@@ -109,7 +109,7 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
                 &record.sycophancy_review,
             )?;
             if let Some(dataset) = &mut dataset {
-                dataset.append(source, &record.id, &record.jsonl)?;
+                dataset.append(source, &record.id, std::mem::take(&mut record.record))?;
             }
             tally.count(record);
         }

@@ -125,11 +125,15 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::{Object, Value};
     use tokio::sync::mpsc;
 
     fn record(id: &str) -> PreparedRecord {
+        let mut record = Object::default();
+        record.push("id".to_owned(), Value::Str(id.to_owned()));
         PreparedRecord {
             id: id.to_owned(),
+            record,
             jsonl: format!("{{\"id\": \"{id}\"}}").into_bytes(),
             full_review: b"a,b\r\n".to_vec(),
             full_review_rows: 1,
