@@ -308,15 +308,23 @@ async fn load_annotations(
         }
         other => other?,
     };
-    let text = std::fs::read_to_string(&file.path).with_context(|| {
-        format!(
-            "could not read the cached annotation file {}",
-            file.path.display()
-        )
-    })?;
-    let size = text.len() as u64;
-    let index =
-        AnnotationIndex::from_jsonl(text).with_context(|| format!("{file_name} cannot be used"))?;
+    // Reading and indexing take a CPU for a while: off the runtime's threads, so the shard
+    // listings and resolutions joined with this go on meanwhile.
+    let path = file.path.clone();
+    let (size, index) = tokio::task::spawn_blocking(move || {
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "could not read the cached annotation file {}",
+                path.display()
+            )
+        })?;
+        let size = text.len() as u64;
+        let index = AnnotationIndex::from_jsonl(text)
+            .with_context(|| format!("{file_name} cannot be used"))?;
+        anyhow::Ok((size, index))
+    })
+    .await
+    .expect("indexing the annotations does not panic")?;
     Ok(Annotations {
         file,
         size,
