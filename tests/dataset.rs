@@ -7,6 +7,21 @@ use std::path::Path;
 
 use support::*;
 
+/// Python's value of a row as the JSONL holds it: a datetime as its ISO text (a prefix of the
+/// scripts below, which import `datetime`).
+const PLAIN: &str = r#"
+import datetime
+
+def plain(value):
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+"#;
+
 /// Loads every config of the card with `datasets` (offline), and each Parquet file with Polars
 /// and DuckDB; compares each row with its JSONL record (timestamps as their ISO text, which is
 /// what the JSONL holds), keys in order. Prints `config rows` per config.
@@ -17,15 +32,6 @@ from datasets import load_dataset
 
 directory, jsonl = sys.argv[1], sys.argv[2]
 records = [json.loads(line) for line in open(f"{directory}/{jsonl}", encoding="utf-8")]
-
-def plain(value):
-    if isinstance(value, datetime.datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    return value
 
 configs = {}
 for line in open(f"{directory}/README.md", encoding="utf-8"):
@@ -54,7 +60,7 @@ fn load_everywhere(artifacts: &Path, jsonl: &str) -> String {
     let python = python_with(&["datasets", "polars", "duckdb"]);
     let cache = tempfile::tempdir().unwrap();
     let output = std::process::Command::new(python)
-        .args(["-c", LOAD_EVERYWHERE])
+        .args(["-c", &format!("{PLAIN}{LOAD_EVERYWHERE}")])
         .arg(artifacts)
         .arg(jsonl)
         .env("HF_HUB_OFFLINE", "1")
@@ -365,15 +371,6 @@ lines = {}
 for line in open(f"{directory}/HealthChat-11K_v{version}.jsonl", encoding="utf-8"):
     lines[json.loads(line)["conversation_id"]] = line.rstrip("\n")
 
-def plain(value):
-    if isinstance(value, datetime.datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    return value
-
 def non_finite(value, found):
     if isinstance(value, float) and not math.isfinite(value):
         found.add("nan" if math.isnan(value) else "inf" if value > 0 else "-inf")
@@ -470,7 +467,7 @@ fn non_finite_floats_keep_the_references_bytes_and_stay_floats_in_parquet() {
     let python = python_with(&["datasets", "pyarrow"]);
     let cache = tempfile::tempdir().unwrap();
     let output = std::process::Command::new(python)
-        .args(["-c", READ_BACK_FLOATS])
+        .args(["-c", &format!("{PLAIN}{READ_BACK_FLOATS}")])
         .arg(&artifacts)
         .arg("2.1.0")
         .env("HF_HUB_OFFLINE", "1")

@@ -22,26 +22,33 @@ use crate::value::{Object, Value};
 
 /// The records as one batch of `schema`; a column a value does not fit is named.
 pub(super) fn record_batch(schema: &SchemaRef, records: &[Object]) -> Result<RecordBatch, String> {
-    let columns = schema
-        .fields()
+    let records: Vec<Option<&Object>> = records.iter().map(Some).collect();
+    let columns =
+        children(schema.fields(), &records).map_err(|problem| format!("column {problem}"))?;
+    let options = RecordBatchOptions::new().with_row_count(Some(records.len()));
+    RecordBatch::try_new_with_options(Arc::clone(schema), columns, &options)
+        .map_err(|e| e.to_string())
+}
+
+/// The arrays of `fields` holding the objects' values (a missing object or key is null); a
+/// problem is prefixed with the field's name.
+fn children(fields: &Fields, objects: &[Option<&Object>]) -> Result<Vec<ArrayRef>, String> {
+    fields
         .iter()
         .enumerate()
         .map(|(position, field)| {
-            let values: Vec<&Value> = records
+            let values: Vec<&Value> = objects
                 .iter()
-                .map(|record| {
-                    record
-                        .get_near(field.name(), position)
+                .map(|object| {
+                    object
+                        .and_then(|o| o.get_near(field.name(), position))
                         .unwrap_or(&Value::Null)
                 })
                 .collect();
             column(field.data_type(), &values)
-                .map_err(|problem| format!("column `{}`: {problem}", field.name()))
+                .map_err(|problem| format!("`{}`: {problem}", field.name()))
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    let options = RecordBatchOptions::new().with_row_count(Some(records.len()));
-    RecordBatch::try_new_with_options(Arc::clone(schema), columns, &options)
-        .map_err(|e| e.to_string())
+        .collect()
 }
 
 /// The array of `data_type` holding `values`, nulls as nulls.
@@ -254,21 +261,7 @@ fn structure(
             other => Err(unfit(other)),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let children = fields
-        .iter()
-        .enumerate()
-        .map(|(position, field)| {
-            let values: Vec<&Value> = objects
-                .iter()
-                .map(|object| {
-                    object
-                        .and_then(|o| o.get_near(field.name(), position))
-                        .unwrap_or(&Value::Null)
-                })
-                .collect();
-            column(field.data_type(), &values)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let children = children(fields, &objects)?;
     let valid = objects.iter().map(Option::is_some).collect();
     let array =
         StructArray::try_new_with_length(fields.clone(), children, nulls(valid), values.len())
