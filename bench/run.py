@@ -1,22 +1,25 @@
 #!/usr/bin/env python3
-"""The healthchat benchmark: one run of `healthchat generate` against the local Hub, next to the
-floor (a plain parallel download of the same shards from the same server) and, when it can be
-installed, DuckDB doing the same selection from the same files on local disk.
+"""The healthchat benchmark: `healthchat generate` against the local Hub and from the same shards
+as local files (`--source-dir`), next to the floor (a plain parallel download of the same shards
+from the same server) and, when it can be installed, DuckDB doing the same selection from the
+same files on local disk; each measured `--runs` times, in rounds, and reported as medians.
 
-    python3 bench/run.py [--size-mb 1024] [--https] [--rtt-ms 40] [--bandwidth-mbps 100]
-                         [--latency-ms 20] [--jobs N]
+    python3 bench/run.py [--size-mb 1024] [--runs 5] [--https] [--rtt-ms 40]
+                         [--bandwidth-mbps 100] [--latency-ms 20] [--jobs N]
 
 It builds the release binaries, writes a synthetic corpus with the real schemas under
 target/bench/ (reused by later runs with the same size and seed), serves it with `testhub`
 (HTTPS with a test CA and HTTP/2 offered, a round trip on every connection, a bandwidth cap and
 a per-response latency, each optional), and prints measured numbers only. The floor is curl
-fetching every shard through /resolve/ and its redirect, over the same chain.
+fetching every shard through /resolve/ and its redirect, over the same chain. Every case runs
+once per round, one after the other, so that a slow moment of the machine falls on all of them.
 """
 
 import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -97,7 +100,9 @@ def floor(hub, shard_list, jobs):
     return time.monotonic() - started
 
 
-def generate(hub, jobs):
+def generate(hub, jobs, source_dir=None):
+    """One `healthchat generate` with every output: shards from the Hub, or from `source_dir`
+    (the annotation file still comes from the Hub). Its wall time, peak RSS and records."""
     with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as out:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
         env.update(HF_ENDPOINT=hub.endpoint, HF_TOKEN=TOKEN, HF_HOME=home)
@@ -107,6 +112,8 @@ def generate(hub, jobs):
                    "--version", VERSION, "--output-dir", out, "--quiet"]
         if jobs:
             command += ["--jobs", str(jobs)]
+        if source_dir:
+            command += ["--source-dir", source_dir]
         started = time.monotonic()
         result = subprocess.run(command, env=env, capture_output=True, text=True)
         elapsed = time.monotonic() - started
@@ -121,7 +128,7 @@ def generate(hub, jobs):
 
 DUCKDB_QUERY = r"""
 import json, sys, time, duckdb
-corpus, annotations, out = sys.argv[1], sys.argv[2], sys.argv[3]
+corpus, annotations, out, threads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[5])
 wanted = {"lmsys": [], "wildchat": []}
 for line in open(annotations):
     record = json.loads(line)
@@ -129,6 +136,7 @@ for line in open(annotations):
         wanted[record["dataset_source"]].append(record["conversation_id"])
 sources = json.loads(sys.argv[4])
 con = duckdb.connect()
+con.execute(f"SET threads = {threads}")
 started = time.monotonic()
 for source, (repo, column) in sources.items():
     con.execute(f"CREATE TEMP TABLE wanted_{source} AS SELECT unnest(?) AS id", [wanted[source]])
@@ -140,7 +148,9 @@ print(elapsed, rows)
 """
 
 
-def duckdb_time(corpus_path):
+def duckdb_python():
+    """A Python with DuckDB (installed in a venv under target/bench/), and its version; or None
+    and why not."""
     venv = BENCH / "venv"
     python = venv / "bin" / "python"
     try:
@@ -150,18 +160,29 @@ def duckdb_time(corpus_path):
         if result.returncode != 0:
             run([python, "-m", "pip", "install", "--quiet", "duckdb"], stdout=subprocess.DEVNULL)
     except (subprocess.CalledProcessError, OSError) as error:
-        return None, None, f"DuckDB could not be installed ({error}); skipped"
+        return None, f"DuckDB could not be installed ({error}); skipped"
+    version = subprocess.run([python, "-c", "import duckdb; print(duckdb.__version__)"],
+                             capture_output=True, text=True).stdout.strip()
+    return python, version
+
+
+def duckdb_time(python, corpus_path, threads):
+    """One run of the DuckDB query: its time and the rows it wrote, or None and what failed."""
     annotations = corpus_path / "datasets" / "yahskapar" / "HealthChat-11K" / \
         f"HealthChat-11K_master_annotations_v{VERSION}.jsonl"
     with tempfile.TemporaryDirectory() as out:
-        result = subprocess.run([python, "-c", DUCKDB_QUERY, corpus_path, annotations, out, json.dumps(SOURCES)],
+        result = subprocess.run([python, "-c", DUCKDB_QUERY, corpus_path, annotations, out,
+                                 json.dumps(SOURCES), str(threads)],
                                 capture_output=True, text=True)
         if result.returncode != 0:
-            return None, None, f"the DuckDB query failed:\n{result.stderr}"
-        version = subprocess.run([python, "-c", "import duckdb; print(duckdb.__version__)"],
-                                 capture_output=True, text=True).stdout.strip()
+            return None, f"the DuckDB query failed:\n{result.stderr}"
         elapsed, rows = result.stdout.strip().splitlines()[-1].split()
-        return float(elapsed), int(rows), version
+        return float(elapsed), int(rows)
+
+
+def spread(times):
+    """The median of `times`, and their range."""
+    return f"{statistics.median(times):7.2f} s  ({min(times):.2f}–{max(times):.2f})"
 
 
 def default_jobs():
@@ -175,6 +196,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mb", type=int, default=1024, help="compressed size of the shards (default 1024)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=5, help="rounds of every case; medians are reported (default 5)")
     parser.add_argument("--bandwidth-mbps", type=float, default=0, help="cap on all responses, MB/s (default none)")
     parser.add_argument("--latency-ms", type=float, default=0, help="added before every response")
     parser.add_argument("--rtt-ms", type=float, default=0, help="round trip added to every connection")
@@ -192,32 +214,53 @@ def main():
             while f.read(1 << 24):
                 pass
     jobs = args.jobs or default_jobs()
+    threads = os.cpu_count()
+    duck_python, duck_version = (None, "skipped (--no-duckdb)") if args.no_duckdb else duckdb_python()
 
     cap = f"{args.bandwidth_mbps:g} MB/s" if args.bandwidth_mbps else "none (loopback)"
     scheme = "HTTPS (HTTP/2 offered)" if args.https else "HTTP/1.1 cleartext"
-    print(f"machine: {os.cpu_count()} cores; corpus: {total / 1e6:.0f} MB in {len(shard_list)} shards "
+    print(f"machine: {threads} cores; corpus: {total / 1e6:.0f} MB in {len(shard_list)} shards "
           f"({corpus_path.name}); {scheme}; round trip: {args.rtt_ms:g} ms; bandwidth cap: {cap}; "
-          f"latency: {args.latency_ms:g} ms; jobs: {jobs}")
+          f"latency: {args.latency_ms:g} ms; jobs: {jobs}; runs: {args.runs} (medians, range)")
+    floors, hub_runs, local_runs, duck_runs = [], [], [], []
+    duck_rows, duck_failure = None, None
     hub = Hub(corpus_path, args)
     try:
-        floor_s = floor(hub, shard_list, jobs)
-        generate_s, peak, records = generate(hub, jobs)
+        for _ in range(args.runs):
+            floors.append(floor(hub, shard_list, jobs))
+            hub_runs.append(generate(hub, jobs))
+            local_runs.append(generate(hub, jobs, corpus_path / "datasets"))
+            if duck_python and not duck_failure:
+                elapsed, rows = duckdb_time(duck_python, corpus_path, threads)
+                if elapsed is None:
+                    duck_failure = rows
+                else:
+                    duck_runs.append(elapsed)
+                    duck_rows = rows
     finally:
         hub.stop()
-    print(f"floor: curl, {jobs} parallel downloads  {floor_s:7.2f} s  {total / 1e6 / floor_s:7.0f} MB/s")
-    print(f"healthchat generate              {generate_s:7.2f} s  {total / 1e6 / generate_s:7.0f} MB/s"
-          f"  peak RSS {peak / 1e6:.0f} MB  ({records} conversations)")
-    print(f"generate / floor                 {generate_s / floor_s:7.2f}")
-    if args.no_duckdb:
+
+    records = hub_runs[0][2]
+    if any(run[2] != records for run in hub_runs + local_runs):
+        sys.exit(f"the runs wrote different numbers of conversations: {hub_runs + local_runs}")
+    floor_s = statistics.median(floors)
+    print(f"floor: curl, {jobs} parallel downloads   {spread(floors)}  {total / 1e6 / floor_s:6.0f} MB/s")
+    medians = {}
+    for label, runs in (("from the Hub", hub_runs), ("from local files", local_runs)):
+        times = [run[0] for run in runs]
+        medians[label] = statistics.median(times)
+        print(f"healthchat generate, {label:16s} {spread(times)}  {total / 1e6 / medians[label]:6.0f} MB/s"
+              f"  peak RSS {max(run[1] for run in runs) / 1e6:.0f} MB  ({records} conversations)")
+    print(f"generate from the Hub / floor           {medians['from the Hub'] / floor_s:7.2f}")
+    if not duck_runs:
+        print(duck_failure or f"DuckDB {duck_version}")
         return
-    duck_s, duck_rows, detail = duckdb_time(corpus_path)
-    if duck_s is None:
-        print(detail)
-        return
+    duck_s = statistics.median(duck_runs)
     agreement = "same" if duck_rows == records else f"DIFFERENT from healthchat's {records}"
-    print(f"duckdb {detail}, local files      {duck_s:7.2f} s  {total / 1e6 / duck_s:7.0f} MB/s"
-          f"  ({duck_rows} rows: {agreement})")
-    print(f"generate / duckdb                {generate_s / duck_s:7.2f}")
+    print(f"duckdb {duck_version}, {threads} threads, local files {spread(duck_runs)}"
+          f"  {total / 1e6 / duck_s:6.0f} MB/s  ({duck_rows} rows: {agreement})")
+    for label, median in medians.items():
+        print(f"speed-up over DuckDB, {label:16s} {duck_s / median:7.2f} ×")
 
 
 if __name__ == "__main__":

@@ -67,11 +67,10 @@ impl AnnotationIndex {
                 continue;
             }
             let line_number = index + 1;
-            let value: Value =
-                serde_json::from_str(line).map_err(|source| AnnotationError::Json {
-                    line: line_number,
-                    source,
-                })?;
+            let value = Value::from_json(line).map_err(|source| AnnotationError::Json {
+                line: line_number,
+                source,
+            })?;
             let Value::Object(record) = &value else {
                 return Err(AnnotationError::NotAnObject {
                     line: line_number,
@@ -173,7 +172,7 @@ fn selection(record: &Object) -> Option<(String, Source)> {
 
 /// A line already checked to be a JSON object.
 fn parse_record(line: &str) -> Object {
-    match serde_json::from_str(line) {
+    match Value::from_json(line) {
         Ok(Value::Object(record)) => record,
         _ => unreachable!("lines are parsed and checked when the index is built"),
     }

@@ -1,16 +1,22 @@
 //! The prepare stage: a wanted source row becomes the bytes it adds to each artifact, on the
 //! decoding threads, so the in-order hand-over only appends. The record is the source row with
 //! its annotation overlaid (`record`), written as Python writes it (`pyjson`), and its review
-//! rows (`review`) encoded as `csv.writer` encodes them (`artifacts`).
+//! rows (`review`) encoded as `csv.writer` encodes them (`artifacts`). The record itself is
+//! kept too, as values, for the dataset's Parquet files (FORMAT.md §10).
+
+use serde::{Deserialize, Serialize};
 
 use crate::annotations::AnnotationIndex;
 use crate::scan::SourceRow;
+use crate::value::Object;
 use crate::{artifacts, pyjson, record, review};
 
 /// A source row merged with its annotation and already serialised, ready to append.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PreparedRecord {
     pub id: String,
+    /// The JSONL record (FORMAT.md §4) as values.
+    pub record: Object,
     pub jsonl: Vec<u8>,
     pub full_review: Vec<u8>,
     pub full_review_rows: u64,
@@ -29,15 +35,22 @@ pub fn prepare(index: &AnnotationIndex, version: &str, source_row: SourceRow) ->
     let mut jsonl = Vec::new();
     pyjson::write_object(&mut jsonl, &record);
     let rows = review::review_rows(&record);
+    let full_review = artifacts::encode_csv(&rows.full);
+    let full_review_rows = rows.full.len() as u64;
+    let sycophancy_review = artifacts::encode_csv(&rows.sycophancy);
+    let sycophancy_rows = rows.sycophancy.len() as u64;
+    let specialty = review::specialty(&record).to_owned();
+    let repairs = rows.repairs;
     PreparedRecord {
         id: source_row.id,
+        record,
         jsonl,
-        full_review: artifacts::encode_csv(&rows.full),
-        full_review_rows: rows.full.len() as u64,
-        sycophancy_review: artifacts::encode_csv(&rows.sycophancy),
-        sycophancy_rows: rows.sycophancy.len() as u64,
-        specialty: review::specialty(&record).to_owned(),
-        repairs: rows.repairs,
+        full_review,
+        full_review_rows,
+        sycophancy_review,
+        sycophancy_rows,
+        specialty,
+        repairs,
     }
 }
 

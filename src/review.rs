@@ -279,7 +279,7 @@ mod tests {
     use super::*;
 
     fn record(json: &str) -> Object {
-        match serde_json::from_str::<Value>(json).unwrap() {
+        match Value::from_json(json).unwrap() {
             Value::Object(object) => object,
             _ => panic!("not an object"),
         }

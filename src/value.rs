@@ -3,10 +3,13 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
 
 /// A JSON-like value as the reference sees it after loading Arrow data into Python objects.
-#[derive(Debug, Clone, PartialEq)]
+/// Its serde form is the spool's record codec (`in_order`), not JSON: JSON is read with
+/// [`Value::from_json`] and written by `pyjson`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Value {
     Null,
     Bool(bool),
@@ -20,14 +23,14 @@ pub enum Value {
 
 /// A point in time as Python's `datetime` holds it: microseconds since the Unix epoch, and whether
 /// the value is timezone-aware (always UTC here) or naive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timestamp {
     pub micros: i64,
     pub utc: bool,
 }
 
 /// An insertion-ordered map, like a Python `dict`.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Object {
     entries: Vec<(String, Value)>,
 }
@@ -41,6 +44,15 @@ impl Object {
 
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// [`Object::get`], looking first at `position`: where the key is when the object follows
+    /// the schema being read, as records and rows of one source do.
+    pub fn get_near(&self, key: &str, position: usize) -> Option<&Value> {
+        match self.entries.get(position) {
+            Some((k, v)) if k == key => Some(v),
+            _ => self.get(key),
+        }
     }
 
     /// `dict[key] = value`: an existing key keeps its position and takes the new value; a new
@@ -73,6 +85,15 @@ impl IntoIterator for Object {
 }
 
 impl Value {
+    /// Parses JSON keeping object key order, as Python's `json.loads` does; a repeated key keeps
+    /// its first position and takes the last value, like `dict` assignment.
+    pub fn from_json(text: &str) -> serde_json::Result<Value> {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let value = JsonValue.deserialize(&mut deserializer)?;
+        deserializer.end()?;
+        Ok(value)
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),
@@ -99,17 +120,20 @@ impl Value {
     }
 }
 
-/// Parses JSON keeping object key order, as Python's `json.loads` does; a repeated key keeps its
-/// first position and takes the last value, like `dict` assignment.
-impl<'de> Deserialize<'de> for Value {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ValueVisitor)
+/// A JSON value, read in document order.
+struct JsonValue;
+
+impl<'de> DeserializeSeed<'de> for JsonValue {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(JsonVisitor)
     }
 }
 
-struct ValueVisitor;
+struct JsonVisitor;
 
-impl<'de> Visitor<'de> for ValueVisitor {
+impl<'de> Visitor<'de> for JsonVisitor {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -152,7 +176,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element()? {
+        while let Some(item) = seq.next_element_seed(JsonValue)? {
             items.push(item);
         }
         Ok(Value::List(items))
@@ -160,7 +184,8 @@ impl<'de> Visitor<'de> for ValueVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut object = Object::default();
-        while let Some((key, value)) = map.next_entry::<String, Value>()? {
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(JsonValue)?;
             object.set(key, value);
         }
         Ok(Value::Object(object))
@@ -173,8 +198,7 @@ mod tests {
 
     #[test]
     fn parsing_keeps_key_order_and_last_duplicate_wins_in_first_position() {
-        let value: Value =
-            serde_json::from_str(r#"{"b": 1, "a": [1.5, null, "x"], "b": true}"#).unwrap();
+        let value = Value::from_json(r#"{"b": 1, "a": [1.5, null, "x"], "b": true}"#).unwrap();
         let object = value.as_object().unwrap();
         let keys: Vec<&str> = object.iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["b", "a"]);

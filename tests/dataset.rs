@@ -7,6 +7,21 @@ use std::path::Path;
 
 use support::*;
 
+/// Python's value of a row as the JSONL holds it: a datetime as its ISO text (a prefix of the
+/// scripts below, which import `datetime`).
+const PLAIN: &str = r#"
+import datetime
+
+def plain(value):
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+"#;
+
 /// Loads every config of the card with `datasets` (offline), and each Parquet file with Polars
 /// and DuckDB; compares each row with its JSONL record (timestamps as their ISO text, which is
 /// what the JSONL holds), keys in order. Prints `config rows` per config.
@@ -48,7 +63,7 @@ fn load_everywhere(artifacts: &Path, jsonl: &str) -> String {
     let python = python_with(&["datasets", "polars", "duckdb"]);
     let cache = tempfile::tempdir().unwrap();
     let output = std::process::Command::new(python)
-        .args(["-c", LOAD_EVERYWHERE])
+        .args(["-c", &format!("{PLAIN}{LOAD_EVERYWHERE}")])
         .arg(artifacts)
         .arg(jsonl)
         .env("HF_HUB_OFFLINE", "1")
@@ -316,5 +331,157 @@ fn inputs_the_reference_repairs_do_not_break_the_dataset() {
     assert!(
         loaded.contains("lmsys ") && loaded.contains("wildchat "),
         "{loaded}"
+    );
+}
+
+/// The reference's JSONL with floats planted in some records, derived independently: CPython's
+/// `json.loads` and `json.dumps` (which writes `NaN`, `Infinity` and `-Infinity`) on the golden
+/// file, planting as `plant_non_finite_floats` does. Arguments: the golden file, planted IDs.
+const PLANT_IN_JSONL: &str = r#"
+import json, sys
+planted = set(sys.argv[2:])
+VALUES = [float("nan"), float("inf"), float("-inf")]
+
+def plant(value):
+    if isinstance(value, dict):
+        for position, (key, item) in enumerate(list(value.items())):
+            if isinstance(item, float):
+                value[key] = VALUES[position % 3]
+            else:
+                plant(item)
+    elif isinstance(value, list):
+        for item in value:
+            plant(item)
+
+for line in open(sys.argv[1], encoding="utf-8"):
+    record = json.loads(line)
+    if record["conversation_id"] in planted:
+        plant(record["openai_moderation"])
+        line = json.dumps(record) + "\n"
+    sys.stdout.write(line)
+"#;
+
+/// Reads each source's Parquet file with pyarrow and with `datasets`: every row, written by
+/// `json.dumps`, must be its JSONL line byte for byte, and NaN, Infinity and -Infinity must come
+/// back as floats. Prints `source rows` per source.
+const READ_BACK_FLOATS: &str = r#"
+import datetime, json, math, sys
+import pyarrow.parquet as pq
+from datasets import load_dataset
+
+directory, version = sys.argv[1], sys.argv[2]
+lines = {}
+for line in open(f"{directory}/HealthChat-11K_v{version}.jsonl", encoding="utf-8"):
+    lines[json.loads(line)["conversation_id"]] = line.rstrip("\n")
+
+def non_finite(value, found):
+    if isinstance(value, float) and not math.isfinite(value):
+        found.add("nan" if math.isnan(value) else "inf" if value > 0 else "-inf")
+    elif isinstance(value, dict):
+        for item in value.values():
+            non_finite(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            non_finite(item, found)
+
+for name in ("lmsys", "wildchat"):
+    table = pq.read_table(f"{directory}/HealthChat-11K_v{version}_{name}.parquet").to_pylist()
+    loaded = list(load_dataset(directory, name, split="train"))
+    for reader, rows in (("pyarrow", table), ("datasets", loaded)):
+        found = set()
+        for row in rows:
+            row = plain(row)
+            if json.dumps(row) != lines[row["conversation_id"]]:
+                sys.exit(f"{reader}: {name} row {row['conversation_id']} is not its JSONL line")
+            non_finite(row, found)
+        if found != {"nan", "inf", "-inf"}:
+            sys.exit(f"{reader}: {name} read back {sorted(found)} of NaN, inf and -inf")
+    print(name, len(table))
+"#;
+
+#[test]
+fn non_finite_floats_keep_the_references_bytes_and_stay_floats_in_parquet() {
+    let golden = fixtures().join("expected/v2.1.0");
+    let golden_jsonl = golden.join("HealthChat-11K_v2.1.0.jsonl");
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&golden_jsonl)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let tree = hub_tree_copy();
+    let mut planted = Vec::new();
+    for (source, repo, id_column) in [
+        ("lmsys", "lmsys/lmsys-chat-1m", "conversation_id"),
+        ("wildchat", "allenai/WildChat-1M", "conversation_hash"),
+    ] {
+        let id = records
+            .iter()
+            .find(|r| {
+                r["dataset_source"] == source
+                    && r["openai_moderation"][0]["category_scores"].is_object()
+            })
+            .and_then(|r| r["conversation_id"].as_str())
+            .expect("a record with moderation scores")
+            .to_owned();
+        let data = tree.path().join("datasets").join(repo).join("data");
+        assert!(
+            plant_non_finite_floats(&data, id_column, &id, "openai_moderation"),
+            "{id} is in a shard of {repo}"
+        );
+        planted.push(id);
+    }
+    let expected = std::process::Command::new("python3")
+        .args(["-c", PLANT_IN_JSONL])
+        .arg(&golden_jsonl)
+        .args(&planted)
+        .output()
+        .expect("python3 is installed (the CI script checks)");
+    assert!(expected.status.success(), "{}", stderr(&expected));
+    let expected = String::from_utf8(expected.stdout).unwrap();
+    for spelling in ["NaN", "Infinity", "-Infinity"] {
+        assert!(
+            expected.contains(&format!(": {spelling}")),
+            "{spelling} planted"
+        );
+    }
+
+    let hub = TestHub::start(hub_config_at(tree.path())).unwrap();
+    let workspace = Workspace::new();
+    assert_success(&workspace.run(
+        &hub,
+        Some(GRANTED_TOKEN),
+        &["generate", "--version", "2.1.0"],
+    ));
+    let artifacts = workspace.artifacts("2.1.0");
+    let jsonl = std::fs::read_to_string(artifacts.join("HealthChat-11K_v2.1.0.jsonl")).unwrap();
+    assert!(
+        jsonl == expected,
+        "the JSONL is CPython's json.dumps of the planted records"
+    );
+    for review in ["full_review", "sycophancy_review"] {
+        let name = format!("HealthChat-11K_v2.1.0_{review}.csv");
+        assert_eq!(
+            std::fs::read(artifacts.join(&name)).unwrap(),
+            std::fs::read(golden.join(&name)).unwrap(),
+            "{name}"
+        );
+    }
+
+    let python = python_with(&["datasets", "pyarrow"]);
+    let cache = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(python)
+        .args(["-c", &format!("{PLAIN}{READ_BACK_FLOATS}")])
+        .arg(&artifacts)
+        .arg("2.1.0")
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_DATASETS_OFFLINE", "1")
+        .env("HF_HOME", cache.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let read = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        read.contains("lmsys ") && read.contains("wildchat "),
+        "{read}"
     );
 }

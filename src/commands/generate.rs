@@ -101,7 +101,7 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
             .map(|plan| (plan.source, plan.targets.as_ref())),
     );
     let spool_dir = writer.directory().to_owned();
-    in_order::hand_over(feeds, &spool_dir, |source, record| {
+    in_order::hand_over(feeds, &spool_dir, |source, mut record| {
         if tally.is_first(source, &record.id) {
             writer.append(
                 &record.jsonl,
@@ -109,7 +109,7 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
                 &record.sycophancy_review,
             )?;
             if let Some(dataset) = &mut dataset {
-                dataset.append(source, &record.id, &record.jsonl)?;
+                dataset.append(source, &record.id, std::mem::take(&mut record.record))?;
             }
             tally.count(record);
         }
@@ -319,17 +319,25 @@ async fn load_annotations(
         };
         hub.cached_download(repo, file).await?
     };
-    let text = std::fs::read_to_string(file.path()).with_context(|| {
-        format!(
-            "could not read the cached annotation file {}",
-            file.path().display()
-        )
-    })?;
-    let mut hash = Sha256::new();
-    hash.update(text.as_bytes());
-    let (size, sha256) = hash.finish();
-    let index =
-        AnnotationIndex::from_jsonl(text).with_context(|| format!("{file_name} cannot be used"))?;
+    // Reading, hashing and indexing take a CPU for a while: off the runtime's threads, so the
+    // shard listings and resolutions joined with this go on meanwhile.
+    let path = file.path().to_owned();
+    let (size, sha256, index) = tokio::task::spawn_blocking(move || {
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "could not read the cached annotation file {}",
+                path.display()
+            )
+        })?;
+        let mut hash = Sha256::new();
+        hash.update(text.as_bytes());
+        let (size, sha256) = hash.finish();
+        let index = AnnotationIndex::from_jsonl(text)
+            .with_context(|| format!("{file_name} cannot be used"))?;
+        anyhow::Ok((size, sha256, index))
+    })
+    .await
+    .expect("indexing the annotations does not panic")?;
     Ok(Annotations {
         file,
         size,

@@ -1,8 +1,10 @@
 //! The artifacts directory as a Hugging Face dataset (FORMAT.md §10): one Parquet file per
-//! source, with the source's own column types, written as records arrive, and a dataset card
-//! (`card`) whose `configs` name them, so that `datasets`, pandas, Polars and DuckDB load it.
+//! source, with the source's own column types, written as records arrive (their values made
+//! Arrow arrays by `columns`), and a dataset card (`card`) whose `configs` name them, so that
+//! `datasets`, pandas, Polars and DuckDB load it.
 
 mod card;
+mod columns;
 mod schema;
 
 use std::collections::HashMap;
@@ -10,7 +12,6 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use arrow_json::reader::Decoder;
 use arrow_schema::{Field, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -24,11 +25,12 @@ use crate::artifacts::ArtifactNames;
 use crate::digest::HashingWriter;
 use crate::manifest::Artifact;
 use crate::source::Source;
+use crate::value::Object;
 
 /// Conversations per row group: a few MB of text, so that a writer holds little, and readers
 /// can split a file.
 const ROWS_PER_GROUP: usize = 500;
-/// Records decoded into Arrow at a time.
+/// Records made Arrow arrays at a time.
 const ROWS_PER_BATCH: usize = 100;
 
 #[derive(Debug, Error)]
@@ -91,10 +93,11 @@ struct SourceWriter {
     source: Source,
     file_name: String,
     path: PathBuf,
-    decoder: Decoder,
+    schema: SchemaRef,
     writer: ArrowWriter<HashingWriter<File>>,
-    /// The IDs of the records in `decoder`, to name one that cannot be written.
-    pending: Vec<String>,
+    /// Records not yet in `writer`, and their IDs, to name one that cannot be written.
+    pending: Vec<Object>,
+    pending_ids: Vec<String>,
 }
 
 impl DatasetWriter {
@@ -113,8 +116,8 @@ impl DatasetWriter {
         }
     }
 
-    /// Adds a record of `source` (its JSONL line, FORMAT.md §5) to the source's Parquet file.
-    pub fn append(&mut self, source: Source, id: &str, jsonl: &[u8]) -> Result<(), DatasetError> {
+    /// Adds a record of `source` (FORMAT.md §4) to the source's Parquet file.
+    pub fn append(&mut self, source: Source, id: &str, record: Object) -> Result<(), DatasetError> {
         let position = match self.writers.iter().position(|w| w.source == source) {
             Some(position) => position,
             None => {
@@ -124,10 +127,9 @@ impl DatasetWriter {
             }
         };
         let writer = &mut self.writers[position];
-        writer.pending.push(id.to_owned());
-        writer.decode(jsonl)?;
-        writer.decode(b"\n")?;
-        if writer.decoder.len() >= ROWS_PER_BATCH {
+        writer.pending.push(record);
+        writer.pending_ids.push(id.to_owned());
+        if writer.pending.len() >= ROWS_PER_BATCH {
             writer.flush()?;
         }
         Ok(())
@@ -156,19 +158,14 @@ impl DatasetWriter {
             Some(properties),
         )
         .map_err(|e| write_error(std::io::Error::other(e)))?;
-        // Mixed scalars in an annotation column are written as text (FORMAT.md §10).
-        let decoder = arrow_json::ReaderBuilder::new(schema)
-            .with_batch_size(ROWS_PER_BATCH)
-            .with_coerce_primitive(true)
-            .build_decoder()
-            .map_err(|e| write_error(std::io::Error::other(e)))?;
         Ok(SourceWriter {
             source,
             file_name,
             path,
-            decoder,
+            schema,
             writer,
-            pending: Vec::new(),
+            pending: Vec::with_capacity(ROWS_PER_BATCH),
+            pending_ids: Vec::with_capacity(ROWS_PER_BATCH),
         })
     }
 
@@ -209,37 +206,40 @@ impl DatasetWriter {
 }
 
 impl SourceWriter {
-    fn decode(&mut self, bytes: &[u8]) -> Result<(), DatasetError> {
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            let read = self
-                .decoder
-                .decode(rest)
-                .map_err(|e| self.record_error(e))?;
-            if read == 0 {
-                self.flush()?;
-            }
-            rest = &rest[read..];
-        }
-        Ok(())
-    }
-
     fn flush(&mut self) -> Result<(), DatasetError> {
-        if let Some(batch) = self.decoder.flush().map_err(|e| self.record_error(e))? {
-            self.writer.write(&batch).map_err(|e| DatasetError::Write {
-                path: self.path.clone(),
-                source: std::io::Error::other(e),
-            })?;
+        if self.pending.is_empty() {
+            return Ok(());
         }
+        let batch = columns::record_batch(&self.schema, &self.pending)
+            .map_err(|problem| self.record_error(problem))?;
+        self.writer.write(&batch).map_err(|e| DatasetError::Write {
+            path: self.path.clone(),
+            source: std::io::Error::other(e),
+        })?;
         self.pending.clear();
+        self.pending_ids.clear();
         Ok(())
     }
 
-    fn record_error(&self, error: arrow_schema::ArrowError) -> DatasetError {
+    /// Names the first pending record that cannot be written alone.
+    fn record_error(&self, problem: String) -> DatasetError {
+        let culprit = self
+            .pending
+            .iter()
+            .zip(&self.pending_ids)
+            .find_map(|(record, id)| {
+                columns::record_batch(&self.schema, std::slice::from_ref(record))
+                    .err()
+                    .map(|problem| (id, problem))
+            });
+        let (id, problem) = match culprit {
+            Some((id, problem)) => (id.clone(), problem),
+            None => (self.pending_ids.join(", "), problem),
+        };
         DatasetError::Record {
             source_name: self.source.name(),
-            id: self.pending.last().cloned().unwrap_or_default(),
-            problem: error.to_string(),
+            id,
+            problem,
         }
     }
 }

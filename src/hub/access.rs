@@ -75,13 +75,25 @@ impl Hub {
         if !present {
             let remote = self.api.resolve(repo, file).await?;
             let bytes = fetch_range(&self.api, &remote, 0, file.size()).await?;
-            if !lock.matches(&bytes) {
-                return Err(HubError::BadResponse {
-                    what: what(),
-                    problem: format!("the bytes received do not hash to {blob}, as listed"),
-                });
-            }
-            lock.write(&bytes)?;
+            let (blob, what) = (blob.to_owned(), what());
+            let (commit, path, revision) = (
+                commit.to_owned(),
+                file.path().to_owned(),
+                repo.revision().to_owned(),
+            );
+            // Hashing, writing and syncing the blob are blocking work too.
+            return tokio::task::spawn_blocking(move || {
+                if !lock.matches(&bytes) {
+                    return Err(HubError::BadResponse {
+                        what,
+                        problem: format!("the bytes received do not hash to {blob}, as listed"),
+                    });
+                }
+                lock.write(&bytes)?;
+                lock.link(&commit, &path, &revision)
+            })
+            .await
+            .expect("writing the cache does not panic");
         }
         lock.link(commit, file.path(), repo.revision())
     }

@@ -1,8 +1,10 @@
 //! The in-order hand-over (FORMAT.md §3): shard scans run in parallel, but their records
 //! are handed on in the sequential order, shard after shard, rows in file order. Records of
-//! shards ahead of the one being handed on wait in a `spool` on disk, not in memory.
+//! shards ahead of the one being handed on wait (`waiting`) in memory up to a budget, beyond it
+//! in a `spool` on disk.
 
 mod spool;
+mod waiting;
 
 use std::path::Path;
 
@@ -14,7 +16,12 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use crate::prepare::PreparedRecord;
 use crate::scan::ScanError;
 use crate::source::Source;
-use spool::Spool;
+use waiting::Waiting;
+
+/// The bytes (estimated) that records of shards ahead may hold in memory, all shards together,
+/// before they wait on disk: the records of a few shards of the bench corpus, a small part of
+/// the memory a run takes.
+const MEMORY_BUDGET: usize = 32 << 20;
 
 /// What a shard's scan sends, in order; a channel that closes without `Done` or `Failed` means
 /// the scan task died.
@@ -51,6 +58,19 @@ pub enum HandOverError {
 pub async fn hand_over<E>(
     feeds: Vec<ShardFeed>,
     spool_dir: &Path,
+    accept: impl FnMut(Source, PreparedRecord) -> Result<(), E>,
+) -> Result<(), E>
+where
+    E: From<HandOverError>,
+{
+    hand_over_within(feeds, spool_dir, MEMORY_BUDGET, accept).await
+}
+
+/// [`hand_over`], with records ahead held in memory up to `memory_budget` bytes.
+async fn hand_over_within<E>(
+    feeds: Vec<ShardFeed>,
+    spool_dir: &Path,
+    memory_budget: usize,
     mut accept: impl FnMut(Source, PreparedRecord) -> Result<(), E>,
 ) -> Result<(), E>
 where
@@ -77,15 +97,17 @@ where
         })
         .collect();
     let mut events = stream::select_all(streams);
-    let mut spools: Vec<Option<Spool>> = labels.iter().map(|_| None).collect();
+    let mut waiting: Vec<Waiting> = labels.iter().map(|_| Waiting::default()).collect();
+    let mut in_memory = 0;
     let mut done = vec![false; labels.len()];
     let mut head = 0;
     loop {
         while head < labels.len() {
-            if let Some(spool) = spools[head].take() {
-                for record in spool.records().map_err(spool_error)? {
-                    accept(labels[head].0, record.map_err(spool_error)?)?;
-                }
+            let records = std::mem::take(&mut waiting[head])
+                .drain(&mut in_memory)
+                .map_err(spool_error)?;
+            for record in records {
+                accept(labels[head].0, record.map_err(spool_error)?)?;
             }
             if !done[head] {
                 break;
@@ -101,13 +123,9 @@ where
         })?;
         match event {
             Some(ShardEvent::Record(record)) if index == head => accept(labels[index].0, record)?,
-            Some(ShardEvent::Record(record)) => {
-                let spool = match &mut spools[index] {
-                    Some(spool) => spool,
-                    empty => empty.insert(Spool::new(spool_dir).map_err(spool_error)?),
-                };
-                spool.append(&record).map_err(spool_error)?;
-            }
+            Some(ShardEvent::Record(record)) => waiting[index]
+                .add(record, &mut in_memory, memory_budget, spool_dir)
+                .map_err(spool_error)?,
             Some(ShardEvent::Done) => done[index] = true,
             Some(ShardEvent::Failed(error)) => return Err(HandOverError::Scan(error).into()),
             None if done[index] => {}
@@ -125,11 +143,15 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::{Object, Value};
     use tokio::sync::mpsc;
 
     fn record(id: &str) -> PreparedRecord {
+        let mut record = Object::default();
+        record.push("id".to_owned(), Value::Str(id.to_owned()));
         PreparedRecord {
             id: id.to_owned(),
+            record,
             jsonl: format!("{{\"id\": \"{id}\"}}").into_bytes(),
             full_review: b"a,b\r\n".to_vec(),
             full_review_rows: 1,
@@ -165,7 +187,9 @@ mod tests {
             senders[shard].send(ShardEvent::Done).unwrap();
         }
         let mut seen = Vec::new();
-        hand_over(feeds, dir.path(), |source, record| {
+        // Room in memory for one record: the others ahead wait on disk.
+        let one_record = 3 * record("c1").jsonl.len() + b"a,b\r\n".len();
+        hand_over_within(feeds, dir.path(), one_record, |source, record| {
             assert_eq!(record, self::record(&record.id));
             seen.push((source, record.id));
             Ok::<_, HandOverError>(())

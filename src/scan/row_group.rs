@@ -38,6 +38,7 @@ impl Shard {
             wanted_ids(batch.column(0).as_ref(), &predicate_targets)
         });
         let rows_in_group = self.metadata.metadata().row_group(index).num_rows();
+        let bytes = window.bytes.clone();
         let reader =
             ParquetRecordBatchReaderBuilder::new_with_metadata(window, self.metadata.clone())
                 .with_row_groups(vec![index])
@@ -72,6 +73,7 @@ impl Shard {
                 rows.push(SourceRow { id, row: object });
             }
         }
+        super::assembly::recycle(bytes);
         Ok(rows)
     }
 }

@@ -281,3 +281,102 @@ pub fn independent_sha256(path: &Path) -> String {
     assert!(output.status.success(), "{}", stderr(&output));
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
+
+/// The values [`plant_non_finite_floats`] writes, by a float's position in its struct.
+pub const PLANTED_FLOATS: [f64; 3] = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
+
+/// Rewrites the shard of `data_dir` that holds the row whose `id_column` is `id`: in that row's
+/// `column`, every non-null float that is the field at position `j` of a struct (however
+/// nested) becomes `PLANTED_FLOATS[j % 3]`. Returns false when no shard holds the row.
+pub fn plant_non_finite_floats(data_dir: &Path, id_column: &str, id: &str, column: &str) -> bool {
+    use std::sync::Arc;
+
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Float64Type;
+    use arrow_array::{Array, ArrayRef, Float64Array, ListArray, RecordBatch, StructArray};
+    use arrow_schema::DataType;
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    fn plant(array: &ArrayRef, rows: std::ops::Range<usize>) -> ArrayRef {
+        match array.data_type() {
+            DataType::List(item) => {
+                let list = array.as_list::<i32>();
+                let offsets = list.value_offsets();
+                let items = offsets[rows.start] as usize..offsets[rows.end] as usize;
+                Arc::new(ListArray::new(
+                    Arc::clone(item),
+                    list.offsets().clone(),
+                    plant(list.values(), items),
+                    list.nulls().cloned(),
+                ))
+            }
+            DataType::Struct(fields) => {
+                let parts = array.as_struct();
+                let columns = parts
+                    .columns()
+                    .iter()
+                    .enumerate()
+                    .map(|(position, child)| match child.data_type() {
+                        DataType::Float64 => Arc::new(
+                            child
+                                .as_primitive::<Float64Type>()
+                                .iter()
+                                .enumerate()
+                                .map(|(i, value)| {
+                                    value.map(|value| match rows.contains(&i) {
+                                        true => PLANTED_FLOATS[position % 3],
+                                        false => value,
+                                    })
+                                })
+                                .collect::<Float64Array>(),
+                        ) as ArrayRef,
+                        _ => plant(child, rows.clone()),
+                    })
+                    .collect();
+                Arc::new(StructArray::new(
+                    fields.clone(),
+                    columns,
+                    parts.nulls().cloned(),
+                ))
+            }
+            _ => Arc::clone(array),
+        }
+    }
+
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(data_dir)
+        .expect("a data directory")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    paths.sort();
+    for path in paths {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        let mut batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+        let mut found = false;
+        for batch in &mut batches {
+            let ids = batch.column_by_name(id_column).unwrap().as_string::<i32>();
+            let Some(row) = ids.iter().position(|value| value == Some(id)) else {
+                continue;
+            };
+            let index = batch.schema().index_of(column).unwrap();
+            let mut columns = batch.columns().to_vec();
+            columns[index] = plant(&columns[index], row..row + 1);
+            *batch = RecordBatch::try_new(batch.schema(), columns).unwrap();
+            found = true;
+        }
+        if found {
+            let schema = batches[0].schema();
+            let file = std::fs::File::create(&path).unwrap();
+            let mut writer = ArrowWriter::try_new(file, schema, None).unwrap();
+            for batch in &batches {
+                writer.write(batch).unwrap();
+            }
+            writer.close().unwrap();
+            return true;
+        }
+    }
+    false
+}
