@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::digest::hash_file;
+use crate::shard_file::Verifications;
 use crate::shards::SourcePlan;
 
 pub const FILE_NAME: &str = "manifest.json";
@@ -44,8 +45,12 @@ pub struct Repository {
 }
 
 impl Repository {
-    /// A source's repository and shards, as scanned.
-    pub fn of_source(plan: &SourcePlan, source_dir: Option<&Path>) -> Repository {
+    /// A source's repository and shards, as scanned and checked.
+    pub fn of_source(
+        plan: &SourcePlan,
+        source_dir: Option<&Path>,
+        verifications: &Verifications,
+    ) -> Repository {
         Repository {
             id: plan.repo.id().to_owned(),
             revision: plan.repo.revision().to_owned(),
@@ -54,10 +59,16 @@ impl Repository {
             files: plan
                 .shards
                 .iter()
-                .map(|file| RepositoryFile {
-                    path: file.path().to_owned(),
-                    size: file.size(),
-                    sha256: file.sha256().map(str::to_owned),
+                .map(|file| {
+                    let verification = verifications.of(file);
+                    let against = verification.as_ref().and_then(|v| v.against);
+                    RepositoryFile {
+                        path: file.path().to_owned(),
+                        size: file.size(),
+                        sha256: verification.map(|v| v.sha256),
+                        verified: against.is_some(),
+                        verified_against: against.map(|p| p.describe().to_owned()),
+                    }
                 })
                 .collect(),
         }
@@ -68,9 +79,13 @@ impl Repository {
 pub struct RepositoryFile {
     pub path: String,
     pub size: u64,
-    /// The SHA-256 of the file's bytes: for a shard, the one the Hub publishes in its listing
-    /// (`lfs.oid`), never the storage's own ETag; `None` for a local copy.
+    /// The SHA-256 of the bytes read (FORMAT.md §9), never the storage's own ETag.
     pub sha256: Option<String>,
+    /// Whether that SHA-256 was checked against a published one, and which.
+    #[serde(default)]
+    pub verified: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_against: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,6 +106,19 @@ pub struct Artifact {
 }
 
 impl Manifest {
+    /// The files read whose SHA-256 had nothing to be checked against, as `repo/path`.
+    pub fn unverified(&self) -> Vec<String> {
+        self.repositories
+            .iter()
+            .flat_map(|repo| {
+                repo.files
+                    .iter()
+                    .filter(|file| !file.verified)
+                    .map(move |file| format!("{}/{}", repo.id, file.path))
+            })
+            .collect()
+    }
+
     pub fn missing(&self) -> usize {
         self.sources.iter().map(|s| s.missing.len()).sum()
     }

@@ -1,7 +1,9 @@
 //! A source shard and where its bytes are read from: the Hub (a resolved file, read in byte
 //! ranges with retries) or a local copy (`--source-dir`, read from disk, no HTTP involved).
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
 use thiserror::Error;
@@ -22,12 +24,69 @@ pub enum ReadError {
     },
 }
 
+/// Where the SHA-256 a shard is checked against comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Published {
+    /// The Hub's listing (`lfs.oid`).
+    HubListing,
+    /// What `hf download` recorded beside the file it wrote
+    /// (`.cache/huggingface/download/{path}.metadata`, second line).
+    DownloadMetadata,
+    /// The name of the blob a Hugging Face cache snapshot links the file to.
+    CacheBlob,
+}
+
+impl Published {
+    /// For the manifest and messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Published::HubListing => "the Hub's listing",
+            Published::DownloadMetadata => "the metadata `hf download` wrote beside it",
+            Published::CacheBlob => "its blob name in the Hugging Face cache",
+        }
+    }
+}
+
+/// How a shard's bytes were checked: their SHA-256, and where the SHA-256 it matched was
+/// published (`None`: there was nothing to check it against).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    pub sha256: String,
+    pub against: Option<Published>,
+}
+
+/// The verifications of a run's shards, by repository and path, as the scans finish.
+#[derive(Debug, Default)]
+pub struct Verifications(Mutex<HashMap<(String, String), Verification>>);
+
+impl Verifications {
+    pub fn record(&self, shard: &ShardFile, verification: Verification) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                (shard.repo.id().to_owned(), shard.path.clone()),
+                verification,
+            );
+    }
+
+    pub fn of(&self, shard: &ShardFile) -> Option<Verification> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(shard.repo.id().to_owned(), shard.path.clone()))
+            .cloned()
+    }
+}
+
 /// A shard of a source repository.
 #[derive(Debug, Clone)]
 pub struct ShardFile {
     repo: DatasetRepo,
     path: String,
     size: u64,
+    /// The SHA-256 its bytes must hash to, and where it was published.
+    expected: Option<(String, Published)>,
     origin: Origin,
 }
 
@@ -43,23 +102,67 @@ impl ShardFile {
             repo: file.repo().clone(),
             path: file.path().to_owned(),
             size: file.size(),
+            expected: file
+                .listed()
+                .sha256()
+                .map(|sha256| (sha256.to_owned(), Published::HubListing)),
             origin: Origin::Hub(Box::new(file)),
         }
     }
 
-    /// `path` of `repo`, read from `local` on disk.
-    pub fn local(repo: &DatasetRepo, path: &str, local: PathBuf) -> Result<ShardFile, ReadError> {
+    /// `path` of `repo`, read from `root/path` on disk (a copy laid out as the repository is),
+    /// checked against what `hf download` recorded beside it, or the blob a Hugging Face cache
+    /// snapshot links it to, when either is there.
+    pub fn local(repo: &DatasetRepo, path: &str, root: &Path) -> Result<ShardFile, ReadError> {
+        let local = root.join(path);
         let size = std::fs::metadata(&local)
             .map_err(|source| ReadError::Disk {
                 path: local.clone(),
                 source,
             })?
             .len();
+        let expected = download_metadata_sha256(root, path)
+            .map(|sha256| (sha256, Published::DownloadMetadata))
+            .or_else(|| cache_blob_sha256(&local).map(|sha256| (sha256, Published::CacheBlob)));
         Ok(ShardFile {
             repo: repo.clone(),
             path: path.to_owned(),
             size,
+            expected,
             origin: Origin::Disk(local),
+        })
+    }
+
+    /// A local copy with nothing beside it to check against, checked against the Hub's
+    /// listing instead.
+    pub fn with_listed_sha256(mut self, sha256: Option<&str>) -> ShardFile {
+        if self.expected.is_none() {
+            self.expected = sha256.map(|sha256| (sha256.to_owned(), Published::HubListing));
+        }
+        self
+    }
+
+    /// The SHA-256 the shard's bytes must hash to, and where it was published.
+    pub fn expected(&self) -> Option<(&str, Published)> {
+        self.expected
+            .as_ref()
+            .map(|(sha256, published)| (sha256.as_str(), *published))
+    }
+
+    /// True for a shard read from the Hub, which a second request may bring undamaged.
+    pub fn is_remote(&self) -> bool {
+        matches!(self.origin, Origin::Hub(_))
+    }
+
+    /// The same shard from a fresh URL, past any cache on the way (a local copy stays as it is).
+    pub async fn renewed(&self, api: &HubApi) -> Result<ShardFile, ReadError> {
+        let origin = match &self.origin {
+            Origin::Hub(file) => Origin::Hub(Box::new(api.resolve_again(file).await?)),
+            Origin::Disk(path) => Origin::Disk(path.clone()),
+        };
+        Ok(ShardFile {
+            origin,
+            ..self.clone()
         })
     }
 
@@ -73,15 +176,6 @@ impl ShardFile {
 
     pub fn size(&self) -> u64 {
         self.size
-    }
-
-    /// The SHA-256 the Hub publishes for the shard (its listing's `lfs.oid`); `None` for a
-    /// local copy.
-    pub fn sha256(&self) -> Option<&str> {
-        match &self.origin {
-            Origin::Hub(file) => file.listed().sha256(),
-            Origin::Disk(_) => None,
-        }
     }
 
     /// A sequential reader of bytes `start..end`.
@@ -181,4 +275,28 @@ impl DiskReader {
         self.offset += chunk.len() as u64;
         Ok(Some(Bytes::from(chunk)))
     }
+}
+
+/// The SHA-256 `hf download --local-dir ROOT` recorded for `path`: the second line (the ETag,
+/// which is the SHA-256 for LFS files) of `ROOT/.cache/huggingface/download/{path}.metadata`.
+fn download_metadata_sha256(root: &Path, path: &str) -> Option<String> {
+    let metadata = root
+        .join(".cache/huggingface/download")
+        .join(format!("{path}.metadata"));
+    let text = std::fs::read_to_string(metadata).ok()?;
+    let etag = text.lines().nth(1)?.trim().trim_matches('"');
+    is_sha256(etag).then(|| etag.to_ascii_lowercase())
+}
+
+/// The blob name of a file in a Hugging Face cache snapshot (`snapshots/{commit}/{path}` links
+/// to `blobs/{sha256}` for LFS files).
+fn cache_blob_sha256(local: &Path) -> Option<String> {
+    let blob = local.canonicalize().ok()?;
+    let in_blobs = blob.parent()?.file_name()? == "blobs";
+    let name = blob.file_name()?.to_str()?;
+    (in_blobs && is_sha256(name)).then(|| name.to_ascii_lowercase())
+}
+
+fn is_sha256(value: &str) -> bool {
+    value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())
 }

@@ -45,7 +45,10 @@ pub async fn find_all_shards(
 ) -> SourceShards {
     let finds = repos.iter().map(|(source, repo)| async move {
         let shards = match source_dir {
-            Some(dir) => local_shards(dir, repo).map(|shards| (repo.clone(), shards)),
+            Some(dir) => match local_shards(dir, repo) {
+                Ok(shards) => Ok((repo.clone(), listed_sha256s(api, repo, shards).await)),
+                Err(error) => Err(error),
+            },
             None => match api.pin(repo).await {
                 Ok(pinned) => resolve_shards(api, &pinned)
                     .await
@@ -107,6 +110,34 @@ fn suggest_wildchat_alone(error: anyhow::Error) -> anyhow::Error {
     }
 }
 
+/// Local shards with nothing beside them to check against, given the SHA-256 of the Hub's
+/// listing when the Hub can be asked (online). A listing that cannot be had (offline, no
+/// token for a gated repository) leaves them unverified, as the summary and manifest then say.
+async fn listed_sha256s(
+    api: &HubApi,
+    repo: &DatasetRepo,
+    shards: Vec<ShardFile>,
+) -> Vec<ShardFile> {
+    if api.settings().offline || shards.iter().all(|shard| shard.expected().is_some()) {
+        return shards;
+    }
+    let listed = match api.pin(repo).await {
+        Ok(pinned) => api.list_folder(&pinned, "data").await.unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    shards
+        .into_iter()
+        .map(|shard| {
+            let sha256 = listed
+                .iter()
+                .find(|file| file.path() == shard.path() && file.size() == shard.size())
+                .and_then(|file| file.sha256())
+                .map(str::to_owned);
+            shard.with_listed_sha256(sha256.as_deref())
+        })
+        .collect()
+}
+
 /// The shards of `repo` in a local copy laid out as on the Hub: `DIR/{owner}/{name}/data/` (as
 /// `hf download --local-dir DIR/{owner}/{name}` writes it) or `DIR/datasets/{owner}/{name}/data/`.
 fn local_shards(dir: &Path, repo: &DatasetRepo) -> Result<Vec<ShardFile>> {
@@ -141,7 +172,7 @@ fn local_shards(dir: &Path, repo: &DatasetRepo) -> Result<Vec<ShardFile>> {
     }
     paths
         .into_iter()
-        .map(|path| Ok(ShardFile::local(repo, &path, root.join(&path))?))
+        .map(|path| Ok(ShardFile::local(repo, &path, root)?))
         .collect()
 }
 

@@ -97,6 +97,17 @@ impl Summary {
             ));
             lines.extend(self.repairs.iter().map(|repair| format!("    - {repair}")));
         }
+        let unverified = manifest.unverified();
+        if unverified.is_empty() {
+            lines.push("  Every file read hashes to the SHA-256 published for it.".to_owned());
+        } else {
+            lines.push(format!(
+                "  {} files read were not verified (no published SHA-256 to check them against; \
+                 their SHA-256 is in manifest.json):",
+                unverified.len()
+            ));
+            lines.extend(unverified.iter().map(|file| format!("    - {file}")));
+        }
         let seconds = self.elapsed.as_secs_f64();
         lines.push(format!(
             "  Elapsed {seconds:.1} s; read {} of shards ({}/s)",

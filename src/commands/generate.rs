@@ -17,7 +17,7 @@ use crate::hub::{CachedFile, DatasetRepo, Hub, HubError, HubSettings};
 use crate::in_order;
 use crate::manifest::{Manifest, Repository, RepositoryFile};
 use crate::printer::{Printer, SourceBar};
-use crate::schedule;
+use crate::schedule::{self, ScanReports};
 use crate::shards::{SourcePlan, find_all_shards, plan_sources};
 use crate::signal::interruption;
 use crate::source::Source;
@@ -86,12 +86,16 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
         )
     });
     let bars = progress_bars(printer, &plans);
+    let reports = ScanReports {
+        schemas: Arc::clone(&schemas),
+        verifications: Arc::default(),
+    };
     let feeds = schedule::start_scans(
         hub.api(),
         &plans,
         &bars,
         &annotations.index,
-        &schemas,
+        &reports,
         &version.to_string(),
         usize::from(args.jobs),
     );
@@ -118,11 +122,9 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
     .await?;
 
     let mut repositories = vec![annotations.repository(&annotations_repo, &version)];
-    repositories.extend(
-        plans
-            .iter()
-            .map(|plan| Repository::of_source(plan, args.source_dir.as_deref())),
-    );
+    repositories.extend(plans.iter().map(|plan| {
+        Repository::of_source(plan, args.source_dir.as_deref(), &reports.verifications)
+    }));
     let mut manifest = Manifest {
         tool: format!("healthchat {}", env!("CARGO_PKG_VERSION")),
         annotation_version: version.to_string(),
@@ -287,6 +289,11 @@ impl Annotations {
                 path: version.file_name(),
                 size: self.size,
                 sha256: Some(self.sha256.clone()),
+                verified: self.file.verified(),
+                verified_against: self
+                    .file
+                    .verified()
+                    .then(|| "its blob name in the Hugging Face cache".to_owned()),
             }],
         }
     }

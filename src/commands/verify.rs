@@ -22,6 +22,20 @@ pub fn run(directory: &Path) -> anyhow::Result<()> {
             }
         }
     }
+    // How the inputs were checked when the artifacts were made.
+    for repository in &manifest.repositories {
+        for file in &repository.files {
+            let sha256 = file.sha256.as_deref().unwrap_or("unknown");
+            let how = match &file.verified_against {
+                Some(against) if file.verified => format!("verified against {against}"),
+                _ => "not verified: nothing to check it against".to_owned(),
+            };
+            printer.result(format!(
+                "input     {}/{}: SHA-256 {sha256}, {how}",
+                repository.id, file.path
+            ));
+        }
+    }
     if bad > 0 {
         anyhow::bail!(
             "{bad} of {} artifacts in {} do not match its manifest.json\nNext: generate them \

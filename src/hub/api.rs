@@ -225,6 +225,23 @@ impl HubApi {
         })
     }
 
+    /// `file` resolved again, past any cache on the way (a cache-busting query parameter), for a
+    /// second read of bytes that came damaged.
+    pub async fn resolve_again(&self, file: &RemoteFile) -> Result<RemoteFile, HubError> {
+        let mut retry = self.client.retry_state(format!(
+            "resolving {} of {} again",
+            file.path(),
+            file.repo.id()
+        ));
+        let url = self
+            .locate(&file.repo, file.path(), &mut retry, Some(fastrand::u64(..)))
+            .await?;
+        Ok(RemoteFile {
+            url,
+            ..file.clone()
+        })
+    }
+
     /// The location of `path` as `/resolve/` names it now; with `cache_bust`, asked with a query
     /// parameter of that value, so that no cache on the way answers for the Hub.
     pub(super) async fn locate(

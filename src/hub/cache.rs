@@ -22,6 +22,8 @@ use crate::digest::{BlobId, blob_id_of_file};
 pub struct CachedFile {
     path: PathBuf,
     commit: Option<String>,
+    /// Its bytes were checked against the hash its blob is named by.
+    verified: bool,
 }
 
 impl CachedFile {
@@ -32,6 +34,10 @@ impl CachedFile {
 
     pub fn commit(&self) -> Option<&str> {
         self.commit.as_deref()
+    }
+
+    pub fn verified(&self) -> bool {
+        self.verified
     }
 }
 
@@ -116,6 +122,7 @@ impl HubCache {
             return Ok(Some(CachedFile {
                 path: pointer,
                 commit: Some(commit),
+                verified: false,
             }));
         }
         let name = blob
@@ -133,6 +140,7 @@ impl HubCache {
         Ok(Some(CachedFile {
             path: pointer,
             commit: Some(commit),
+            verified: name.as_deref().and_then(BlobId::parse).is_some(),
         }))
     }
 
@@ -234,6 +242,7 @@ impl BlobLock {
         Ok(CachedFile {
             path: pointer,
             commit: Some(commit.to_owned()),
+            verified: BlobId::parse(&self.name).is_some(),
         })
     }
 }

@@ -15,8 +15,6 @@ use crate::source::Source;
 /// How many bytes from the end of a shard the first footer read asks for; a larger footer takes
 /// a second read.
 const FOOTER_GUESS: u64 = 1 << 20;
-/// A Parquet file starts with the 4-byte magic `PAR1`; its row groups follow.
-const MAGIC_LEN: u64 = 4;
 
 impl Shard {
     /// Reads and checks the footer of `file`. The stream of the bytes before the footer read's
@@ -37,7 +35,8 @@ impl Shard {
             return Err(not_parquet(format!("it is only {size} bytes long")));
         }
         let tail_start = size.saturating_sub(FOOTER_GUESS);
-        let mut body = file.read(api, MAGIC_LEN.min(tail_start), tail_start);
+        // From byte 0: every byte is hashed (FORMAT.md §1), the 4-byte magic `PAR1` too.
+        let mut body = file.read(api, 0, tail_start);
         let (tail, started) = tokio::join!(file.fetch(api, tail_start, size), body.open_early());
         let tail = tail?;
         started?;

@@ -20,6 +20,7 @@ use parquet::errors::ParquetError;
 use thiserror::Error;
 use tokio::sync::Semaphore;
 
+use crate::digest::Sha256;
 use crate::shard_file::{ReadError, ShardFile, ShardReader};
 use crate::source::Source;
 use crate::value::Object;
@@ -56,8 +57,40 @@ pub enum ShardProblem {
     MissingIdColumn { column: &'static str, found: String },
     #[error("holds text that is not valid UTF-8 in column `{column}`")]
     NotUtf8 { column: String },
+    #[error(
+        "came from the Hub as bytes whose SHA-256 is {received}, not the {expected} that \
+         {published} gives, twice (the second time from a fresh URL): the storage, a proxy or a \
+         cache on the way damages it.\n\
+         Next: run again later; if it persists, download the shards with `hf download` and pass \
+         --source-dir."
+    )]
+    DamagedOnTheWay {
+        expected: String,
+        received: String,
+        published: &'static str,
+    },
+    #[error(
+        "on disk has the SHA-256 {received}, not the {expected} that {published} gives: the copy \
+         is damaged or incomplete.\n\
+         Next: download it again (`hf download REPO PATH --repo-type dataset --local-dir DIR`), \
+         then run again."
+    )]
+    DamagedOnDisk {
+        expected: String,
+        received: String,
+        published: &'static str,
+    },
     #[error("has column `{column}` of type {data_type}, which the reference cannot write as JSON")]
     UnsupportedType { column: String, data_type: DataType },
+}
+
+/// A shard read to its end: the SHA-256 of every byte of it, and why its rows could not all be
+/// decoded, if they could not (bytes damaged on the way, when the digest is not the published
+/// one; else a corrupt shard).
+#[derive(Debug)]
+pub struct Scanned {
+    pub sha256: String,
+    pub failure: Option<ScanError>,
 }
 
 /// A source row whose ID is wanted.
@@ -100,11 +133,15 @@ impl Shard {
         }
     }
 
-    /// Reads the shard from `body` (the stream [`Shard::open`] started) and the footer read's
-    /// bytes, and calls `emit` with every row whose ID is in `targets`, in file order, after
-    /// `prepare` has turned it into what the caller keeps. `prepare` runs on the decoding
-    /// threads, each row group holding one of `decoders`' permits, which all the scans of a run
-    /// share. Duplicates within the shard are all emitted: the caller decides.
+    /// Reads the shard from `body` (the stream [`Shard::open`] started, from byte 0) and the
+    /// footer read's bytes, and calls `emit` with every row whose ID is in `targets`, in file
+    /// order, after `prepare` has turned it into what the caller keeps. `prepare` runs on the
+    /// decoding threads, each row group holding one of `decoders`' permits, which all the scans
+    /// of a run share. Duplicates within the shard are all emitted: the caller decides.
+    ///
+    /// Every byte of the file passes through one SHA-256 as it arrives (FORMAT.md §1), and the
+    /// digest comes back with the outcome: a row group that cannot be decoded stops decoding but
+    /// not reading, so that the caller can tell bytes damaged on the way from a corrupt shard.
     pub async fn scan<T, P, E>(
         self: Arc<Self>,
         mut body: ShardReader<'_>,
@@ -113,7 +150,7 @@ impl Shard {
         prepare: Arc<P>,
         mut emit: E,
         mut on_bytes: impl FnMut(u64),
-    ) -> Result<(), ScanError>
+    ) -> Result<Scanned, ScanError>
     where
         T: Send + 'static,
         P: Fn(SourceRow) -> T + Send + Sync + 'static,
@@ -121,10 +158,15 @@ impl Shard {
     {
         let data = self.data_range();
         let mut assembler = RowGroupAssembler::new(self.row_groups.clone(), body.position());
-        let mut tail_used = false;
+        let mut hash = Sha256::new();
         let mut decoding = VecDeque::new();
+        let mut failure = None;
+        let mut tail_used = false;
         loop {
             while let Some(group) = assembler.pop_complete() {
+                if failure.is_some() {
+                    continue;
+                }
                 let window = RowGroupBytes {
                     offset: group.offset,
                     bytes: Bytes::from(group.bytes),
@@ -149,24 +191,33 @@ impl Shard {
                         .pop_front()
                         .expect("non-empty")
                         .await
-                        .expect("decoding does not panic")?;
-                    decoded.into_iter().for_each(&mut emit);
+                        .expect("decoding does not panic");
+                    match decoded {
+                        Ok(records) => records.into_iter().for_each(&mut emit),
+                        Err(error) => failure = failure.or(Some(error)),
+                    }
                 }
             }
-            if assembler.is_finished() {
+            if tail_used {
                 break;
             }
             match body.next_chunk().await? {
                 Some(chunk) => {
                     on_bytes(chunk.len() as u64);
-                    assembler.push(&chunk);
+                    hash.update(&chunk);
+                    if !assembler.is_finished() {
+                        assembler.push(&chunk);
+                    }
                 }
                 // The stream ends where the footer read began; the rest is already here.
-                None if !tail_used && assembler.position() == self.tail_start => {
+                None if body.position() == self.tail_start => {
                     tail_used = true;
-                    let to = data.end.saturating_sub(self.tail_start) as usize;
-                    on_bytes(to as u64);
-                    assembler.push(&self.tail[..to]);
+                    on_bytes(self.tail.len() as u64);
+                    hash.update(&self.tail);
+                    if !assembler.is_finished() && assembler.position() == self.tail_start {
+                        let to = data.end.saturating_sub(self.tail_start) as usize;
+                        assembler.push(&self.tail[..to]);
+                    }
                 }
                 None => {
                     return Err(self.problem(ShardProblem::NotParquet(
@@ -176,9 +227,17 @@ impl Shard {
             }
         }
         while let Some(task) = decoding.pop_front() {
-            let decoded = task.await.expect("decoding does not panic")?;
-            decoded.into_iter().for_each(&mut emit);
+            match task.await.expect("decoding does not panic") {
+                Ok(records) => records.into_iter().for_each(&mut emit),
+                Err(error) => failure = failure.or(Some(error)),
+            }
         }
-        Ok(())
+        if failure.is_none() && !assembler.is_finished() {
+            failure = Some(self.problem(ShardProblem::NotParquet(
+                "the data ended before the last row group".to_owned(),
+            )));
+        }
+        let (_, sha256) = hash.finish();
+        Ok(Scanned { sha256, failure })
     }
 }

@@ -118,9 +118,21 @@ pub struct Quirks {
     /// `/resolve/` on the endpoint redirects to the same path on this host, another Hub (a
     /// mirror as `HF_ENDPOINT` sends clients on to the Hub).
     pub resolve_on_host: Option<String>,
+    /// Large storage responses (64 KiB and more) arrive with one byte flipped, as a proxy's
+    /// cache or a CDN bug might deliver them.
+    pub damage: Option<Damage>,
     /// Tokens granted access to the gated repos whose fine-grained settings lack "read access to
     /// public gated repos": answered 403 `GatedRepo` as the Hub answers them.
     pub fine_grained_without_gated: HashSet<String>,
+}
+
+/// Which large storage responses [`Quirks::damage`] damages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Damage {
+    /// The first of each file: a second request gets the right bytes.
+    FirstOfEachFile,
+    /// Every one.
+    Always,
 }
 
 /// What a stale CloudFront entry was seen to answer to a ranged GET.
@@ -341,6 +353,7 @@ impl TestHub {
             signed_urls: AtomicU64::new(0),
             signed_url_uses: Mutex::new(HashMap::new()),
             signatures: Mutex::new(Signatures::default()),
+            damaged_files: Mutex::new(HashSet::new()),
         });
         let server = Background::serve(listener, 2, move |stream| {
             serve_connection(Arc::clone(&state), stream)
@@ -394,6 +407,8 @@ struct State {
     signed_url_uses: Mutex<HashMap<String, u32>>,
     /// Storage URL signatures handed out, per file.
     signatures: Mutex<Signatures>,
+    /// Files whose first large response was damaged.
+    damaged_files: Mutex<HashSet<String>>,
 }
 
 /// The storage URL signatures handed out: per file its current one (reused while valid with
@@ -507,6 +522,19 @@ impl State {
             .entry(file.to_owned())
             .or_insert_with(|| signature.clone());
         signature
+    }
+
+    /// Whether the next large storage response of `file` is damaged.
+    fn damages(&self, file: &str) -> bool {
+        match self.config.quirks.damage {
+            None => false,
+            Some(Damage::Always) => true,
+            Some(Damage::FirstOfEachFile) => self
+                .damaged_files
+                .lock()
+                .expect("damaged files lock")
+                .insert(file.to_owned()),
+        }
     }
 
     /// Whether `signature` is the first one signed for `file`.
@@ -968,6 +996,23 @@ async fn list_tree(
     }
     let mut entries = Vec::new();
     walk(&dir, folder, &mut entries);
+    // `?recursive=true` (huggingface_hub's `snapshot_download`): everything below, depth first.
+    let recursive = query
+        .split('&')
+        .any(|pair| matches!(pair, "recursive=true" | "recursive=True" | "recursive=1"));
+    if recursive {
+        let mut all = Vec::new();
+        let mut pending: Vec<_> = entries.into_iter().rev().collect();
+        while let Some(entry) = pending.pop() {
+            if entry.2 {
+                let mut inner = Vec::new();
+                walk(&root.join(&entry.0), &entry.0, &mut inner);
+                pending.extend(inner.into_iter().rev());
+            }
+            all.push(entry);
+        }
+        entries = all;
+    }
     let cursor: usize = query
         .split('&')
         .find_map(|pair| pair.strip_prefix("cursor="))
@@ -1014,9 +1059,10 @@ async fn list_tree(
             next.push_str(folder);
         }
         let link = format!(
-            "<{}{next}?cursor={}>; rel=\"next\"",
+            "<{}{next}?cursor={}{}>; rel=\"next\"",
             state.origin(state.config.pages_on.as_deref().unwrap_or("127.0.0.1")),
-            cursor + page_size
+            cursor + page_size,
+            if recursive { "&recursive=true" } else { "" }
         );
         response.headers_mut().insert(
             header::LINK,
@@ -1210,13 +1256,28 @@ async fn serve_file(state: &State, method: &Method, request: FileRequest<'_>) ->
         Fault::Stall => Some((halfway, Some(state.config.faults.stall))),
         Fault::None | Fault::Fail(_) => None,
     };
+    // A large storage response damaged on the way: one byte in its middle flipped.
+    let damage_at = (!on_hub && method == Method::GET && end - start >= DAMAGED_MIN_LEN)
+        .then(|| state.damages(&format!("{repo}/{commit}/{path}")))
+        .filter(|damages| *damages)
+        .map(|_| start + (end - start) / 2);
     let body = if method == Method::HEAD {
         empty()
     } else {
-        file_body(file_path, start, end, trouble, state.pacer.clone())
+        file_body(
+            file_path,
+            start,
+            end,
+            trouble,
+            damage_at,
+            state.pacer.clone(),
+        )
     };
     builder.body(body).expect("valid response")
 }
+
+/// Responses from this many bytes on count as large, for `Quirks::damage`.
+const DAMAGED_MIN_LEN: u64 = 64 * 1024;
 
 /// A stand-in for the Xet hash the storage names a file by: 64 hex digits, not the SHA-256.
 fn xet_hash(sha256: &str) -> String {
@@ -1255,6 +1316,7 @@ fn stale_answer(
             0,
             size,
             None,
+            None,
             pacer,
         )),
     }
@@ -1287,6 +1349,7 @@ fn file_body(
     start: u64,
     end: u64,
     trouble: Option<(u64, Option<Duration>)>,
+    damage_at: Option<u64>,
     pacer: Option<Arc<Pacer>>,
 ) -> Body {
     const CHUNK: usize = 256 * 1024;
@@ -1334,7 +1397,9 @@ fn file_body(
                 let mut buffer = vec![0; want];
                 match file.read_exact(&mut buffer).await {
                     Ok(_) => Some((
-                        Ok(Frame::data(Bytes::from(buffer))),
+                        Ok(Frame::data(Bytes::from(damaged(
+                            buffer, position, damage_at,
+                        )))),
                         (Some(file), position + want as u64),
                     )),
                     Err(e) => Some((Err(e), (None, end))),
@@ -1342,6 +1407,17 @@ fn file_body(
             }
         });
     BodyExt::boxed_unsync(StreamBody::new(stream.boxed()))
+}
+
+/// `buffer`, the bytes from file offset `position`, with the byte at `damage_at` flipped when
+/// it falls among them.
+fn damaged(mut buffer: Vec<u8>, position: u64, damage_at: Option<u64>) -> Vec<u8> {
+    if let Some(at) = damage_at
+        && (position..position + buffer.len() as u64).contains(&at)
+    {
+        buffer[(at - position) as usize] ^= 0x55;
+    }
+    buffer
 }
 
 fn empty() -> Body {
