@@ -316,15 +316,7 @@ fn a_cache_filled_by_python_huggingface_hub_serves_an_offline_run() {
     );
     let before = hub.requests().len();
 
-    let output = workspace
-        .command(&hub, Some(GRANTED_TOKEN))
-        .env("HF_HUB_OFFLINE", "1")
-        .args(["generate", "--version", "2.1.0", "--source-dir"])
-        .arg(fixtures().join("hub"))
-        .output()
-        .unwrap();
-    assert_success(&output);
-    assert_matches_golden(&workspace.artifacts("2.1.0"), "2.1.0");
+    workspace.generate_offline_from_fixtures(&hub, "2.1.0");
     assert_eq!(
         hub.requests().len(),
         before,

@@ -130,15 +130,10 @@ fn a_local_copy_is_checked_against_what_hf_download_recorded() {
     let workspace = Workspace::new();
     let copies = tempfile::tempdir().unwrap();
     snapshot_downloads(&workspace, &hub, copies.path());
+    let source_dir = copies.path().to_str().unwrap();
+    let args = ["generate", "--version", "2.1.0", "--source-dir", source_dir];
 
-    let output = workspace.run(
-        &hub,
-        Some(GRANTED_TOKEN),
-        &["generate", "--version", "2.1.0", "--source-dir"]
-            .into_iter()
-            .chain([copies.path().to_str().unwrap()])
-            .collect::<Vec<_>>(),
-    );
+    let output = workspace.run(&hub, Some(GRANTED_TOKEN), &args);
     assert_success(&output);
     assert_matches_golden(&workspace.artifacts("2.1.0"), "2.1.0");
     for (path, _, verified, against) in shard_entries(&manifest(&workspace.artifacts("2.1.0"))) {
@@ -153,14 +148,7 @@ fn a_local_copy_is_checked_against_what_hf_download_recorded() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 1;
     std::fs::write(&shard, &bytes).unwrap();
-    let output = workspace.run(
-        &hub,
-        Some(GRANTED_TOKEN),
-        &["generate", "--version", "2.1.0", "--source-dir"]
-            .into_iter()
-            .chain([copies.path().to_str().unwrap()])
-            .collect::<Vec<_>>(),
-    );
+    let output = workspace.run(&hub, Some(GRANTED_TOKEN), &args);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let message = stderr(&output);
     assert!(message.contains(DAMAGED_SHARD), "{message}");
@@ -179,15 +167,7 @@ fn a_local_copy_with_nothing_to_check_against_is_read_and_said_unverified() {
     // The annotation file into the cache, then nothing asked of the Hub.
     workspace.generate_golden(&hub, "2.1.0");
     std::fs::remove_dir_all(workspace.artifacts("2.1.0")).unwrap();
-    let output = workspace
-        .command(&hub, Some(GRANTED_TOKEN))
-        .env("HF_HUB_OFFLINE", "1")
-        .args(["generate", "--version", "2.1.0", "--source-dir"])
-        .arg(fixtures().join("hub"))
-        .output()
-        .unwrap();
-    assert_success(&output);
-    assert_matches_golden(&workspace.artifacts("2.1.0"), "2.1.0");
+    let output = workspace.generate_offline_from_fixtures(&hub, "2.1.0");
     assert!(
         stderr(&output).contains("7 files read were not verified"),
         "{}",

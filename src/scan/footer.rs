@@ -6,8 +6,9 @@ use parquet::file::metadata::{
     FooterTail, ParquetMetaDataOptions, ParquetMetaDataReader, ParquetStatisticsPolicy,
 };
 
+use super::error::{ScanError, ShardProblem};
 use super::schema::text_as_bytes;
-use super::{ScanError, Shard, ShardProblem};
+use super::shard::Shard;
 use crate::hub::HubApi;
 use crate::shard_file::{ShardFile, ShardReader};
 use crate::source::Source;

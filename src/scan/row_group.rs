@@ -15,7 +15,8 @@ use parquet::errors::ParquetError;
 use parquet::file::reader::{ChunkReader, Length};
 
 use super::cells::{CellError, arrow_value};
-use super::{ScanError, Shard, ShardProblem, SourceRow};
+use super::error::{ScanError, ShardProblem};
+use super::shard::{RowGroupBytes, Shard, SourceRow};
 use crate::value::{Object, Value};
 
 impl Shard {
@@ -89,14 +90,6 @@ fn wanted_ids(ids: &dyn Array, targets: &HashSet<String>) -> Result<BooleanArray
             "the ID column is {other}, not a string"
         ))),
     }
-}
-
-/// The bytes of one row group, addressed by file offset, so the Parquet reader can decode it
-/// without the rest of the file.
-pub(super) struct RowGroupBytes {
-    pub offset: u64,
-    pub bytes: Bytes,
-    pub file_len: u64,
 }
 
 impl RowGroupBytes {

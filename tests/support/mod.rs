@@ -140,6 +140,22 @@ impl Workspace {
         output
     }
 
+    /// `healthchat generate --version VERSION` offline (`HF_HUB_OFFLINE`, the annotation file
+    /// from the cache) with the shards from the fixture tree (`--source-dir`), which must
+    /// succeed and write the reference's bytes.
+    pub fn generate_offline_from_fixtures(&self, hub: &TestHub, version: &str) -> Output {
+        let output = self
+            .command(hub, Some(GRANTED_TOKEN))
+            .env("HF_HUB_OFFLINE", "1")
+            .args(["generate", "--version", version, "--source-dir"])
+            .arg(fixtures().join("hub"))
+            .output()
+            .expect("the binary runs");
+        assert_success(&output);
+        assert_matches_golden(&self.artifacts(version), version);
+        output
+    }
+
     /// `healthchat generate --version VERSION` with the granted token, which must fail; its
     /// stderr.
     pub fn generate_failing(&self, hub: &TestHub, version: &str) -> String {

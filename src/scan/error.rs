@@ -1,0 +1,60 @@
+//! What can go wrong scanning a shard.
+
+use arrow_schema::DataType;
+use parquet::errors::ParquetError;
+use thiserror::Error;
+
+use crate::shard_file::ReadError;
+
+#[derive(Debug, Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("{shard} of {repo} {problem}")]
+    Shard {
+        repo: &'static str,
+        shard: String,
+        problem: ShardProblem,
+    },
+}
+
+/// What is wrong with a shard's bytes.
+#[derive(Debug, Error)]
+pub enum ShardProblem {
+    #[error("is not a readable Parquet file: {0}")]
+    NotParquet(String),
+    #[error("could not be decoded at row group {row_group} (corrupt or truncated?): {source}")]
+    Decode {
+        row_group: usize,
+        source: ParquetError,
+    },
+    #[error("has no `{column}` column (its columns: {found})")]
+    MissingIdColumn { column: &'static str, found: String },
+    #[error("holds text that is not valid UTF-8 in column `{column}`")]
+    NotUtf8 { column: String },
+    #[error(
+        "came from the Hub as bytes whose SHA-256 is {received}, not the {expected} that \
+         {published} gives, twice (the second time from a fresh URL): the storage, a proxy or a \
+         cache on the way damages it.\n\
+         Next: run again later; if it persists, download the shards with `hf download` and pass \
+         --source-dir."
+    )]
+    DamagedOnTheWay {
+        expected: String,
+        received: String,
+        published: &'static str,
+    },
+    #[error(
+        "on disk has the SHA-256 {received}, not the {expected} that {published} gives: the copy \
+         is damaged or incomplete.\n\
+         Next: download it again (`hf download REPO PATH --repo-type dataset --local-dir DIR`), \
+         then run again."
+    )]
+    DamagedOnDisk {
+        expected: String,
+        received: String,
+        published: &'static str,
+    },
+    #[error("has column `{column}` of type {data_type}, which the reference cannot write as JSON")]
+    UnsupportedType { column: String, data_type: DataType },
+}
