@@ -8,26 +8,13 @@ use std::path::Path;
 use support::*;
 
 /// Python's value of a row as the JSONL holds it: a datetime as its ISO text (a prefix of the
-/// scripts below, which import `datetime`).
-const PLAIN: &str = r#"
-import datetime
-
-def plain(value):
-    if isinstance(value, datetime.datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    return value
-"#;
+/// scripts below).
+const PLAIN: &str = include_str!("support/rows.py");
 
 /// Loads every config of the card with `datasets` (offline), and each Parquet file with Polars
 /// and DuckDB; compares each row with its JSONL record (timestamps as their ISO text, which is
 /// what the JSONL holds), keys in order. Prints `config rows` per config.
-const LOAD_EVERYWHERE: &str = concat!(
-    include_str!("support/rows.py"),
-    r#"
+const LOAD_EVERYWHERE: &str = r#"
 import json, sys
 import duckdb, polars
 from datasets import load_dataset
@@ -56,8 +43,7 @@ for name, parquet in configs.items():
     if count != len(expected):
         sys.exit(f"duckdb read {count} rows of {parquet}")
     print(name, len(rows))
-"#
-);
+"#;
 
 fn load_everywhere(artifacts: &Path, jsonl: &str) -> String {
     let python = python_with(&["datasets", "polars", "duckdb"]);

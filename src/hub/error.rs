@@ -58,7 +58,11 @@ pub enum HubError {
         status: u16,
         message: String,
     },
-    #[error("{what}: gave up after {attempts} attempts ({tally}); last error: {last}")]
+    #[error(
+        "{what}: gave up after {attempts} attempts ({tally}); last error: {last}\n\
+         Next: check the network connection, HF_ENDPOINT and the proxy variables (HTTPS_PROXY), \
+         then run again; without a network, HF_HUB_OFFLINE=1 uses the cache and --source-dir."
+    )]
     RetriesExhausted {
         what: String,
         attempts: u32,
