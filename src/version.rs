@@ -131,8 +131,18 @@ pub async fn listing(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<VersionEntry>>
         .collect())
 }
 
-pub async fn newest(hub: &Hub, repo: &DatasetRepo) -> Result<AnnotationVersion> {
-    match available(hub, repo).await?.last() {
+/// The newest version: of `listed` when the repository's files were listed already, else of
+/// [`available`].
+pub async fn newest(
+    hub: &Hub,
+    repo: &DatasetRepo,
+    listed: Option<&[(AnnotationVersion, ListedFile)]>,
+) -> Result<AnnotationVersion> {
+    let versions = match listed {
+        Some(listed) => listed.iter().map(|(version, _)| *version).collect(),
+        None => available(hub, repo).await?,
+    };
+    match versions.last() {
         Some(newest) => Ok(*newest),
         None if hub.settings().offline => bail!(
             "HF_HUB_OFFLINE is set and no annotation file of {} is in the cache {}\n\

@@ -13,7 +13,7 @@ use crate::cli::GenerateArgs;
 use crate::dataset::{CARD_FILE_NAME, Card, DatasetWriter, SourceSchemas, render_card};
 use crate::digest::Sha256;
 use crate::exit::MissingConversations;
-use crate::hub::{CachedFile, DatasetRepo, Hub, HubError, HubSettings};
+use crate::hub::{CachedFile, DatasetRepo, Hub, HubError, HubSettings, ListedFile};
 use crate::in_order;
 use crate::manifest::{Manifest, Repository, RepositoryFile};
 use crate::printer::{Printer, SourceBar};
@@ -63,12 +63,25 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
             &args.revisions.annotations_revision,
         ))
         .await?;
-    let version = choose_version(&hub, &annotations_repo, args.version, printer).await?;
+    // The annotation files are listed once: here, when the newest version is wanted, else while
+    // the sources are listed (offline, the cache answers).
+    let listed = match args.version.is_none() && !hub.settings().offline {
+        true => Some(version::annotation_files(&hub, &annotations_repo).await?),
+        false => None,
+    };
+    let version = choose_version(
+        &hub,
+        &annotations_repo,
+        args.version,
+        listed.as_deref(),
+        printer,
+    )
+    .await?;
     // The sources are listed and resolved while the annotation file downloads: on a distant
     // link that saves the round trips of both.
     let source_repos = source_repos(args, &included);
     let (annotations, shards) = tokio::join!(
-        load_annotations(&hub, &annotations_repo, &version, printer),
+        load_annotations(&hub, &annotations_repo, &version, listed, printer),
         find_all_shards(hub.api(), &source_repos, args.source_dir.as_deref()),
     );
     let annotations = annotations?;
@@ -258,12 +271,13 @@ async fn choose_version(
     hub: &Hub,
     repo: &DatasetRepo,
     requested: Option<AnnotationVersion>,
+    listed: Option<&[(AnnotationVersion, ListedFile)]>,
     printer: &Printer,
 ) -> Result<AnnotationVersion> {
     if let Some(version) = requested {
         return Ok(version);
     }
-    let newest = version::newest(hub, repo).await?;
+    let newest = version::newest(hub, repo, listed).await?;
     printer.status(format!(
         "Using the newest annotation version, {newest} (pin it with --version {newest})"
     ));
@@ -300,12 +314,13 @@ impl Annotations {
 }
 
 /// Downloads the version's annotation file into the cache (or finds it there; offline, the cache
-/// alone answers) and indexes it; a version without a file is reported with the versions that
-/// exist.
+/// alone answers) and indexes it, with the repository's annotation files `listed` already or
+/// listed here. A version without a file is reported with the versions that exist.
 async fn load_annotations(
     hub: &Hub,
     repo: &DatasetRepo,
     version: &AnnotationVersion,
+    listed: Option<Vec<(AnnotationVersion, ListedFile)>>,
     printer: &Printer,
 ) -> Result<Annotations> {
     let file_name = version.file_name();
@@ -319,7 +334,10 @@ async fn load_annotations(
                 cache: hub.cache().dir().to_owned(),
             })?
     } else {
-        let listed = version::annotation_files(hub, repo).await?;
+        let listed = match listed {
+            Some(listed) => listed,
+            None => version::annotation_files(hub, repo).await?,
+        };
         let Some((_, file)) = listed.iter().find(|(listed, _)| listed == version) else {
             let available: Vec<AnnotationVersion> = listed.iter().map(|(v, _)| *v).collect();
             bail!(version::unknown_version_message(version, &available));
