@@ -16,7 +16,7 @@ use crate::prepare::{PreparedRecord, prepare};
 use crate::printer::SourceBar;
 use crate::runtime;
 use crate::scan::{ScanError, Scanned, Shard, ShardProblem, SourceRow};
-use crate::shard_file::{Published, ShardFile, Verification, Verifications};
+use crate::shard_file::{ShardFile, Verification, Verifications};
 use crate::shards::SourcePlan;
 use crate::source::Source;
 
@@ -131,19 +131,19 @@ impl ScanJob {
                 other => Some(other?),
             };
             let damaged = match (&scanned, expected) {
-                (Some(scanned), Some((sha256, published))) if scanned.sha256 != sha256 => {
-                    Some((scanned.sha256.clone(), published))
-                }
-                (None, _) => Some((String::new(), Published::HubListing)),
-                _ => None,
+                (Some(scanned), Some((sha256, _))) => scanned.sha256 != sha256,
+                (None, _) => true,
+                (Some(_), None) => false,
             };
-            if let Some((received, published)) = damaged {
-                if may_read_again {
-                    second_read = true;
-                    file = file.renewed(&self.api).await?;
-                    continue;
-                }
-                let expected = expected.expect("checked above").0.to_owned();
+            if damaged && may_read_again {
+                second_read = true;
+                file = file.renewed(&self.api).await?;
+                continue;
+            }
+            // Not read again: it was opened, so it was scanned.
+            let scanned = scanned.expect("a shard that cannot be opened is read again");
+            if let Some((sha256, published)) = expected.filter(|_| damaged) {
+                let (expected, received) = (sha256.to_owned(), scanned.sha256);
                 let published = published.describe();
                 return Err(ScanError::Shard {
                     repo: self.source.repo_id(),
@@ -163,7 +163,6 @@ impl ScanJob {
                     },
                 });
             }
-            let scanned = scanned.expect("a shard that was not opened is read again");
             if let Some(failure) = scanned.failure {
                 return Err(failure);
             }
