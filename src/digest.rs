@@ -82,6 +82,11 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
+/// Whether `value` has the form of a SHA-256 in hex: 64 hexadecimal digits.
+pub fn is_sha256(value: &str) -> bool {
+    value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// What an ETag says a file's bytes hash to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlobId {
@@ -96,7 +101,7 @@ impl BlobId {
     pub fn parse(etag: &str) -> Option<BlobId> {
         let hex = etag.bytes().all(|b| b.is_ascii_hexdigit());
         match etag.len() {
-            64 if hex => Some(BlobId::Sha256(etag.to_ascii_lowercase())),
+            _ if is_sha256(etag) => Some(BlobId::Sha256(etag.to_ascii_lowercase())),
             40 if hex => Some(BlobId::GitSha1(etag.to_ascii_lowercase())),
             _ => None,
         }

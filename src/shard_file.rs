@@ -9,7 +9,8 @@ use bytes::Bytes;
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use crate::hub::{DatasetRepo, HubApi, HubError, RangeReader, RemoteFile, fetch_range};
+use crate::digest::is_sha256;
+use crate::hub::{DatasetRepo, HubApi, HubError, RangeReader, RemoteFile};
 
 /// Why a shard's bytes could not be read.
 #[derive(Debug, Error)]
@@ -195,17 +196,12 @@ impl ShardFile {
 
     /// Bytes `start..end`, whole (footers and other small reads).
     pub async fn fetch(&self, api: &HubApi, start: u64, end: u64) -> Result<Bytes, ReadError> {
-        match &self.origin {
-            Origin::Hub(file) => Ok(fetch_range(api, file, start, end).await?),
-            Origin::Disk(_) => {
-                let mut reader = self.read(api, start, end);
-                let mut bytes = Vec::with_capacity(usize::try_from(end - start).unwrap_or(0));
-                while let Some(chunk) = reader.next_chunk().await? {
-                    bytes.extend_from_slice(&chunk);
-                }
-                Ok(Bytes::from(bytes))
-            }
+        let mut reader = self.read(api, start, end);
+        let mut bytes = Vec::with_capacity(usize::try_from(end - start).unwrap_or(0));
+        while let Some(chunk) = reader.next_chunk().await? {
+            bytes.extend_from_slice(&chunk);
         }
+        Ok(Bytes::from(bytes))
     }
 }
 
@@ -295,8 +291,4 @@ fn cache_blob_sha256(local: &Path) -> Option<String> {
     let in_blobs = blob.parent()?.file_name()? == "blobs";
     let name = blob.file_name()?.to_str()?;
     (in_blobs && is_sha256(name)).then(|| name.to_ascii_lowercase())
-}
-
-fn is_sha256(value: &str) -> bool {
-    value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())
 }

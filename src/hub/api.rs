@@ -12,6 +12,7 @@ use super::http::header_str;
 use super::repo::{DatasetRepo, is_commit};
 use super::retry::RetryState;
 use super::settings::HubSettings;
+use crate::digest::is_sha256;
 
 /// `/resolve/` redirects followed on the Hub's own origin (a renamed repository) before the
 /// file's location is taken as it is.
@@ -290,11 +291,8 @@ impl HubApi {
 
 /// A listing entry as a file, its hashes checked for form (they may name cache blobs).
 fn listed_file(entry: TreeEntry) -> Result<ListedFile, String> {
-    let is_hex = |value: &str, len: usize| {
-        value.len() == len && value.bytes().all(|b| b.is_ascii_hexdigit())
-    };
     let (size, sha256) = match entry.lfs {
-        Some(lfs) if is_hex(&lfs.oid, 64) => (lfs.size, Some(lfs.oid.to_ascii_lowercase())),
+        Some(lfs) if is_sha256(&lfs.oid) => (lfs.size, Some(lfs.oid.to_ascii_lowercase())),
         Some(lfs) => {
             return Err(format!(
                 "{} has an lfs.oid that is not a SHA-256: `{}`",

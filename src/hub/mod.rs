@@ -21,6 +21,6 @@ pub use api::{HubApi, ListedFile, RemoteFile};
 pub use cache::{CachedFile, HubCache};
 pub use error::HubError;
 pub use network::NetworkSettings;
-pub use range::{RangeReader, fetch_range};
+pub use range::RangeReader;
 pub use repo::DatasetRepo;
 pub use settings::{HubSettings, Token, TokenOrigin};

@@ -365,7 +365,7 @@ impl<'a> RangeReader<'a> {
 }
 
 /// Reads a whole range into memory (footers and other small reads).
-pub async fn fetch_range(
+pub(super) async fn fetch_range(
     api: &HubApi,
     file: &RemoteFile,
     start: u64,
