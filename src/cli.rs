@@ -52,6 +52,13 @@ pub enum Command {
         healthchat verify HealthChat-11K_v2.1.0_artifacts\n\n\
         Exit status: 0 when every artifact matches, 1 otherwise.")]
     Verify(VerifyArgs),
+    /// Show the cache of matched rows: where it is, its size, what it holds; or clean it.
+    #[command(after_help = "Examples:\n  \
+        healthchat cache\n  \
+        healthchat cache --json\n  \
+        healthchat cache clean\n\n\
+        The cache is $HEALTHCHAT_CACHE, else $HF_HOME/healthchat (~/.cache/huggingface/healthchat).")]
+    Cache(CacheArgs),
     /// Print a shell completion script.
     #[command(after_help = "Examples:\n  \
         healthchat completions bash > ~/.local/share/bash-completion/completions/healthchat\n  \
@@ -91,6 +98,10 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "DIR")]
     pub source_dir: Option<PathBuf>,
 
+    /// Neither read nor write the cache of matched rows: fetch every shard whole.
+    #[arg(long)]
+    pub no_cache: bool,
+
     /// Exit with status 3 when any annotated conversation is missing from the sources (the
     /// artifacts are still written).
     #[arg(long)]
@@ -129,6 +140,22 @@ pub struct VersionsArgs {
     /// Print the list as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CacheArgs {
+    #[command(subcommand)]
+    pub action: Option<CacheAction>,
+
+    /// Print JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheAction {
+    /// Remove the cache of matched rows.
+    Clean,
 }
 
 #[derive(Debug, clap::Args)]

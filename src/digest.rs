@@ -4,6 +4,8 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
+
 /// The byte count and SHA-256 of a file.
 pub fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
     let mut file = std::fs::File::open(path)?;
@@ -79,6 +81,78 @@ impl<W: Write> Write for HashingWriter<W> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
+    }
+}
+
+/// SHA-256 whose running state can be kept and taken up again (FORMAT.md §11): the state at each
+/// row group's start and end is saved, so that a run stopped half-way carries the whole-file
+/// hash on from there, and a row group fetched alone later is checked against the states of a
+/// read whose whole-file SHA-256 matched. (`ring` keeps its state private; `sha2` exposes the
+/// compression function this is built on.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HashState {
+    words: [u32; 8],
+    /// The bytes of the block not yet compressed (fewer than 64).
+    pending: Vec<u8>,
+    /// The bytes hashed so far: the file offset the state stands at.
+    length: u64,
+}
+
+/// SHA-256's initial hash value (FIPS 180-4, 5.3.3).
+const SHA256_INITIAL: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+impl HashState {
+    pub fn new() -> HashState {
+        HashState {
+            words: SHA256_INITIAL,
+            pending: Vec::with_capacity(64),
+            length: 0,
+        }
+    }
+
+    /// How many bytes have been hashed: the file offset of the next byte.
+    pub fn position(&self) -> u64 {
+        self.length
+    }
+
+    pub fn update(&mut self, mut bytes: &[u8]) {
+        self.length += bytes.len() as u64;
+        if !self.pending.is_empty() {
+            let take = (64 - self.pending.len()).min(bytes.len());
+            self.pending.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.pending.len() < 64 {
+                return;
+            }
+            let block: [u8; 64] = self.pending[..].try_into().expect("64 bytes");
+            sha2::block_api::compress256(&mut self.words, &[block]);
+            self.pending.clear();
+        }
+        let (blocks, rest) = bytes.as_chunks::<64>();
+        sha2::block_api::compress256(&mut self.words, blocks);
+        self.pending.extend_from_slice(rest);
+    }
+
+    /// The hex SHA-256 of the bytes hashed so far.
+    pub fn finish(&self) -> String {
+        let mut words = self.words;
+        let mut last = self.pending.clone();
+        last.push(0x80);
+        while last.len() % 64 != 56 {
+            last.push(0);
+        }
+        last.extend_from_slice(&(self.length * 8).to_be_bytes());
+        sha2::block_api::compress256(&mut words, last.as_chunks::<64>().0);
+        let digest: Vec<u8> = words.iter().flat_map(|word| word.to_be_bytes()).collect();
+        hex(&digest)
+    }
+}
+
+impl Default for HashState {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -184,6 +258,30 @@ mod tests {
         std::fs::write(&file, "hello\n").unwrap();
         assert!(blob_id_of_file(&file, &git).unwrap());
         assert!(blob_id_of_file(&file, &sha).unwrap());
+    }
+
+    #[test]
+    fn a_kept_hash_state_goes_on_to_the_same_digest() {
+        let bytes: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut whole = Sha256::new();
+        whole.update(&bytes);
+        let (_, expected) = whole.finish();
+        for cuts in [vec![], vec![1, 63, 64, 65], vec![3000, 3001, 9999]] {
+            let mut state = HashState::new();
+            let mut from = 0;
+            for cut in cuts.into_iter().chain([bytes.len()]) {
+                state.update(&bytes[from..cut]);
+                // Saved and read back, as the cache of rows does.
+                state = postcard::from_bytes(&postcard::to_stdvec(&state).unwrap()).unwrap();
+                from = cut;
+            }
+            assert_eq!(state.position(), bytes.len() as u64);
+            assert_eq!(state.finish(), expected);
+        }
+        assert_eq!(
+            HashState::new().finish(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 
     #[test]

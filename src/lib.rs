@@ -24,6 +24,7 @@ pub mod printer;
 pub mod pyjson;
 pub mod record;
 pub mod review;
+pub mod row_cache;
 pub mod runtime;
 pub mod scan;
 pub mod schedule;

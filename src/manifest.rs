@@ -65,9 +65,11 @@ impl Repository {
                     RepositoryFile {
                         path: file.path().to_owned(),
                         size: file.size(),
-                        sha256: verification.map(|v| v.sha256),
+                        sha256: verification.as_ref().map(|v| v.sha256.clone()),
                         verified: against.is_some(),
                         verified_against: against.map(|p| p.describe().to_owned()),
+                        rows_from_cache: verification.as_ref().map_or(0, |v| v.rows_from_cache),
+                        bytes_fetched: verification.as_ref().map_or(0, |v| v.bytes_fetched),
                     }
                 })
                 .collect(),
@@ -86,6 +88,12 @@ pub struct RepositoryFile {
     pub verified: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_against: Option<String>,
+    /// Of a source shard: the rows taken from the cache of rows (FORMAT.md §11), and the bytes
+    /// read from the Hub or disk (none when the cache held every wanted row).
+    #[serde(default)]
+    pub rows_from_cache: u64,
+    #[serde(default)]
+    pub bytes_fetched: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

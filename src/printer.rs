@@ -12,6 +12,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::source::Source;
 
+#[derive(Clone)]
 pub struct Printer {
     bars: MultiProgress,
     quiet: bool,
@@ -88,6 +89,7 @@ impl Printer {
         let bar = self.bar(source.name(), total_bytes);
         bar.set_message(format!("0/{wanted} found"));
         SourceBar {
+            printer: self.clone(),
             found: Mutex::new(HashSet::new()),
             wanted,
             shards_left: AtomicUsize::new(shards),
@@ -101,6 +103,7 @@ impl Printer {
 /// hand-over decides what is written, and comes to the same number), and the bar finished with
 /// the last shard rather than with the whole run.
 pub struct SourceBar {
+    printer: Printer,
     found: Mutex<HashSet<String>>,
     wanted: usize,
     shards_left: AtomicUsize,
@@ -128,6 +131,11 @@ impl SourceBar {
             self.bar
                 .set_message(format!("{}/{} found", found.len(), self.wanted));
         }
+    }
+
+    /// A line for the person watching, from a scan (a cache entry dropped, say).
+    pub fn warn(&self, line: impl AsRef<str>) {
+        self.printer.status(line);
     }
 
     pub fn shard_done(&self) {

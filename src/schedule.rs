@@ -3,32 +3,43 @@
 //! and each reads its footer only when it starts. Row groups decode one per core at most, whatever
 //! `jobs` is.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::ops::Range;
+use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::annotations::AnnotationIndex;
 use crate::dataset::SourceSchemas;
+use crate::digest::HashState;
 use crate::hub::HubApi;
 use crate::in_order::{ShardEvent, ShardFeed};
 use crate::prepare::{PreparedRecord, prepare};
 use crate::printer::SourceBar;
+use crate::row_cache::{
+    CacheError, CachedRow, Dropped, GroupIndex, IdKey, RowCache, Segment, ShardEntry,
+};
 use crate::runtime;
-use crate::scan::{ScanError, Scanned, Shard, ShardProblem, SourceRow};
+use crate::scan::{DecodedGroup, ReadKind, ScanError, Shard, ShardProblem, SourceRow};
 use crate::shard_file::{ShardFile, Verification, Verifications};
 use crate::shards::SourcePlan;
 use crate::source::Source;
 
-/// What the scans tell beside their records: the columns their shards declare, and how their
-/// bytes were checked.
+/// What the scans tell beside their records: the columns their shards declare, how their bytes
+/// were checked and read, and how many bytes they fetched in all (retries too).
 pub struct ScanReports {
     pub schemas: Arc<SourceSchemas>,
     pub verifications: Arc<Verifications>,
+    pub fetched: Arc<AtomicU64>,
 }
 
-/// Starts the scans of every shard of `plans` in the background; their records arrive on the
-/// returned feeds, one per shard in scan order.
+/// Starts the scans of every shard of `plans` in the background, with the cache of rows unless
+/// `cache` is `None` (`--no-cache`); their records arrive on the returned feeds, one per shard in
+/// scan order.
 /// Each scan offers `reports` the columns its shard declares, for the dataset's Parquet files,
 /// and how its bytes were checked, for the manifest.
 pub fn start_scans(
@@ -39,11 +50,14 @@ pub fn start_scans(
     reports: &ScanReports,
     version: &str,
     jobs: usize,
+    cache: Option<&RowCache>,
 ) -> Vec<ShardFeed> {
     let decoders = Arc::new(Semaphore::new(runtime::cores()));
     let mut feeds = Vec::new();
     let mut scans = Vec::new();
     for (plan, bar) in plans.iter().zip(bars) {
+        let keys: Arc<HashSet<IdKey>> =
+            Arc::new(plan.targets.iter().map(|id| IdKey::of(id)).collect());
         for file in &plan.shards {
             let (sender, events) = mpsc::unbounded_channel();
             feeds.push(ShardFeed {
@@ -56,12 +70,15 @@ pub fn start_scans(
                 source: plan.source,
                 file: file.clone(),
                 targets: Arc::clone(&plan.targets),
+                keys: Arc::clone(&keys),
                 index: Arc::clone(index),
                 version: version.to_owned(),
                 bar: Arc::clone(bar),
                 decoders: Arc::clone(&decoders),
                 schemas: Arc::clone(&reports.schemas),
                 verifications: Arc::clone(&reports.verifications),
+                fetched: Arc::clone(&reports.fetched),
+                cache: cache.cloned(),
             };
             scans.push(job.run(sender));
         }
@@ -81,19 +98,75 @@ pub fn start_scans(
     feeds
 }
 
+/// Offline, the shards of `plans` whose wanted rows the cache does not all hold (each would need
+/// bytes), as `path of repo`.
+pub async fn shards_needing_bytes(
+    plans: &[SourcePlan],
+    cache: &RowCache,
+) -> Result<Vec<String>, CacheError> {
+    let mut needing = Vec::new();
+    for plan in plans {
+        let keys: HashSet<IdKey> = plan.targets.iter().map(|id| IdKey::of(id)).collect();
+        for file in &plan.shards {
+            let held = match file.expected() {
+                Some((sha256, _)) => {
+                    let (entry, _) = cache
+                        .open_entry(plan.source.repo_id(), file.path(), sha256)
+                        .await?;
+                    entry.verified && entry.groups_lacking_rows(&keys).is_empty()
+                }
+                None => false,
+            };
+            if !held {
+                needing.push(format!("{} of {}", file.path(), plan.source.repo_id()));
+            }
+        }
+    }
+    Ok(needing)
+}
+
 /// The scan of one shard, feeding the hand-over.
 struct ScanJob {
     api: Arc<HubApi>,
     source: Source,
     file: ShardFile,
     targets: Arc<HashSet<String>>,
+    keys: Arc<HashSet<IdKey>>,
     index: Arc<AnnotationIndex>,
     version: String,
     bar: Arc<SourceBar>,
     decoders: Arc<Semaphore>,
     schemas: Arc<SourceSchemas>,
     verifications: Arc<Verifications>,
+    fetched: Arc<AtomicU64>,
+    cache: Option<RowCache>,
 }
+
+/// A wanted row a read found: its record for the artifacts, and the source row for the cache of
+/// rows (when there is one).
+struct FoundRow {
+    cached: Option<CachedRow>,
+    record: PreparedRecord,
+}
+
+/// What one read of a shard brought: the SHA-256 of the whole file when it read to the end,
+/// what went wrong decoding, and the shard's records in file order.
+struct Read {
+    sha256: Option<String>,
+    failure: Option<ScanError>,
+    records: Vec<PreparedRecord>,
+    rows_from_cache: u64,
+    bytes_fetched: u64,
+}
+
+/// Records of a shard's row groups as reads bring them, by row group.
+type FoundGroups = BTreeMap<usize, Vec<PreparedRecord>>;
+
+/// A read to the end writes each row group's index and rows as it is decoded, so that a run
+/// stopped part-way loses at most the row groups in flight; they are synced to the disk in
+/// batches, every this many row groups or [`SYNC_EVERY`].
+const SYNC_GROUPS: usize = 32;
+const SYNC_EVERY: Duration = Duration::from_secs(2);
 
 impl ScanJob {
     /// Scans the shard and checks its bytes, then sends its wanted records and `Done`, or
@@ -114,37 +187,66 @@ impl ScanJob {
     }
 
     /// The shard's wanted records, from bytes that hash to the published SHA-256 (or that had
-    /// nothing to check against). Bytes from the Hub that do not, or a shard from the Hub that
-    /// cannot be opened, are read once more from a fresh URL: damage on the way heals.
+    /// nothing to check against), taken from the cache of rows where it holds them (FORMAT.md
+    /// §11). Bytes from the Hub that do not, or a shard from the Hub that cannot be opened, are
+    /// read once more from a fresh URL, with the cache's entry emptied: damage on the way heals.
     async fn scan_checked(&self) -> Result<Vec<PreparedRecord>, ScanError> {
         let expected = self.file.expected();
+        let mut entry = match (&self.cache, expected) {
+            (Some(cache), Some((sha256, _))) if !self.file.is_local() => {
+                let (entry, dropped) = cache
+                    .open_entry(self.source.repo_id(), self.file.path(), sha256)
+                    .await?;
+                if let Some(dropped) = dropped {
+                    self.bar.warn(dropped_warning(&self.file, cache, &dropped));
+                }
+                Some(entry)
+            }
+            _ => None,
+        };
         let mut file = self.file.clone();
         let mut second_read = false;
         loop {
-            let mut records = Vec::new();
             let may_read_again = file.is_remote() && expected.is_some() && !second_read;
-            let scanned = match self.scan_once(&file, &mut records).await {
+            let read = match self.read_once(&file, entry.as_mut()).await {
                 Err(ScanError::Shard {
                     problem: ShardProblem::NotParquet(_),
                     ..
                 }) if may_read_again => None,
                 other => Some(other?),
             };
-            let damaged = match (&scanned, expected) {
-                (Some(scanned), Some((sha256, _))) => scanned.sha256 != sha256,
+            let damaged = match (&read, expected) {
+                (Some(read), Some((sha256, _))) => {
+                    read.sha256.as_deref().is_some_and(|got| got != sha256)
+                        || matches!(
+                            read.failure,
+                            Some(ScanError::Shard {
+                                problem: ShardProblem::RowGroupChanged { .. },
+                                ..
+                            })
+                        )
+                }
                 (None, _) => true,
                 (Some(_), None) => false,
             };
             if damaged && may_read_again {
                 second_read = true;
+                if let Some(entry) = &mut entry {
+                    entry.clear().map_err(|source| self.cache_error(source))?;
+                }
                 file = file.renewed(&self.api).await?;
                 continue;
             }
-            // Not read again: it was opened, so it was scanned.
-            let scanned = scanned.expect("a shard that cannot be opened is read again");
-            if let Some((sha256, published)) = expected.filter(|_| damaged) {
-                let (expected, received) = (sha256.to_owned(), scanned.sha256);
+            // Not read again: it was opened, so it was read.
+            let read = read.expect("a shard that cannot be opened is read again");
+            if let (Some((sha256, published)), Some(received)) =
+                (expected.filter(|_| damaged), &read.sha256)
+            {
+                let (expected, received) = (sha256.to_owned(), received.clone());
                 let published = published.describe();
+                if let Some(entry) = &mut entry {
+                    entry.clear().map_err(|source| self.cache_error(source))?;
+                }
                 return Err(ScanError::Shard {
                     repo: self.source.repo_id(),
                     shard: file.path().to_owned(),
@@ -163,52 +265,327 @@ impl ScanJob {
                     },
                 });
             }
-            if let Some(failure) = scanned.failure {
+            if let Some(failure) = read.failure {
                 return Err(failure);
             }
             self.verifications.record(
                 &file,
                 Verification {
-                    sha256: scanned.sha256,
+                    // A shard read from the cache alone was checked when its entry was made,
+                    // against the SHA-256 the entry is named by.
+                    sha256: read
+                        .sha256
+                        .or_else(|| expected.map(|(sha256, _)| sha256.to_owned()))
+                        .unwrap_or_default(),
                     against: expected.map(|(_, published)| published),
+                    rows_from_cache: read.rows_from_cache,
+                    bytes_fetched: read.bytes_fetched,
                 },
             );
-            return Ok(records);
+            return Ok(read.records);
         }
     }
 
-    /// One read of the shard: its footer, its row groups streamed and decoded, its wanted
-    /// records into `records`.
-    async fn scan_once(
+    /// One read of the shard: the rows `entry` holds, the row groups it indexes but lacks rows
+    /// of fetched alone, and the rest of the file (all of it without an entry) streamed and
+    /// decoded, its footer first; what is decoded goes into `entry` as it comes.
+    async fn read_once(
         &self,
         file: &ShardFile,
-        records: &mut Vec<PreparedRecord>,
-    ) -> Result<Scanned, ScanError> {
-        let (index, version) = (Arc::clone(&self.index), self.version.clone());
-        let prepare = Arc::new(move |row: SourceRow| prepare(&index, &version, row));
-        let emit = |record: PreparedRecord| {
-            self.bar.saw(&record.id);
-            records.push(record);
+        mut entry: Option<&mut ShardEntry>,
+    ) -> Result<Read, ScanError> {
+        let mut bytes_fetched = 0;
+        let cached_footer = entry
+            .as_ref()
+            .and_then(|entry| entry.footer.clone())
+            .map(Bytes::from);
+        let (shard, opened_body) = match cached_footer {
+            Some(footer) => {
+                let shard = Shard::with_footer(
+                    self.source,
+                    file.clone(),
+                    footer,
+                    Bytes::new(),
+                    file.size(),
+                )?;
+                (shard, None)
+            }
+            None => {
+                let (shard, body) = Shard::open(&self.api, self.source, file.clone()).await?;
+                if let Some(entry) = entry.as_deref_mut() {
+                    entry
+                        .write_footer(shard.metadata_bytes.to_vec())
+                        .map_err(|source| self.cache_error(source))?;
+                }
+                (shard, Some(body))
+            }
         };
-        let mut reported = 0;
-        let mut on_bytes = |bytes| {
-            reported += bytes;
-            self.bar.read(bytes);
-        };
-        let (shard, body) = Shard::open(&self.api, self.source, file.clone()).await?;
         self.schemas.offer(self.source, &shard.declared_schema);
-        let scanned = Arc::new(shard)
-            .scan(
-                body,
-                &self.decoders,
-                Arc::clone(&self.targets),
-                prepare,
-                emit,
-                &mut on_bytes,
-            )
-            .await;
-        // The footer's bytes count as read too.
-        self.bar.read(file.size().saturating_sub(reported));
-        scanned
+        let shard = Arc::new(shard);
+        let groups = shard.row_group_count();
+        if let Some(entry) = entry.as_deref_mut()
+            && (entry.groups.len() > groups || (entry.verified && entry.groups.len() != groups))
+        {
+            // Not the index of this footer: start again.
+            entry.clear().map_err(|source| self.cache_error(source))?;
+            entry
+                .write_footer(shard.metadata_bytes.to_vec())
+                .map_err(|source| self.cache_error(source))?;
+        }
+        let (first, state) = match entry.as_deref() {
+            Some(entry) => entry.resume_point(),
+            None => (0, HashState::new()),
+        };
+        let lacking = entry
+            .as_deref()
+            .map(|entry| entry.groups_lacking_rows(&self.keys))
+            .unwrap_or_default();
+        let mut found = FoundGroups::new();
+        let mut failure = None;
+
+        // Row groups indexed but lacking rows: fetched alone, a request per run of adjacent ones.
+        for run in adjacent_runs(&lacking) {
+            let entry = entry.as_deref_mut().expect("only an entry lacks rows");
+            let states = run
+                .clone()
+                .map(|group| {
+                    let indexed = &entry.groups[&(group as u32)];
+                    (indexed.before.clone(), indexed.after.clone())
+                })
+                .collect();
+            let range = shard.byte_range(&run);
+            let body = file.read(&self.api, range.start, range.end);
+            let mut segment = Segment::default();
+            let scanned = Arc::clone(&shard)
+                .scan(
+                    body,
+                    ReadKind::Groups {
+                        groups: run,
+                        states,
+                    },
+                    false,
+                    &self.decoders,
+                    Arc::clone(&self.targets),
+                    self.prepare(true),
+                    |group| keep_group(group, &mut found, &mut segment),
+                    |bytes| {
+                        bytes_fetched += bytes;
+                        self.fetched.fetch_add(bytes, Ordering::Relaxed);
+                        self.bar.read(bytes);
+                    },
+                )
+                .await?;
+            if let Some(error) = scanned.failure {
+                failure = Some(error);
+                break;
+            }
+            segment
+                .rows
+                .retain(|row| !entry.rows.contains_key(&(row.group, row.position)));
+            self.write_segment(entry, segment, true);
+        }
+
+        // The rest of the file, unless the entry indexes all of it from a checked read.
+        let mut sha256 = None;
+        let verified = entry.as_deref().is_some_and(|entry| entry.verified);
+        if failure.is_none() && !verified {
+            let body = match opened_body {
+                Some(body) if first == 0 => body,
+                _ => file.read(&self.api, state.position(), file.size()),
+            };
+            let index_ids = entry.is_some();
+            let (mut unsynced, mut synced) = (0, Instant::now());
+            let scanned = Arc::clone(&shard)
+                .scan(
+                    body,
+                    ReadKind::ToTheEnd { first, state },
+                    index_ids,
+                    &self.decoders,
+                    Arc::clone(&self.targets),
+                    self.prepare(index_ids),
+                    |group| {
+                        let mut segment = Segment::default();
+                        keep_group(group, &mut found, &mut segment);
+                        if let Some(entry) = entry.as_deref_mut() {
+                            self.write_segment(entry, segment, false);
+                            unsynced += 1;
+                            if unsynced >= SYNC_GROUPS || synced.elapsed() >= SYNC_EVERY {
+                                self.cache_write(|| entry.sync());
+                                (unsynced, synced) = (0, Instant::now());
+                            }
+                        }
+                    },
+                    |bytes| {
+                        bytes_fetched += bytes;
+                        self.fetched.fetch_add(bytes, Ordering::Relaxed);
+                        self.bar.read(bytes);
+                    },
+                )
+                .await?;
+            if let Some(entry) = entry.as_deref_mut() {
+                let matched = scanned.failure.is_none()
+                    && scanned.sha256.as_deref() == self.file.expected().map(|(sha256, _)| sha256);
+                if matched {
+                    entry.verified = true;
+                    self.cache_write(|| entry.compact());
+                } else {
+                    self.cache_write(|| entry.sync());
+                }
+            }
+            sha256 = scanned.sha256;
+            failure = scanned.failure;
+        }
+
+        // Every row group's records in file order: decoded now, or from the cache.
+        let mut rows_from_cache = 0;
+        if let Some(entry) = entry.as_deref() {
+            let cached: Vec<CachedRow> = entry
+                .rows
+                .values()
+                .filter(|row| {
+                    !found.contains_key(&(row.group as usize)) && self.targets.contains(&row.id)
+                })
+                .cloned()
+                .collect();
+            rows_from_cache = cached.len() as u64;
+            let prepare = self.prepare(false);
+            let prepared = tokio::task::spawn_blocking(move || {
+                let mut groups = FoundGroups::new();
+                for row in cached {
+                    let group = row.group as usize;
+                    let found = prepare(
+                        group,
+                        row.position,
+                        SourceRow {
+                            id: row.id,
+                            row: row.row,
+                        },
+                    );
+                    groups.entry(group).or_default().push(found.record);
+                }
+                groups
+            })
+            .await
+            .expect("preparing cached rows does not panic");
+            found.extend(prepared);
+        }
+        let records: Vec<PreparedRecord> = found.into_values().flatten().collect();
+        for record in &records {
+            self.bar.saw(&record.id);
+        }
+        // What the cache spared counts as read too, so the bars end full.
+        self.bar.read(file.size().saturating_sub(bytes_fetched));
+        Ok(Read {
+            sha256,
+            failure,
+            records,
+            rows_from_cache,
+            bytes_fetched,
+        })
+    }
+
+    /// Turns a wanted source row into its record (and, with `keep_source`, the row for the
+    /// cache), on the decoding threads.
+    fn prepare(
+        &self,
+        keep_source: bool,
+    ) -> Arc<impl Fn(usize, u32, SourceRow) -> FoundRow + Send + Sync + 'static> {
+        let (index, version) = (Arc::clone(&self.index), self.version.clone());
+        Arc::new(move |group: usize, position: u32, row: SourceRow| {
+            let cached = keep_source.then(|| CachedRow {
+                group: group as u32,
+                position,
+                id: row.id.clone(),
+                row: row.row.clone(),
+            });
+            FoundRow {
+                cached,
+                record: prepare(&index, &version, row),
+            }
+        })
+    }
+
+    /// Writes what a read decoded into the cache (synced now, with `sync`).
+    fn write_segment(&self, entry: &mut ShardEntry, segment: Segment, sync: bool) {
+        self.cache_write(|| entry.write_segment(segment, sync));
+    }
+
+    /// A write to the cache; one that fails is warned of and the run goes on without it.
+    fn cache_write(&self, write: impl FnOnce() -> std::io::Result<()>) {
+        if let Err(error) = tokio::task::block_in_place(write) {
+            self.bar.warn(format!(
+                "warning: {} (the run goes on without caching {} of {})",
+                self.cache_error(error),
+                self.file.path(),
+                self.source.repo_id()
+            ));
+        }
+    }
+
+    fn cache_error(&self, source: std::io::Error) -> ScanError {
+        let root = self
+            .cache
+            .as_ref()
+            .map(RowCache::root)
+            .unwrap_or(Path::new(""));
+        ScanError::Cache(CacheError::new(root.to_owned(), source))
+    }
+}
+
+/// Files a decoded row group: its records under `found`; its rows, and (from a read to the end)
+/// its ID index, into `segment`.
+fn keep_group(group: DecodedGroup<FoundRow>, found: &mut FoundGroups, segment: &mut Segment) {
+    let mut records = Vec::with_capacity(group.records.len());
+    for row in group.records {
+        segment.rows.extend(row.cached);
+        records.push(row.record);
+    }
+    found.insert(group.group, records);
+    if let Some((before, after)) = group.states {
+        segment.groups.push(GroupIndex {
+            group: group.group as u32,
+            ids: group.keys,
+            before,
+            after,
+        });
+    }
+}
+
+/// `groups` (ascending) as runs of adjacent row groups.
+fn adjacent_runs(groups: &[usize]) -> Vec<Range<usize>> {
+    let mut runs: Vec<Range<usize>> = Vec::new();
+    for &group in groups {
+        match runs.last_mut() {
+            Some(run) if run.end == group => run.end += 1,
+            _ => runs.push(group..group + 1),
+        }
+    }
+    runs
+}
+
+/// Why an entry of the cache was emptied, for the person watching.
+fn dropped_warning(file: &ShardFile, cache: &RowCache, dropped: &Dropped) -> String {
+    let why = match dropped {
+        Dropped::Damaged { file, why } => format!("its file {file} is damaged ({why})"),
+        Dropped::OtherVersion(version) => {
+            format!("it was written in layout {version} by another healthchat")
+        }
+    };
+    format!(
+        "warning: the cached rows of {} of {} in {} were dropped: {why}; they are fetched again.",
+        file.path(),
+        file.repo().id(),
+        cache.root().display()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adjacent_row_groups_share_a_request() {
+        assert_eq!(adjacent_runs(&[1, 2, 3, 7, 9, 10]), [1..4, 7..8, 9..11]);
+        assert!(adjacent_runs(&[]).is_empty());
     }
 }

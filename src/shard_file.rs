@@ -17,6 +17,12 @@ use crate::hub::{DatasetRepo, HubApi, HubError, RangeReader, RemoteFile};
 pub enum ReadError {
     #[error(transparent)]
     Hub(#[from] HubError),
+    #[error(
+        "{path} of {repo} is needed, but HF_HUB_OFFLINE is set and the cache of rows does not \
+         hold all of what this run wants from it.\nNext: run once online (unset HF_HUB_OFFLINE), \
+         or pass --source-dir with a local copy."
+    )]
+    Offline { repo: String, path: String },
     #[error("could not read {}: {source}", path.display())]
     Disk {
         path: PathBuf,
@@ -48,12 +54,14 @@ impl Published {
     }
 }
 
-/// How a shard's bytes were checked: their SHA-256, and where the SHA-256 it matched was
-/// published (`None`: there was nothing to check it against).
+/// How a shard was read: the SHA-256 of its bytes, where the SHA-256 it matched was published
+/// (`None`: there was nothing to check it against), and how much came from the cache of rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {
     pub sha256: String,
     pub against: Option<Published>,
+    pub rows_from_cache: u64,
+    pub bytes_fetched: u64,
 }
 
 /// The verifications of a run's shards, by repository and path, as the scans finish.
@@ -95,6 +103,8 @@ pub struct ShardFile {
 enum Origin {
     Hub(Box<RemoteFile>),
     Disk(PathBuf),
+    /// Offline: known from the cache of rows' listing, with no way to its bytes.
+    Offline,
 }
 
 impl ShardFile {
@@ -108,6 +118,18 @@ impl ShardFile {
                 .sha256()
                 .map(|sha256| (sha256.to_owned(), Published::HubListing)),
             origin: Origin::Hub(Box::new(file)),
+        }
+    }
+
+    /// A shard the cache of rows listed, offline: its rows can come from the cache, its bytes
+    /// from nowhere.
+    pub fn offline(repo: &DatasetRepo, path: &str, size: u64, sha256: &str) -> ShardFile {
+        ShardFile {
+            repo: repo.clone(),
+            path: path.to_owned(),
+            size,
+            expected: Some((sha256.to_owned(), Published::HubListing)),
+            origin: Origin::Offline,
         }
     }
 
@@ -155,11 +177,17 @@ impl ShardFile {
         matches!(self.origin, Origin::Hub(_))
     }
 
+    /// True for a local copy (`--source-dir`): read whole, never through the cache of rows,
+    /// so that every run checks the copy itself.
+    pub fn is_local(&self) -> bool {
+        matches!(self.origin, Origin::Disk(_))
+    }
+
     /// The same shard from a fresh URL, past any cache on the way (a local copy stays as it is).
     pub async fn renewed(&self, api: &HubApi) -> Result<ShardFile, ReadError> {
         let origin = match &self.origin {
             Origin::Hub(file) => Origin::Hub(Box::new(api.resolve_again(file).await?)),
-            Origin::Disk(path) => Origin::Disk(path.clone()),
+            other => other.clone(),
         };
         Ok(ShardFile {
             origin,
@@ -191,6 +219,11 @@ impl ShardFile {
                 offset: start,
                 end,
             }),
+            Origin::Offline => ShardReader::Offline {
+                repo: self.repo.id().to_owned(),
+                path: self.path.clone(),
+                offset: start,
+            },
         }
     }
 
@@ -209,6 +242,11 @@ impl ShardFile {
 pub enum ShardReader<'a> {
     Hub(Box<RangeReader<'a>>),
     Disk(DiskReader),
+    Offline {
+        repo: String,
+        path: String,
+        offset: u64,
+    },
 }
 
 impl ShardReader<'_> {
@@ -216,7 +254,7 @@ impl ShardReader<'_> {
     pub async fn open_early(&mut self) -> Result<(), ReadError> {
         match self {
             ShardReader::Hub(reader) => Ok(reader.open_early().await?),
-            ShardReader::Disk(_) => Ok(()),
+            ShardReader::Disk(_) | ShardReader::Offline { .. } => Ok(()),
         }
     }
 
@@ -225,6 +263,7 @@ impl ShardReader<'_> {
         match self {
             ShardReader::Hub(reader) => reader.position(),
             ShardReader::Disk(reader) => reader.offset,
+            ShardReader::Offline { offset, .. } => *offset,
         }
     }
 
@@ -233,6 +272,10 @@ impl ShardReader<'_> {
         match self {
             ShardReader::Hub(reader) => Ok(reader.next_chunk().await?),
             ShardReader::Disk(reader) => reader.next_chunk().await,
+            ShardReader::Offline { repo, path, .. } => Err(ReadError::Offline {
+                repo: repo.clone(),
+                path: path.clone(),
+            }),
         }
     }
 }

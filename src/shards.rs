@@ -12,6 +12,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use crate::annotations::AnnotationIndex;
 use crate::hub::{DatasetRepo, HubApi, HubError};
 use crate::printer::Printer;
+use crate::row_cache::{CachedShard, Listing, RowCache};
 use crate::shard_file::ShardFile;
 use crate::source::Source;
 
@@ -38,21 +39,27 @@ pub type SourceShards = Vec<(Source, Result<(DatasetRepo, Vec<ShardFile>)>)>;
 
 /// Pins, lists and resolves the shards of every source of `repos` at once (from `source_dir`
 /// when given); no other source is asked for.
+/// Online, what the Hub lists is kept in `cache` for offline runs; offline, `cache` answers.
 pub async fn find_all_shards(
     api: &Arc<HubApi>,
     repos: &[(Source, DatasetRepo)],
     source_dir: Option<&Path>,
+    cache: Option<&RowCache>,
 ) -> SourceShards {
     let finds = repos.iter().map(|(source, repo)| async move {
-        let shards = match source_dir {
-            Some(dir) => match local_shards(dir, repo) {
+        let shards = match (source_dir, cache) {
+            (Some(dir), _) => match local_shards(dir, repo) {
                 Ok(shards) => Ok((repo.clone(), listed_sha256s(api, repo, shards).await)),
                 Err(error) => Err(error),
             },
-            None => match api.pin(repo).await {
-                Ok(pinned) => resolve_shards(api, &pinned)
-                    .await
-                    .map(|shards| (pinned, shards)),
+            (None, Some(cache)) if api.settings().offline => offline_shards(cache, repo),
+            (None, _) => match api.pin(repo).await {
+                Ok(pinned) => match resolve_shards(api, &pinned).await {
+                    Ok(shards) => {
+                        keep_listing(cache, repo, &pinned, &shards).map(|()| (pinned, shards))
+                    }
+                    Err(error) => Err(error),
+                },
                 Err(error) => Err(error.into()),
             },
         };
@@ -88,6 +95,59 @@ pub fn plan_sources(
         });
     }
     Ok(plans)
+}
+
+/// Keeps what the Hub listed for `repo` (pinned to `pinned`), for offline runs.
+fn keep_listing(
+    cache: Option<&RowCache>,
+    repo: &DatasetRepo,
+    pinned: &DatasetRepo,
+    shards: &[ShardFile],
+) -> Result<()> {
+    let (Some(cache), Some(commit)) = (cache, pinned.commit()) else {
+        return Ok(());
+    };
+    let Some(shards) = shards
+        .iter()
+        .map(|shard| {
+            shard.expected().map(|(sha256, _)| CachedShard {
+                path: shard.path().to_owned(),
+                size: shard.size(),
+                sha256: sha256.to_owned(),
+            })
+        })
+        .collect::<Option<Vec<_>>>()
+    else {
+        return Ok(());
+    };
+    let listing = Listing {
+        commit: commit.to_owned(),
+        shards,
+    };
+    Ok(cache.save_listing(repo.id(), repo.revision(), &listing)?)
+}
+
+/// Offline: the shards the Hub last listed for `repo` at its revision, from the cache.
+fn offline_shards(cache: &RowCache, repo: &DatasetRepo) -> Result<(DatasetRepo, Vec<ShardFile>)> {
+    let Some(listing) = cache.listing(repo.id(), repo.revision()) else {
+        bail!(
+            "HF_HUB_OFFLINE is set, but the cache of rows in {} has never listed {} at revision \
+             {}.\nNext: run once online (unset HF_HUB_OFFLINE), or download the shards (`hf \
+             download {} --repo-type dataset --local-dir DIR/{}`) and pass --source-dir DIR.",
+            cache.root().display(),
+            repo.id(),
+            repo.revision(),
+            repo.id(),
+            repo.id()
+        );
+    };
+    let pinned = repo.pinned(listing.commit.clone());
+    let shards = listing
+        .shards
+        .iter()
+        .map(|shard| ShardFile::offline(&pinned, &shard.path, shard.size, &shard.sha256))
+        .collect();
+    Ok((pinned, shards))
 }
 
 /// Without access to the gated lmsys-chat-1m, the openly licensed part can still be built.

@@ -14,7 +14,11 @@ pub struct Summary {
     pub manifest: Manifest,
     /// Annotation inputs the reference would crash on, and what was done with them.
     pub repairs: Vec<String>,
-    pub bytes_read: u64,
+    /// Shard bytes read from the Hub (or from `--source-dir`, `fetched_from_disk`), retries too.
+    pub bytes_fetched: u64,
+    pub fetched_from_disk: bool,
+    /// Source rows taken from the cache of rows.
+    pub rows_from_cache: u64,
     pub elapsed: Duration,
 }
 
@@ -26,6 +30,8 @@ impl Summary {
             directory: &'a Path,
             elapsed_seconds: f64,
             bytes_read: u64,
+            network_bytes: u64,
+            rows_from_cache: u64,
             missing: usize,
             repairs: &'a [String],
             manifest: &'a Manifest,
@@ -33,7 +39,13 @@ impl Summary {
         serde_json::to_string_pretty(&JsonSummary {
             directory: &self.directory,
             elapsed_seconds: self.elapsed.as_secs_f64(),
-            bytes_read: self.bytes_read,
+            bytes_read: self.bytes_fetched,
+            network_bytes: if self.fetched_from_disk {
+                0
+            } else {
+                self.bytes_fetched
+            },
+            rows_from_cache: self.rows_from_cache,
             missing: self.manifest.missing(),
             repairs: &self.repairs,
             manifest: &self.manifest,
@@ -110,9 +122,16 @@ impl Summary {
         }
         let seconds = self.elapsed.as_secs_f64();
         lines.push(format!(
-            "  Elapsed {seconds:.1} s; read {} of shards ({}/s)",
-            HumanBytes(self.bytes_read),
-            HumanBytes((self.bytes_read as f64 / seconds.max(1e-3)) as u64)
+            "  Elapsed {seconds:.1} s; read {} of shards from {} ({}/s); {} rows from the cache \
+             of rows",
+            HumanBytes(self.bytes_fetched),
+            if self.fetched_from_disk {
+                "disk"
+            } else {
+                "the network"
+            },
+            HumanBytes((self.bytes_fetched as f64 / seconds.max(1e-3)) as u64),
+            self.rows_from_cache
         ));
         lines
     }

@@ -86,7 +86,7 @@ def generate(
 
     Returns:
         The summary ``healthchat generate --json`` prints: ``directory`` (the artifacts
-        directory), ``elapsed_seconds``, ``bytes_read``, ``missing``, ``repairs`` and the
+        directory), ``elapsed_seconds``, ``bytes_read``, ``network_bytes``, ``rows_from_cache``, ``missing``, ``repairs`` and the
         ``manifest``. ``directory`` is made absolute.
 
     Raises:

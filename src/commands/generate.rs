@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -17,6 +18,7 @@ use crate::hub::{CachedFile, DatasetRepo, Hub, HubError, HubSettings, ListedFile
 use crate::in_order;
 use crate::manifest::{Manifest, Repository, RepositoryFile};
 use crate::printer::{Printer, SourceBar};
+use crate::row_cache::RowCache;
 use crate::schedule::{self, ScanReports};
 use crate::shards::{SourcePlan, find_all_shards, plan_sources};
 use crate::signal::interruption;
@@ -54,7 +56,8 @@ pub async fn run(args: GenerateArgs) -> Result<()> {
 async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Summary> {
     let started = Instant::now();
     let hub = Arc::new(hub);
-    check_offline(&hub, args.source_dir.as_deref())?;
+    let cache = (!args.no_cache).then(|| RowCache::new(hub.settings().row_cache_dir.clone()));
+    check_offline(&hub, args.source_dir.as_deref(), cache.as_ref())?;
     let included = included_sources(&args.sources);
     let annotations_repo = hub
         .api()
@@ -82,10 +85,31 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
     let source_repos = source_repos(args, &included);
     let (annotations, shards) = tokio::join!(
         load_annotations(&hub, &annotations_repo, &version, listed, printer),
-        find_all_shards(hub.api(), &source_repos, args.source_dir.as_deref()),
+        find_all_shards(
+            hub.api(),
+            &source_repos,
+            args.source_dir.as_deref(),
+            cache.as_ref(),
+        ),
     );
     let annotations = annotations?;
     let plans = plan_sources(&annotations.index, shards, printer)?;
+    if let Some(cache) = &cache
+        && hub.settings().offline
+        && args.source_dir.is_none()
+    {
+        let needing = schedule::shards_needing_bytes(&plans, cache).await?;
+        if !needing.is_empty() {
+            bail!(
+                "HF_HUB_OFFLINE is set, but the cache of rows in {} does not hold all the rows \
+                 this run wants from {} shards: {}.\nNext: run once online (unset \
+                 HF_HUB_OFFLINE), or pass --source-dir with a local copy of the sources.",
+                cache.root().display(),
+                needing.len(),
+                needing.join(", ")
+            );
+        }
+    }
 
     let names = ArtifactNames::new(&version.to_string(), subset_name(&included).as_deref());
     let mut writer = ArtifactWriter::create(&args.output_dir, &names)?;
@@ -102,6 +126,7 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
     let reports = ScanReports {
         schemas: Arc::clone(&schemas),
         verifications: Arc::default(),
+        fetched: Arc::default(),
     };
     let feeds = schedule::start_scans(
         hub.api(),
@@ -111,6 +136,7 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
         &reports,
         &version.to_string(),
         usize::from(args.jobs),
+        cache.as_ref(),
     );
     let mut tally = Tally::new(
         plans
@@ -170,11 +196,19 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
         manifest.artifacts = artifacts;
         manifest
     })?;
+    let rows_from_cache = manifest
+        .repositories
+        .iter()
+        .flat_map(|repo| &repo.files)
+        .map(|file| file.rows_from_cache)
+        .sum();
     Ok(Summary {
         directory,
         manifest,
         repairs: tally.repairs,
-        bytes_read: bars.iter().map(|bar| bar.bytes_read()).sum(),
+        bytes_fetched: reports.fetched.load(Ordering::Relaxed),
+        rows_from_cache,
+        fetched_from_disk: args.source_dir.is_some(),
         elapsed: started.elapsed(),
     })
 }
@@ -253,14 +287,15 @@ fn write_card(
     Ok(())
 }
 
-/// Offline, the shards must come from `--source-dir`: they are streamed, never cached.
-fn check_offline(hub: &Hub, source_dir: Option<&Path>) -> Result<()> {
-    if hub.settings().offline && source_dir.is_none() {
+/// Offline, the rows come from the cache of rows or the shards from `--source-dir`.
+fn check_offline(hub: &Hub, source_dir: Option<&Path>, cache: Option<&RowCache>) -> Result<()> {
+    if hub.settings().offline && source_dir.is_none() && cache.is_none() {
         bail!(
-            "HF_HUB_OFFLINE is set, but the source datasets are streamed from the Hub and are not \
-             cached.\nNext: download them first (`hf download lmsys/lmsys-chat-1m --repo-type \
-             dataset --local-dir DIR/lmsys/lmsys-chat-1m`, and the same for allenai/WildChat-1M) \
-             and pass --source-dir DIR, or unset HF_HUB_OFFLINE."
+            "HF_HUB_OFFLINE is set with --no-cache: the source datasets are streamed from the Hub, \
+             and this run may not use the cache of rows.\nNext: drop --no-cache, or download the \
+             sources first (`hf download lmsys/lmsys-chat-1m --repo-type dataset --local-dir \
+             DIR/lmsys/lmsys-chat-1m`, and the same for allenai/WildChat-1M) and pass \
+             --source-dir DIR, or unset HF_HUB_OFFLINE."
         );
     }
     Ok(())
@@ -308,6 +343,8 @@ impl Annotations {
                     .file
                     .verified()
                     .then(|| "its blob name in the Hugging Face cache".to_owned()),
+                rows_from_cache: 0,
+                bytes_fetched: 0,
             }],
         }
     }

@@ -1,6 +1,7 @@
 //! One file per command; each turns its arguments into calls of the stages and prints through
 //! the printer.
 
+mod cache;
 mod completions;
 mod generate;
 mod verify;
@@ -15,6 +16,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Generate(args) => runtime()?.block_on(generate::run(args)),
         Command::Versions(args) => runtime()?.block_on(versions::run(args)),
         Command::Verify(args) => verify::run(&args.directory),
+        Command::Cache(args) => cache::run(&args),
         Command::Completions(args) => {
             completions::run(args.shell);
             Ok(())

@@ -56,6 +56,8 @@ pub struct HubSettings {
     pub token: Option<(Token, TokenOrigin)>,
     /// The `hub` cache folder (`$HF_HUB_CACHE`, else `$HF_HOME/hub`).
     pub cache_dir: PathBuf,
+    /// The cache of matched rows (`$HEALTHCHAT_CACHE`, else `$HF_HOME/healthchat`; FORMAT.md §11).
+    pub row_cache_dir: PathBuf,
     pub offline: bool,
     /// `$HF_HUB_DOWNLOAD_TIMEOUT`: the longest wait for the next byte of a response.
     pub read_timeout: Duration,
@@ -83,6 +85,7 @@ impl HubSettings {
             base.join("huggingface")
         });
         let cache_dir = path("HF_HUB_CACHE").unwrap_or_else(|| hf_home.join("hub"));
+        let row_cache_dir = path("HEALTHCHAT_CACHE").unwrap_or_else(|| hf_home.join("healthchat"));
         let token_file = path("HF_TOKEN_PATH").unwrap_or_else(|| hf_home.join("token"));
         let token = match var("HF_TOKEN").as_deref().and_then(Token::new) {
             Some(token) => Some((token, TokenOrigin::Environment)),
@@ -99,6 +102,7 @@ impl HubSettings {
             endpoint,
             token,
             cache_dir,
+            row_cache_dir,
             offline,
             read_timeout,
             network: NetworkSettings::from_lookup(&var),
@@ -175,6 +179,7 @@ mod tests {
         ]);
         assert_eq!(s.endpoint, "http://127.0.0.1:9");
         assert_eq!(s.cache_dir, dir.path().join("hub"));
+        assert_eq!(s.row_cache_dir, dir.path().join("healthchat"));
         assert!(s.offline);
         let (token, origin) = s.token.unwrap();
         assert_eq!(token.secret(), "hf_from_file");
@@ -185,6 +190,8 @@ mod tests {
         assert_eq!(token.secret(), "hf_env");
         assert_eq!(origin, TokenOrigin::Environment);
         assert_eq!(format!("{token:?}"), "Token(<redacted>)");
+        let s = settings(&[("HF_HOME", home), ("HEALTHCHAT_CACHE", "/rows")]);
+        assert_eq!(s.row_cache_dir, PathBuf::from("/rows"));
     }
 
     #[test]

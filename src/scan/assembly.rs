@@ -66,11 +66,12 @@ pub(super) struct RowGroupAssembler {
 }
 
 impl RowGroupAssembler {
-    /// An assembler for a stream that starts at file offset `start`.
-    pub fn new(ranges: Vec<Range<u64>>, start: u64) -> RowGroupAssembler {
+    /// An assembler of row groups `first..ranges.len()`, for a stream that starts at file offset
+    /// `start` (at or before the first one's start).
+    pub fn new(ranges: Vec<Range<u64>>, first: usize, start: u64) -> RowGroupAssembler {
         let mut assembler = RowGroupAssembler {
             ranges,
-            collecting: 0,
+            collecting: first,
             buffer: Vec::new(),
             position: start,
             complete: VecDeque::new(),
@@ -143,7 +144,7 @@ mod tests {
         start: u64,
         chunk: usize,
     ) -> Vec<AssembledRowGroup> {
-        let mut assembler = RowGroupAssembler::new(ranges.to_vec(), start);
+        let mut assembler = RowGroupAssembler::new(ranges.to_vec(), 0, start);
         let mut out = Vec::new();
         for piece in file[start as usize..].chunks(chunk) {
             assembler.push(piece);
@@ -179,8 +180,19 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_of_later_row_groups_numbers_them_as_the_file_does() {
+        let mut assembler = RowGroupAssembler::new(vec![0..4, 4..8, 8..9], 1, 4);
+        assembler.push(b"efghi");
+        let indexes: Vec<usize> = std::iter::from_fn(|| assembler.pop_complete())
+            .map(|group| group.index)
+            .collect();
+        assert_eq!(indexes, [1, 2]);
+        assert!(assembler.is_finished());
+    }
+
+    #[test]
     fn nothing_comes_out_before_its_last_byte() {
-        let mut assembler = RowGroupAssembler::new(vec![0..4, 4..8], 0);
+        let mut assembler = RowGroupAssembler::new(vec![0..4, 4..8], 0, 0);
         assembler.push(b"abc");
         assert_eq!(assembler.pop_complete(), None);
         assert_eq!(assembler.position(), 3);

@@ -4,12 +4,15 @@ use arrow_schema::DataType;
 use parquet::errors::ParquetError;
 use thiserror::Error;
 
+use crate::row_cache::CacheError;
 use crate::shard_file::ReadError;
 
 #[derive(Debug, Error)]
 pub enum ScanError {
     #[error(transparent)]
     Read(#[from] ReadError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
     #[error("{shard} of {repo} {problem}")]
     Shard {
         repo: &'static str,
@@ -55,6 +58,13 @@ pub enum ShardProblem {
         received: String,
         published: &'static str,
     },
+    #[error(
+        "came with bytes in row group {row_group} that do not hash as the checked read the cache \
+         of rows indexed did, twice (the second time from a fresh URL): the storage, a proxy or \
+         a cache on the way damages it.\n\
+         Next: run again later, or with --no-cache to read the whole shard."
+    )]
+    RowGroupChanged { row_group: usize },
     #[error("has column `{column}` of type {data_type}, which the reference cannot write as JSON")]
     UnsupportedType { column: String, data_type: DataType },
 }

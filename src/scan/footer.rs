@@ -1,6 +1,7 @@
 //! Opening a shard: its footer is read from the tail of the file (one request that also brings
 //! the last row groups), checked, and turned into the row groups' byte ranges.
 
+use bytes::Bytes;
 use parquet::file::FOOTER_SIZE;
 use parquet::file::metadata::{
     FooterTail, ParquetMetaDataOptions, ParquetMetaDataReader, ParquetStatisticsPolicy,
@@ -60,6 +61,27 @@ impl Shard {
         } else {
             file.fetch(api, metadata_start, metadata_end).await?
         };
+        let shard = Shard::with_footer(source, file, metadata_bytes, tail, tail_start)?;
+        Ok((shard, body))
+    }
+
+    /// A shard whose footer (`FileMetaData` bytes) is known, with the file's last bytes from
+    /// `tail_start` already read (none: `tail_start` is the file's size).
+    pub fn with_footer(
+        source: Source,
+        file: ShardFile,
+        metadata_bytes: Bytes,
+        tail: Bytes,
+        tail_start: u64,
+    ) -> Result<Shard, ScanError> {
+        let not_parquet = |problem: String| ScanError::Shard {
+            repo: source.repo_id(),
+            shard: file.path().to_owned(),
+            problem: ShardProblem::NotParquet(problem),
+        };
+        let metadata_start = (file.size() - FOOTER_SIZE as u64)
+            .checked_sub(metadata_bytes.len() as u64)
+            .ok_or_else(|| not_parquet("its footer is longer than the file".to_owned()))?;
         // Statistics are never used (every row group holds a wanted row), and with long text
         // columns they are most of the decoded footer.
         let options = ParquetMetaDataOptions::new()
@@ -111,16 +133,16 @@ impl Shard {
             previous_end = range.end;
             row_groups.push(range);
         }
-        let shard = Shard {
+        Ok(Shard {
             source,
             file,
             declared_schema,
             metadata,
+            metadata_bytes,
             id_column,
             row_groups,
             tail,
             tail_start,
-        };
-        Ok((shard, body))
+        })
     }
 }

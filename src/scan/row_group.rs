@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, BooleanArray, RecordBatch};
@@ -17,16 +17,36 @@ use parquet::file::reader::{ChunkReader, Length};
 use super::cells::{CellError, arrow_value};
 use super::error::{ScanError, ShardProblem};
 use super::shard::{RowGroupBytes, Shard, SourceRow};
+use crate::row_cache::IdKey;
 use crate::value::{Object, Value};
 
+/// What the ID column of a row group says, as the row filter reads it.
+#[derive(Default)]
+struct IdColumn {
+    /// The row number of each wanted row, in order.
+    wanted: Vec<u32>,
+    /// Every row's ID key, when the shard's ID index is being built.
+    keys: Option<Vec<IdKey>>,
+    rows_seen: u32,
+}
+
+/// A row group decoded: its wanted rows with their row numbers, and (when asked for) the ID key
+/// of every row.
+pub(super) struct DecodedRows {
+    pub rows: Vec<(u32, SourceRow)>,
+    pub keys: Vec<IdKey>,
+}
+
 impl Shard {
-    /// The wanted rows of row group `index`, in file order.
+    /// The wanted rows of row group `index`, in file order, with their row numbers; with
+    /// `index_ids`, the ID key of every row too.
     pub(super) fn decode_row_group(
         &self,
         index: usize,
         window: RowGroupBytes,
         targets: &Arc<HashSet<String>>,
-    ) -> Result<Vec<SourceRow>, ScanError> {
+        index_ids: bool,
+    ) -> Result<DecodedRows, ScanError> {
         let decode_error = |source: ParquetError| {
             self.problem(ShardProblem::Decode {
                 row_group: index,
@@ -35,8 +55,26 @@ impl Shard {
         };
         let id_mask = ProjectionMask::roots(self.metadata.parquet_schema(), [self.id_column]);
         let predicate_targets = Arc::clone(targets);
+        let id_column = Arc::new(Mutex::new(IdColumn {
+            keys: index_ids.then(Vec::new),
+            ..IdColumn::default()
+        }));
+        let seen = Arc::clone(&id_column);
         let predicate = ArrowPredicateFn::new(id_mask, move |batch: RecordBatch| {
-            wanted_ids(batch.column(0).as_ref(), &predicate_targets)
+            let ids = batch.column(0).as_ref();
+            let wanted = wanted_ids(ids, &predicate_targets)?;
+            let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+            let first = seen.rows_seen;
+            seen.wanted.extend(
+                (0..wanted.len())
+                    .filter(|&row| wanted.value(row))
+                    .map(|row| first + row as u32),
+            );
+            seen.rows_seen += wanted.len() as u32;
+            if let Some(keys) = &mut seen.keys {
+                id_keys(ids, keys)?;
+            }
+            Ok(wanted)
         });
         let rows_in_group = self.metadata.metadata().row_group(index).num_rows();
         let bytes = window.bytes.clone();
@@ -75,8 +113,36 @@ impl Shard {
             }
         }
         super::assembly::recycle(bytes);
-        Ok(rows)
+        let id_column =
+            std::mem::take(&mut *id_column.lock().unwrap_or_else(PoisonError::into_inner));
+        if id_column.wanted.len() != rows.len() {
+            return Err(decode_error(ParquetError::General(format!(
+                "the row filter kept {} rows and the reader gave {}",
+                id_column.wanted.len(),
+                rows.len()
+            ))));
+        }
+        Ok(DecodedRows {
+            rows: id_column.wanted.into_iter().zip(rows).collect(),
+            keys: id_column.keys.unwrap_or_default(),
+        })
     }
+}
+
+/// Appends the ID key of every row of `ids` (a null ID is the empty one's).
+fn id_keys(ids: &dyn Array, keys: &mut Vec<IdKey>) -> Result<(), ArrowError> {
+    let key = |id: Option<&str>| IdKey::of(id.unwrap_or_default());
+    match ids.data_type() {
+        DataType::Utf8 => keys.extend(ids.as_string::<i32>().iter().map(key)),
+        DataType::LargeUtf8 => keys.extend(ids.as_string::<i64>().iter().map(key)),
+        DataType::Utf8View => keys.extend(ids.as_string_view().iter().map(key)),
+        other => {
+            return Err(ArrowError::SchemaError(format!(
+                "the ID column is {other}, not a string"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The row-group predicate: is this row's ID wanted?

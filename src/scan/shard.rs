@@ -1,7 +1,7 @@
 //! One shard: its footer read (`footer`), then its bytes streamed, hashed and cut into row
 //! groups that decode as they arrive.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -12,7 +12,8 @@ use tokio::sync::Semaphore;
 
 use super::assembly::RowGroupAssembler;
 use super::error::{ScanError, ShardProblem};
-use crate::digest::Sha256;
+use crate::digest::HashState;
+use crate::row_cache::IdKey;
 use crate::shard_file::{ShardFile, ShardReader};
 use crate::source::Source;
 use crate::value::Object;
@@ -21,13 +22,35 @@ use crate::value::Object;
 /// goes on; how many decode at once across shards is the caller's `decoders` semaphore.
 const DECODE_WINDOW: usize = 2;
 
-/// A shard read to its end: the SHA-256 of every byte of it, and why its rows could not all be
-/// decoded, if they could not (bytes damaged on the way, when the digest is not the published
-/// one; else a corrupt shard).
+/// What a read of a shard brought: with [`ReadKind::ToTheEnd`], the SHA-256 of every byte of
+/// the file; and why its rows could not all be decoded, if they could not (bytes damaged on the
+/// way, when the digest is not the published one; else a corrupt shard).
 #[derive(Debug)]
 pub struct Scanned {
-    pub sha256: String,
+    pub sha256: Option<String>,
     pub failure: Option<ScanError>,
+}
+
+/// Which bytes of a shard a read brings, and how they are checked (FORMAT.md §1, §11).
+pub enum ReadKind {
+    /// From the body's position to the end of the file, every byte into the whole-file SHA-256
+    /// carried on from `state` (which stands at that position); row groups `first..` decode.
+    ToTheEnd { first: usize, state: HashState },
+    /// Row groups `groups` alone, each checked against the SHA-256 states before and after it
+    /// of a read whose whole-file SHA-256 matched.
+    Groups {
+        groups: Range<usize>,
+        states: Vec<(HashState, HashState)>,
+    },
+}
+
+/// A row group decoded: its wanted records, with (when asked for) the ID key of every row and
+/// the whole-file SHA-256 states around its bytes.
+pub struct DecodedGroup<T> {
+    pub group: usize,
+    pub keys: Vec<IdKey>,
+    pub states: Option<(HashState, HashState)>,
+    pub records: Vec<T>,
 }
 
 /// The bytes of one row group, addressed by file offset, so the Parquet reader can decode it
@@ -52,6 +75,8 @@ pub struct Shard {
     /// The columns as the shard declares them (text as text), for the dataset's Parquet files.
     pub declared_schema: SchemaRef,
     pub(super) metadata: ArrowReaderMetadata,
+    /// The footer's `FileMetaData` bytes, as the cache of rows keeps them.
+    pub metadata_bytes: Bytes,
     pub(super) id_column: usize,
     /// Byte ranges of the row groups, in file order.
     pub(super) row_groups: Vec<Range<u64>>,
@@ -62,6 +87,25 @@ pub struct Shard {
 }
 
 impl Shard {
+    /// How many row groups the shard has.
+    pub fn row_group_count(&self) -> usize {
+        self.row_groups.len()
+    }
+
+    /// The byte ranges of row groups `groups`, from the first one's start to the last one's end.
+    pub fn byte_range(&self, groups: &Range<usize>) -> Range<u64> {
+        match (
+            self.row_groups.get(groups.start),
+            groups
+                .end
+                .checked_sub(1)
+                .and_then(|last| self.row_groups.get(last)),
+        ) {
+            (Some(first), Some(last)) => first.start..last.end,
+            _ => 0..0,
+        }
+    }
+
     /// The bytes the scan downloads: from the first row group to the end of the last.
     pub fn data_range(&self) -> Range<u64> {
         match (self.row_groups.first(), self.row_groups.last()) {
@@ -78,18 +122,23 @@ impl Shard {
         }
     }
 
-    /// Reads the shard from `body` (the stream [`Shard::open`] started, from byte 0) and the
-    /// footer read's bytes, and calls `emit` with every row whose ID is in `targets`, in file
-    /// order, after `prepare` has turned it into what the caller keeps. `prepare` runs on the
-    /// decoding threads, each row group holding one of `decoders`' permits, which all the scans
-    /// of a run share. Duplicates within the shard are all emitted: the caller decides.
+    /// Reads the row groups `kind` names from `body`, and the footer read's bytes when the body
+    /// ends where they begin, and calls `emit` with each row group's records, in file order:
+    /// every row whose ID is in `targets`, after `prepare` has turned it (with its row group and
+    /// row number) into what the caller keeps. `prepare` runs on the decoding threads, each row
+    /// group holding one of `decoders`' permits, which all the scans of a run share. Duplicates
+    /// within the shard are all emitted: the caller decides. With `index_ids`, each row group
+    /// comes with every row's ID key.
     ///
-    /// Every byte of the file passes through one SHA-256 as it arrives (FORMAT.md §1), and the
-    /// digest comes back with the outcome: a row group that cannot be decoded stops decoding but
-    /// not reading, so that the caller can tell bytes damaged on the way from a corrupt shard.
+    /// Every byte passes through the check `kind` says as it arrives (FORMAT.md §1): a row group
+    /// that cannot be decoded stops decoding but not reading, so that the caller can tell bytes
+    /// damaged on the way from a corrupt shard.
+    #[allow(clippy::too_many_arguments)]
     pub async fn scan<T, P, E>(
         self: Arc<Self>,
         mut body: ShardReader<'_>,
+        kind: ReadKind,
+        index_ids: bool,
         decoders: &Arc<Semaphore>,
         targets: Arc<HashSet<String>>,
         prepare: Arc<P>,
@@ -98,12 +147,22 @@ impl Shard {
     ) -> Result<Scanned, ScanError>
     where
         T: Send + 'static,
-        P: Fn(SourceRow) -> T + Send + Sync + 'static,
-        E: FnMut(T),
+        P: Fn(usize, u32, SourceRow) -> T + Send + Sync + 'static,
+        E: FnMut(DecodedGroup<T>),
     {
-        let data = self.data_range();
-        let mut assembler = RowGroupAssembler::new(self.row_groups.clone(), body.position());
-        let mut hash = Sha256::new();
+        let (groups, mut chain, checks) = match kind {
+            ReadKind::ToTheEnd { first, state } => {
+                let groups = first..self.row_groups.len();
+                let marks = ChainMarks::new(state, &self.row_groups[groups.clone()]);
+                (groups, Some(marks), Vec::new())
+            }
+            ReadKind::Groups { groups, states } => (groups, None, states),
+        };
+        let mut assembler = RowGroupAssembler::new(
+            self.row_groups[..groups.end].to_vec(),
+            groups.start,
+            body.position(),
+        );
         let mut decoding = VecDeque::new();
         let mut failure = None;
         let mut tail_used = false;
@@ -112,6 +171,22 @@ impl Shard {
                 if failure.is_some() {
                     continue;
                 }
+                let range = &self.row_groups[group.index];
+                let states = match &chain {
+                    Some(chain) => Some(chain.around(range)),
+                    None => {
+                        let (before, after) = &checks[group.index - groups.start];
+                        let mut state = before.clone();
+                        state.update(&group.bytes);
+                        if state != *after {
+                            failure = Some(self.problem(ShardProblem::RowGroupChanged {
+                                row_group: group.index,
+                            }));
+                            continue;
+                        }
+                        None
+                    }
+                };
                 let window = RowGroupBytes {
                     offset: group.offset,
                     bytes: Bytes::from(group.bytes),
@@ -126,10 +201,20 @@ impl Shard {
                     .acquire_owned()
                     .await
                     .expect("the decoder semaphore is never closed");
+                let index = group.index;
                 decoding.push_back(tokio::task::spawn_blocking(move || {
                     let _permit = permit;
-                    let rows = shard.decode_row_group(group.index, window, &targets)?;
-                    Ok::<_, ScanError>(rows.into_iter().map(|row| prepare(row)).collect::<Vec<T>>())
+                    let decoded = shard.decode_row_group(index, window, &targets, index_ids)?;
+                    Ok::<_, ScanError>(DecodedGroup {
+                        group: index,
+                        keys: decoded.keys,
+                        states,
+                        records: decoded
+                            .rows
+                            .into_iter()
+                            .map(|(position, row)| prepare(index, position, row))
+                            .collect(),
+                    })
                 }));
                 while decoding.len() >= DECODE_WINDOW {
                     let decoded = decoding
@@ -138,7 +223,7 @@ impl Shard {
                         .await
                         .expect("decoding does not panic");
                     match decoded {
-                        Ok(records) => records.into_iter().for_each(&mut emit),
+                        Ok(group) => emit(group),
                         Err(error) => failure = failure.or(Some(error)),
                     }
                 }
@@ -149,31 +234,32 @@ impl Shard {
             match body.next_chunk().await? {
                 Some(chunk) => {
                     on_bytes(chunk.len() as u64);
-                    hash.update(&chunk);
+                    if let Some(chain) = &mut chain {
+                        chain.update(&chunk);
+                    }
                     if !assembler.is_finished() {
                         assembler.push(&chunk);
                     }
                 }
                 // The stream ends where the footer read began; the rest is already here.
-                None if body.position() == self.tail_start => {
+                None if chain.is_some() && body.position() == self.tail_start => {
                     tail_used = true;
                     on_bytes(self.tail.len() as u64);
-                    hash.update(&self.tail);
+                    if let Some(chain) = &mut chain {
+                        chain.update(&self.tail);
+                    }
                     if !assembler.is_finished() && assembler.position() == self.tail_start {
-                        let to = data.end.saturating_sub(self.tail_start) as usize;
+                        let to = (self.data_range().end.saturating_sub(self.tail_start) as usize)
+                            .min(self.tail.len());
                         assembler.push(&self.tail[..to]);
                     }
                 }
-                None => {
-                    return Err(self.problem(ShardProblem::NotParquet(
-                        "the data ended before the last row group".to_owned(),
-                    )));
-                }
+                None => break,
             }
         }
         while let Some(task) = decoding.pop_front() {
             match task.await.expect("decoding does not panic") {
-                Ok(records) => records.into_iter().for_each(&mut emit),
+                Ok(group) => emit(group),
                 Err(error) => failure = failure.or(Some(error)),
             }
         }
@@ -182,7 +268,71 @@ impl Shard {
                 "the data ended before the last row group".to_owned(),
             )));
         }
-        let (_, sha256) = hash.finish();
-        Ok(Scanned { sha256, failure })
+        Ok(Scanned {
+            sha256: chain.map(|chain| chain.state.finish()),
+            failure,
+        })
+    }
+}
+
+/// The whole-file SHA-256 as the bytes go by, with its state kept at each row group's first
+/// byte and past its last (FORMAT.md §11).
+struct ChainMarks {
+    state: HashState,
+    /// File offsets where the state is kept, ascending; `next` is the first not reached.
+    offsets: Vec<u64>,
+    next: usize,
+    kept: HashMap<u64, HashState>,
+}
+
+impl ChainMarks {
+    fn new(state: HashState, groups: &[Range<u64>]) -> ChainMarks {
+        let mut offsets: Vec<u64> = groups
+            .iter()
+            .flat_map(|range| [range.start, range.end])
+            .filter(|&offset| offset >= state.position())
+            .collect();
+        offsets.dedup();
+        let mut marks = ChainMarks {
+            state,
+            offsets,
+            next: 0,
+            kept: HashMap::new(),
+        };
+        marks.keep_reached();
+        marks
+    }
+
+    fn update(&mut self, mut bytes: &[u8]) {
+        while let Some(&offset) = self.offsets.get(self.next)
+            && offset < self.state.position() + bytes.len() as u64
+        {
+            let (before, after) = bytes.split_at((offset - self.state.position()) as usize);
+            self.state.update(before);
+            bytes = after;
+            self.keep_reached();
+        }
+        self.state.update(bytes);
+        self.keep_reached();
+    }
+
+    fn keep_reached(&mut self) {
+        while let Some(&offset) = self.offsets.get(self.next)
+            && offset == self.state.position()
+        {
+            self.kept.insert(offset, self.state.clone());
+            self.next += 1;
+        }
+    }
+
+    /// The states at a row group's first byte and past its last, which the stream has passed.
+    fn around(&self, range: &Range<u64>) -> (HashState, HashState) {
+        let at = |offset| {
+            self.kept
+                .get(&offset)
+                .cloned()
+                .expect("a row group is complete once the stream has passed it")
+        };
+        (at(range.start), at(range.end))
     }
 }

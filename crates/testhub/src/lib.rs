@@ -312,6 +312,9 @@ pub struct RequestRecord {
     /// The query string, if any.
     pub query: Option<String>,
     pub accept_encoding: Option<String>,
+    /// The bytes of the response's body (as its `Content-Length`, else its exact size; 0 for a
+    /// HEAD): what a client was sent, for tests that count what a run fetched.
+    pub body_bytes: u64,
 }
 
 /// A running server; it stops when dropped.
@@ -692,8 +695,21 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Body> {
         host: host.clone(),
         query: request.uri().query().map(str::to_owned),
         accept_encoding: header_text(header::ACCEPT_ENCODING),
+        body_bytes: body_bytes(request.method(), &response),
     });
     response
+}
+
+fn body_bytes(method: &Method, response: &Response<Body>) -> u64 {
+    if method == Method::HEAD {
+        return 0;
+    }
+    response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse().ok())
+        .or_else(|| hyper::body::Body::size_hint(response.body()).exact())
+        .unwrap_or(0)
 }
 
 async fn route(

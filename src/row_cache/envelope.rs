@@ -1,0 +1,76 @@
+//! Every file of the cache of rows is one envelope (FORMAT.md §11): a magic, the format version,
+//! the payload's length, the payload (`postcard`, derived from its type) and the payload's
+//! SHA-256, so a damaged or foreign file is noticed, never misread.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The layout of the cache's files; another number is rebuilt, never read.
+pub const FORMAT_VERSION: u16 = 1;
+const MAGIC: &[u8; 6] = b"HCROWS";
+const HEADER: usize = MAGIC.len() + 2 + 8;
+const CHECKSUM: usize = 32;
+
+/// Why an envelope's payload cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unusable {
+    /// Written by a healthchat with another layout.
+    OtherVersion(u16),
+    /// Cut short, altered, or not one of ours.
+    Damaged(&'static str),
+}
+
+pub fn seal(payload: &impl Serialize) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(HEADER);
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&[0; 8]);
+    let mut bytes = postcard::to_extend(payload, bytes).expect("cache payloads serialise");
+    let length = (bytes.len() - HEADER) as u64;
+    bytes[HEADER - 8..HEADER].copy_from_slice(&length.to_le_bytes());
+    let checksum = ring::digest::digest(&ring::digest::SHA256, &bytes[HEADER..]);
+    bytes.extend_from_slice(checksum.as_ref());
+    bytes
+}
+
+pub fn open<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Unusable> {
+    if bytes.len() < HEADER + CHECKSUM || &bytes[..MAGIC.len()] != MAGIC {
+        return Err(Unusable::Damaged("it is not a healthchat cache file"));
+    }
+    let version = u16::from_le_bytes([bytes[6], bytes[7]]);
+    if version != FORMAT_VERSION {
+        return Err(Unusable::OtherVersion(version));
+    }
+    let length = u64::from_le_bytes(bytes[8..HEADER].try_into().expect("8 bytes"));
+    if length != (bytes.len() - HEADER - CHECKSUM) as u64 {
+        return Err(Unusable::Damaged("its length is not the one it states"));
+    }
+    let (payload, checksum) = bytes[HEADER..].split_at(bytes.len() - HEADER - CHECKSUM);
+    if ring::digest::digest(&ring::digest::SHA256, payload).as_ref() != checksum {
+        return Err(Unusable::Damaged("its checksum does not match"));
+    }
+    postcard::from_bytes(payload).map_err(|_| Unusable::Damaged("its payload cannot be decoded"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_payload_opens_and_any_change_is_noticed() {
+        let sealed = seal(&("row", 7u32));
+        assert_eq!(open::<(String, u32)>(&sealed), Ok(("row".to_owned(), 7)));
+        for at in [0, 7, 9, HEADER, sealed.len() - 1] {
+            let mut damaged = sealed.clone();
+            damaged[at] ^= 1;
+            assert!(open::<(String, u32)>(&damaged).is_err(), "byte {at}");
+        }
+        assert!(open::<(String, u32)>(&sealed[..sealed.len() - 1]).is_err());
+        let mut other = sealed.clone();
+        other[6] = 9;
+        assert_eq!(
+            open::<(String, u32)>(&other),
+            Err(Unusable::OtherVersion(9))
+        );
+    }
+}
