@@ -162,9 +162,9 @@ struct Read {
 /// Records of a shard's row groups as reads bring them, by row group.
 type FoundGroups = BTreeMap<usize, Vec<PreparedRecord>>;
 
-/// A read to the end writes each row group's index and rows as it is decoded, so that a run
-/// stopped part-way loses at most the row groups in flight; they are synced to the disk in
-/// batches, every this many row groups or [`SYNC_EVERY`].
+/// A read to the end appends each row group's index and rows to the entry's journal as it is
+/// decoded, so that a run stopped part-way loses at most the row groups in flight; the journal
+/// is synced to the disk in batches, every this many row groups or [`SYNC_EVERY`].
 const SYNC_GROUPS: usize = 32;
 const SYNC_EVERY: Duration = Duration::from_secs(2);
 
@@ -382,7 +382,7 @@ impl ScanJob {
             segment
                 .rows
                 .retain(|row| !entry.rows.contains_key(&(row.group, row.position)));
-            self.write_segment(entry, segment, true);
+            self.cache_write(|| entry.write_segment(segment));
         }
 
         // The rest of the file, unless the entry indexes all of it from a checked read.
@@ -407,7 +407,7 @@ impl ScanJob {
                         let mut segment = Segment::default();
                         keep_group(group, &mut found, &mut segment);
                         if let Some(entry) = entry.as_deref_mut() {
-                            self.write_segment(entry, segment, false);
+                            self.cache_write(|| entry.append(segment));
                             unsynced += 1;
                             if unsynced >= SYNC_GROUPS || synced.elapsed() >= SYNC_EVERY {
                                 self.cache_write(|| entry.sync());
@@ -425,12 +425,7 @@ impl ScanJob {
             if let Some(entry) = entry.as_deref_mut() {
                 let matched = scanned.failure.is_none()
                     && scanned.sha256.as_deref() == self.file.expected().map(|(sha256, _)| sha256);
-                if matched {
-                    entry.verified = true;
-                    self.cache_write(|| entry.compact());
-                } else {
-                    self.cache_write(|| entry.sync());
-                }
+                self.cache_write(|| entry.finish_read(matched));
             }
             sha256 = scanned.sha256;
             failure = scanned.failure;
@@ -503,11 +498,6 @@ impl ScanJob {
                 record: prepare(&index, &version, row),
             }
         })
-    }
-
-    /// Writes what a read decoded into the cache (synced now, with `sync`).
-    fn write_segment(&self, entry: &mut ShardEntry, segment: Segment, sync: bool) {
-        self.cache_write(|| entry.write_segment(segment, sync));
     }
 
     /// A write to the cache; one that fails is warned of and the run goes on without it.

@@ -3,7 +3,11 @@
 
 /// The run was stopped by a signal.
 #[derive(Debug, thiserror::Error)]
-#[error("interrupted by {name}; no artifacts were written")]
+#[error(
+    "interrupted by {name}; no artifacts were written\nNext: run the same command again: the rows \
+     found so far are kept in the cache of matched rows (unless --no-cache), and the scans go on \
+     from where they stopped."
+)]
 pub struct Interrupted {
     pub name: &'static str,
     pub number: u8,

@@ -1,8 +1,12 @@
 //! One shard's entry in the cache of rows (FORMAT.md §11): its footer, its ID index (every row's
 //! ID key, row group by row group, with the SHA-256 state before and after the group's bytes),
-//! and the wanted rows runs decoded. An entry is a directory of immutable files, each written to
-//! a unique temporary name, synced and renamed: a run that is killed leaves whole files behind
-//! or none, and what it had decoded stays usable.
+//! and the wanted rows runs decoded. An entry is a directory of files that each hold sealed
+//! records: `footer.bin` and segments, written whole to a unique temporary name, synced and
+//! renamed; and while a read goes to the end of the shard, its journal, one record appended per
+//! row group as it is decoded and synced in batches, renamed to a segment once the read's
+//! SHA-256 matched.
+//! A run that is killed leaves whole records behind (a journal's last one may be cut short, and
+//! is left out), so what it had decoded stays usable.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
@@ -18,6 +22,7 @@ use crate::value::Object;
 
 const FOOTER_FILE: &str = "footer.bin";
 const SEGMENT_PREFIX: &str = "segment-";
+const JOURNAL_PREFIX: &str = "journal-";
 const TEMPORARY_PREFIX: &str = ".tmp-";
 pub(super) const LOCK_FILE: &str = ".lock";
 
@@ -42,7 +47,7 @@ pub struct CachedRow {
     pub row: Object,
 }
 
-/// What one write adds to an entry.
+/// What one record adds to an entry.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Segment {
     pub groups: Vec<GroupIndex>,
@@ -76,8 +81,9 @@ pub struct ShardEntry {
     pub groups: BTreeMap<u32, GroupIndex>,
     pub rows: BTreeMap<(u32, u32), CachedRow>,
     pub verified: bool,
-    /// Segments written but not yet synced to disk.
-    unsynced: Vec<PathBuf>,
+    /// The journal this run appends to, and whether it holds records not yet synced.
+    journal: Option<(PathBuf, File)>,
+    unsynced: bool,
 }
 
 impl ShardEntry {
@@ -94,7 +100,8 @@ impl ShardEntry {
             groups: BTreeMap::new(),
             rows: BTreeMap::new(),
             verified: false,
-            unsynced: Vec::new(),
+            journal: None,
+            unsynced: false,
         };
         let dropped = match entry.read() {
             Ok(()) => None,
@@ -109,6 +116,8 @@ impl ShardEntry {
     /// Empties the entry: what it held came from bytes that turned out damaged, or cannot be
     /// used.
     pub fn clear(&mut self) -> std::io::Result<()> {
+        self.journal = None;
+        self.unsynced = false;
         self.footer = None;
         self.groups.clear();
         self.rows.clear();
@@ -140,7 +149,8 @@ impl ShardEntry {
             groups: BTreeMap::new(),
             rows: BTreeMap::new(),
             verified: false,
-            unsynced: Vec::new(),
+            journal: None,
+            unsynced: false,
         };
         entry.read().ok()?;
         entry.footer.is_some().then_some(entry)
@@ -156,7 +166,11 @@ impl ShardEntry {
                 entries
                     .flatten()
                     .map(|entry| entry.file_name().to_string_lossy().into_owned())
-                    .filter(|name| name == FOOTER_FILE || name.starts_with(SEGMENT_PREFIX))
+                    .filter(|name| {
+                        name == FOOTER_FILE
+                            || name.starts_with(SEGMENT_PREFIX)
+                            || name.starts_with(JOURNAL_PREFIX)
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -176,7 +190,10 @@ impl ShardEntry {
             if name == FOOTER_FILE {
                 self.footer = Some(envelope::open(&bytes).map_err(unusable)?);
             } else {
-                self.merge(envelope::open(&bytes).map_err(unusable)?);
+                let journal = name.starts_with(JOURNAL_PREFIX);
+                for segment in envelope::open_all(&bytes, journal).map_err(unusable)? {
+                    self.merge(segment);
+                }
             }
         }
         if self.footer.is_none() && !(self.groups.is_empty() && self.rows.is_empty()) {
@@ -216,57 +233,64 @@ impl ShardEntry {
         Ok(())
     }
 
-    /// Adds `segment`: on disk (whole or not at all, whatever stops the process), then in
-    /// memory. It is synced to the disk by the next [`ShardEntry::sync`], or now with `sync`.
-    pub fn write_segment(&mut self, segment: Segment, sync: bool) -> std::io::Result<()> {
+    /// Adds `segment` as a segment of its own, synced.
+    pub fn write_segment(&mut self, segment: Segment) -> std::io::Result<()> {
         if segment.is_empty() {
             return Ok(());
         }
-        let name = format!("{SEGMENT_PREFIX}{:016x}.bin", fastrand::u64(..));
-        self.write_file(&name, &envelope::seal(&segment), sync)?;
-        if !sync {
-            self.unsynced.push(self.dir.join(name));
-        }
+        self.write_file(&segment_name(), &envelope::seal(&segment), true)?;
         self.merge(segment);
         Ok(())
     }
 
-    /// Syncs the segments written since the last sync to the disk, in one batch.
-    pub fn sync(&mut self) -> std::io::Result<()> {
-        for path in self.unsynced.drain(..) {
-            File::open(path)?.sync_data()?;
+    /// Appends `segment` to this run's journal: on disk (a process that stops leaves it whole or
+    /// cut short, never mixed), synced by the next [`ShardEntry::sync`].
+    pub fn append(&mut self, segment: Segment) -> std::io::Result<()> {
+        if segment.is_empty() {
+            return Ok(());
         }
-        File::open(&self.dir)?.sync_all()
-    }
-
-    /// Rewrites the entry as one segment, synced, in place of the many a read to the end
-    /// wrote as it went (one per row group).
-    pub fn compact(&mut self) -> std::io::Result<()> {
-        let before: Vec<PathBuf> = self.segment_files()?;
-        let whole = Segment {
-            groups: self.groups.values().cloned().collect(),
-            rows: self.rows.values().cloned().collect(),
-            verified: self.verified,
+        let (_, journal) = match &mut self.journal {
+            Some(journal) => journal,
+            empty => {
+                let path = self
+                    .dir
+                    .join(format!("{JOURNAL_PREFIX}{:016x}.bin", fastrand::u64(..)));
+                let file = File::options().create_new(true).append(true).open(&path)?;
+                empty.insert((path, file))
+            }
         };
-        let name = format!("{SEGMENT_PREFIX}{:016x}.bin", fastrand::u64(..));
-        self.write_file(&name, &envelope::seal(&whole), true)?;
-        self.unsynced.clear();
-        for path in before {
-            std::fs::remove_file(path)?;
-        }
-        File::open(&self.dir)?.sync_all()
+        journal.write_all(&envelope::seal(&segment))?;
+        self.unsynced = true;
+        self.merge(segment);
+        Ok(())
     }
 
-    fn segment_files(&self) -> std::io::Result<Vec<PathBuf>> {
-        Ok(std::fs::read_dir(&self.dir)?
-            .flatten()
-            .filter(|file| {
-                file.file_name()
-                    .to_string_lossy()
-                    .starts_with(SEGMENT_PREFIX)
-            })
-            .map(|file| file.path())
-            .collect())
+    /// Makes what was appended since the last sync durable: one sync of the journal.
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        if let Some((_, journal)) = &self.journal
+            && self.unsynced
+        {
+            journal.sync_data()?;
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
+    /// Ends a read to the end of the shard: `verified` if its SHA-256 matched. The journal is
+    /// synced; a verified one ends with a record saying so and becomes a segment.
+    pub fn finish_read(&mut self, verified: bool) -> std::io::Result<()> {
+        if verified {
+            self.append(Segment {
+                verified: true,
+                ..Segment::default()
+            })?;
+        }
+        self.sync()?;
+        if let Some((path, _)) = self.journal.take().filter(|_| verified) {
+            std::fs::rename(path, self.dir.join(segment_name()))?;
+            File::open(&self.dir)?.sync_all()?;
+        }
+        Ok(())
     }
 
     fn write_file(&self, name: &str, bytes: &[u8], sync: bool) -> std::io::Result<()> {
@@ -291,4 +315,8 @@ impl ShardEntry {
         }
         Ok(())
     }
+}
+
+fn segment_name() -> String {
+    format!("{SEGMENT_PREFIX}{:016x}.bin", fastrand::u64(..))
 }

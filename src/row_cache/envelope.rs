@@ -33,6 +33,38 @@ pub fn seal(payload: &impl Serialize) -> Vec<u8> {
     bytes
 }
 
+/// The envelopes of a file that holds one after another; with `cut_tail_allowed` (a journal a
+/// stopped run was appending to), an envelope cut short at the end is left out rather than
+/// called damage.
+pub fn open_all<T: DeserializeOwned>(
+    mut bytes: &[u8],
+    cut_tail_allowed: bool,
+) -> Result<Vec<T>, Unusable> {
+    let mut payloads = Vec::new();
+    while !bytes.is_empty() {
+        let whole = match bytes.get(HEADER - 8..HEADER) {
+            Some(length) => {
+                let length = u64::from_le_bytes(length.try_into().expect("8 bytes"));
+                usize::try_from(length)
+                    .ok()
+                    .and_then(|length| length.checked_add(HEADER + CHECKSUM))
+            }
+            None => None,
+        };
+        match whole {
+            Some(whole) if whole <= bytes.len() => {
+                payloads.push(open(&bytes[..whole])?);
+                bytes = &bytes[whole..];
+            }
+            _ if cut_tail_allowed && bytes.starts_with(&MAGIC[..bytes.len().min(MAGIC.len())]) => {
+                break;
+            }
+            _ => return Err(Unusable::Damaged("it ends in the middle of a record")),
+        }
+    }
+    Ok(payloads)
+}
+
 pub fn open<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Unusable> {
     if bytes.len() < HEADER + CHECKSUM || &bytes[..MAGIC.len()] != MAGIC {
         return Err(Unusable::Damaged("it is not a healthchat cache file"));
@@ -72,5 +104,18 @@ mod tests {
             open::<(String, u32)>(&other),
             Err(Unusable::OtherVersion(9))
         );
+    }
+
+    #[test]
+    fn a_journal_cut_short_keeps_its_whole_records() {
+        let mut journal = seal(&1u32);
+        journal.extend(seal(&2u32));
+        let whole = journal.len();
+        journal.extend(&seal(&3u32)[..10]);
+        assert_eq!(open_all::<u32>(&journal, true), Ok(vec![1, 2]));
+        assert!(open_all::<u32>(&journal, false).is_err());
+        assert_eq!(open_all::<u32>(&journal[..whole], false), Ok(vec![1, 2]));
+        journal[whole - 3] ^= 1;
+        assert!(open_all::<u32>(&journal, true).is_err());
     }
 }
