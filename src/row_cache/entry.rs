@@ -87,22 +87,26 @@ pub struct ShardEntry {
 }
 
 impl ShardEntry {
-    /// Locks the entry at `dir` (waiting while another run holds it) and reads it; an entry
-    /// that cannot be used is emptied, and why is returned beside it.
-    pub(super) fn open(dir: &Path) -> std::io::Result<(ShardEntry, Option<Dropped>)> {
-        std::fs::create_dir_all(dir)?;
-        let lock = File::create(dir.join(LOCK_FILE))?;
-        lock.lock()?;
-        let mut entry = ShardEntry {
+    fn empty(dir: &Path, lock: Option<File>) -> ShardEntry {
+        ShardEntry {
             dir: dir.to_owned(),
-            _lock: Some(lock),
+            _lock: lock,
             footer: None,
             groups: BTreeMap::new(),
             rows: BTreeMap::new(),
             verified: false,
             journal: None,
             unsynced: false,
-        };
+        }
+    }
+
+    /// Locks the entry at `dir` (waiting while another run holds it) and reads it; an entry
+    /// that cannot be used is emptied, and why is returned beside it.
+    pub(super) fn open(dir: &Path) -> std::io::Result<(ShardEntry, Option<Dropped>)> {
+        std::fs::create_dir_all(dir)?;
+        let lock = File::create(dir.join(LOCK_FILE))?;
+        lock.lock()?;
+        let mut entry = ShardEntry::empty(dir, Some(lock));
         let dropped = match entry.read() {
             Ok(()) => None,
             Err(dropped) => {
@@ -142,16 +146,7 @@ impl ShardEntry {
     /// The entry at `dir` as it is, without waiting for a lock or changing anything; `None`
     /// when there is none or it cannot be used.
     pub(super) fn look(dir: &Path) -> Option<ShardEntry> {
-        let mut entry = ShardEntry {
-            dir: dir.to_owned(),
-            _lock: None,
-            footer: None,
-            groups: BTreeMap::new(),
-            rows: BTreeMap::new(),
-            verified: false,
-            journal: None,
-            unsynced: false,
-        };
+        let mut entry = ShardEntry::empty(dir, None);
         entry.read().ok()?;
         entry.footer.is_some().then_some(entry)
     }
