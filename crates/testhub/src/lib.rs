@@ -12,6 +12,7 @@
 //! CONNECT proxy (`proxy`).
 
 mod background;
+pub mod corpus;
 mod delay;
 mod proxy;
 mod tls;
