@@ -297,24 +297,22 @@ impl ScanJob {
         let mut bytes_fetched = 0;
         let cached_footer = entry
             .as_ref()
-            .and_then(|entry| entry.footer.clone())
-            .map(Bytes::from);
+            .and_then(|entry| Some((entry.footer.clone()?, entry.tail.clone())));
         let (shard, opened_body) = match cached_footer {
-            Some(footer) => {
-                let shard = Shard::with_footer(
-                    self.source,
-                    file.clone(),
-                    footer,
-                    Bytes::new(),
-                    file.size(),
-                )?;
+            Some((footer, tail)) => {
+                let (tail_start, tail) = tail
+                    .map(|(start, tail)| (start, Bytes::from(tail)))
+                    .unwrap_or((file.size(), Bytes::new()));
+                let shard =
+                    Shard::with_footer(self.source, file.clone(), footer.into(), tail, tail_start)?;
                 (shard, None)
             }
             None => {
                 let (shard, body) = Shard::open(&self.api, self.source, file.clone()).await?;
                 if let Some(entry) = entry.as_deref_mut() {
+                    let (tail_start, tail) = shard.tail();
                     entry
-                        .write_footer(shard.metadata_bytes.to_vec())
+                        .write_footer(shard.metadata_bytes.to_vec(), tail_start, tail.to_vec())
                         .map_err(|source| self.cache_error(source))?;
                 }
                 (shard, Some(body))
@@ -328,8 +326,9 @@ impl ScanJob {
         {
             // Not the index of this footer: start again.
             entry.clear().map_err(|source| self.cache_error(source))?;
+            let (tail_start, tail) = shard.tail();
             entry
-                .write_footer(shard.metadata_bytes.to_vec())
+                .write_footer(shard.metadata_bytes.to_vec(), tail_start, tail.to_vec())
                 .map_err(|source| self.cache_error(source))?;
         }
         let (first, state) = match entry.as_deref() {
@@ -389,8 +388,14 @@ impl ScanJob {
         let mut sha256 = None;
         let verified = entry.as_deref().is_some_and(|entry| entry.verified);
         if failure.is_none() && !verified {
+            // Up to the footer read's bytes, which the shard holds already (kept in the entry
+            // when the read goes on after a stop).
+            let (tail_start, _) = shard.tail();
             let body = match opened_body {
                 Some(body) if first == 0 => body,
+                _ if state.position() <= tail_start => {
+                    file.read(&self.api, state.position(), tail_start)
+                }
                 _ => file.read(&self.api, state.position(), file.size()),
             };
             let index_ids = entry.is_some();

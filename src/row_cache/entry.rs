@@ -21,6 +21,9 @@ use crate::digest::HashState;
 use crate::value::Object;
 
 const FOOTER_FILE: &str = "footer.bin";
+/// The file's last bytes, as the footer read brought them, kept until the read to the end is
+/// done: a run that reads on after a stop does not fetch them again.
+const TAIL_FILE: &str = "tail.bin";
 const SEGMENT_PREFIX: &str = "segment-";
 const JOURNAL_PREFIX: &str = "journal-";
 const TEMPORARY_PREFIX: &str = ".tmp-";
@@ -78,6 +81,8 @@ pub struct ShardEntry {
     _lock: Option<File>,
     /// The shard's Parquet footer (its `FileMetaData` bytes).
     pub footer: Option<Vec<u8>>,
+    /// The footer read's bytes and their file offset, while a read to the end is not done.
+    pub tail: Option<(u64, Vec<u8>)>,
     pub groups: BTreeMap<u32, GroupIndex>,
     pub rows: BTreeMap<(u32, u32), CachedRow>,
     pub verified: bool,
@@ -92,6 +97,7 @@ impl ShardEntry {
             dir: dir.to_owned(),
             _lock: lock,
             footer: None,
+            tail: None,
             groups: BTreeMap::new(),
             rows: BTreeMap::new(),
             verified: false,
@@ -123,6 +129,7 @@ impl ShardEntry {
         self.journal = None;
         self.unsynced = false;
         self.footer = None;
+        self.tail = None;
         self.groups.clear();
         self.rows.clear();
         self.verified = false;
@@ -163,6 +170,7 @@ impl ShardEntry {
                     .map(|entry| entry.file_name().to_string_lossy().into_owned())
                     .filter(|name| {
                         name == FOOTER_FILE
+                            || name == TAIL_FILE
                             || name.starts_with(SEGMENT_PREFIX)
                             || name.starts_with(JOURNAL_PREFIX)
                     })
@@ -184,6 +192,8 @@ impl ShardEntry {
             })?;
             if name == FOOTER_FILE {
                 self.footer = Some(envelope::open(&bytes).map_err(unusable)?);
+            } else if name == TAIL_FILE {
+                self.tail = Some(envelope::open(&bytes).map_err(unusable)?);
             } else {
                 let journal = name.starts_with(JOURNAL_PREFIX);
                 for segment in envelope::open_all(&bytes, journal).map_err(unusable)? {
@@ -222,7 +232,17 @@ impl ShardEntry {
         (next, state)
     }
 
-    pub fn write_footer(&mut self, footer: Vec<u8>) -> std::io::Result<()> {
+    /// Keeps the shard's footer, and the footer read's bytes from `tail_start` until the read to
+    /// the end is done.
+    pub fn write_footer(
+        &mut self,
+        footer: Vec<u8>,
+        tail_start: u64,
+        tail: Vec<u8>,
+    ) -> std::io::Result<()> {
+        let tail = (tail_start, tail);
+        self.write_file(TAIL_FILE, &envelope::seal(&tail), false)?;
+        self.tail = Some(tail);
         self.write_file(FOOTER_FILE, &envelope::seal(&footer), true)?;
         self.footer = Some(footer);
         Ok(())
@@ -283,6 +303,9 @@ impl ShardEntry {
         self.sync()?;
         if let Some((path, _)) = self.journal.take().filter(|_| verified) {
             std::fs::rename(path, self.dir.join(segment_name()))?;
+            if self.tail.take().is_some() {
+                std::fs::remove_file(self.dir.join(TAIL_FILE))?;
+            }
             File::open(&self.dir)?.sync_all()?;
         }
         Ok(())

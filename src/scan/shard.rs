@@ -87,6 +87,11 @@ pub struct Shard {
 }
 
 impl Shard {
+    /// The end of the file as the footer read fetched it, and its offset.
+    pub fn tail(&self) -> (u64, &Bytes) {
+        (self.tail_start, &self.tail)
+    }
+
     /// How many row groups the shard has.
     pub fn row_group_count(&self) -> usize {
         self.row_groups.len()

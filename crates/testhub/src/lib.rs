@@ -314,8 +314,18 @@ pub struct RequestRecord {
     pub query: Option<String>,
     pub accept_encoding: Option<String>,
     /// The bytes of the response's body (as its `Content-Length`, else its exact size; 0 for a
-    /// HEAD): what a client was sent, for tests that count what a run fetched.
+    /// HEAD): what the server meant to send.
     pub body_bytes: u64,
+    /// The body's bytes as they are sent: what a client that stops reading (a run killed
+    /// part-way) was sent in fact, for tests that count what a run fetched.
+    sent: Arc<AtomicU64>,
+}
+
+impl RequestRecord {
+    /// The body's bytes sent so far.
+    pub fn bytes_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
 }
 
 /// A running server; it stops when dropped.
@@ -685,6 +695,17 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Body> {
         let commit = commit_of(&format!("{}@{}", push.repo, pushed.len() + 1));
         pushed.push((commit, push.dir.clone()));
     }
+    let sent = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&sent);
+    let response = response.map(|body| {
+        body.map_frame(move |frame| {
+            if let Some(data) = frame.data_ref() {
+                counter.fetch_add(data.len() as u64, Ordering::Relaxed);
+            }
+            frame
+        })
+        .boxed_unsync()
+    });
     state.log.lock().expect("log lock").push(RequestRecord {
         method: request.method().to_string(),
         path: request.uri().path().to_owned(),
@@ -697,6 +718,7 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Body> {
         query: request.uri().query().map(str::to_owned),
         accept_encoding: header_text(header::ACCEPT_ENCODING),
         body_bytes: body_bytes(request.method(), &response),
+        sent,
     });
     response
 }
