@@ -194,13 +194,23 @@ impl ScanJob {
         let expected = self.file.expected();
         let mut entry = match (&self.cache, expected) {
             (Some(cache), Some((sha256, _))) if !self.file.is_local() => {
-                let (entry, dropped) = cache
+                match cache
                     .open_entry(self.source.repo_id(), self.file.path(), sha256)
-                    .await?;
-                if let Some(dropped) = dropped {
-                    self.bar.warn(dropped_warning(&self.file, cache, &dropped));
+                    .await
+                {
+                    Ok((entry, dropped)) => {
+                        if let Some(dropped) = dropped {
+                            self.bar.warn(dropped_warning(&self.file, cache, &dropped));
+                        }
+                        Some(entry)
+                    }
+                    Err(error) => {
+                        let reason = std::error::Error::source(&error)
+                            .map_or_else(|| error.to_string(), ToString::to_string);
+                        self.cache_warning(&reason);
+                        None
+                    }
                 }
-                Some(entry)
             }
             _ => None,
         };
@@ -231,8 +241,12 @@ impl ScanJob {
             };
             if damaged && may_read_again {
                 second_read = true;
-                if let Some(entry) = &mut entry {
-                    entry.clear().map_err(|source| self.cache_error(source))?;
+                // An entry that cannot be emptied is not used again.
+                if entry
+                    .as_mut()
+                    .is_some_and(|entry| !self.cache_write(|| entry.clear()))
+                {
+                    entry = None;
                 }
                 file = file.renewed(&self.api).await?;
                 continue;
@@ -245,7 +259,7 @@ impl ScanJob {
                 let (expected, received) = (sha256.to_owned(), received.clone());
                 let published = published.describe();
                 if let Some(entry) = &mut entry {
-                    entry.clear().map_err(|source| self.cache_error(source))?;
+                    self.cache_write(|| entry.clear());
                 }
                 return Err(ScanError::Shard {
                     repo: self.source.repo_id(),
@@ -309,11 +323,12 @@ impl ScanJob {
             }
             None => {
                 let (shard, body) = Shard::open(&self.api, self.source, file.clone()).await?;
-                if let Some(entry) = entry.as_deref_mut() {
+                if let Some(kept) = entry.as_deref_mut() {
                     let (tail_start, tail) = shard.tail();
-                    entry
-                        .write_footer(shard.metadata_bytes.to_vec(), tail_start, tail.to_vec())
-                        .map_err(|source| self.cache_error(source))?;
+                    let footer = shard.metadata_bytes.to_vec();
+                    if !self.cache_write(|| kept.write_footer(footer, tail_start, tail.to_vec())) {
+                        entry = None;
+                    }
                 }
                 (shard, Some(body))
             }
@@ -321,15 +336,22 @@ impl ScanJob {
         self.schemas.offer(self.source, &shard.declared_schema);
         let shard = Arc::new(shard);
         let groups = shard.row_group_count();
+        let mut entry_usable = true;
         if let Some(entry) = entry.as_deref_mut()
             && (entry.groups.len() > groups || (entry.verified && entry.groups.len() != groups))
         {
             // Not the index of this footer: start again.
-            entry.clear().map_err(|source| self.cache_error(source))?;
             let (tail_start, tail) = shard.tail();
-            entry
-                .write_footer(shard.metadata_bytes.to_vec(), tail_start, tail.to_vec())
-                .map_err(|source| self.cache_error(source))?;
+            let footer = shard.metadata_bytes.to_vec();
+            if !self.cache_write(|| {
+                entry.clear()?;
+                entry.write_footer(footer, tail_start, tail.to_vec())
+            }) {
+                entry_usable = false;
+            }
+        }
+        if !entry_usable {
+            entry = None;
         }
         let (first, state) = match entry.as_deref() {
             Some(entry) => entry.resume_point(),
@@ -505,25 +527,28 @@ impl ScanJob {
         })
     }
 
-    /// A write to the cache; one that fails is warned of and the run goes on without it.
-    fn cache_write(&self, write: impl FnOnce() -> std::io::Result<()>) {
-        if let Err(error) = tokio::task::block_in_place(write) {
-            self.bar.warn(format!(
-                "warning: {} (the run goes on without caching {} of {})",
-                self.cache_error(error),
-                self.file.path(),
-                self.source.repo_id()
-            ));
+    /// A write to the cache of rows, and whether it was made. The cache only spares fetches:
+    /// one that cannot be written (a full disk, say) is warned of, and the shard is read
+    /// without it.
+    fn cache_write(&self, write: impl FnOnce() -> std::io::Result<()>) -> bool {
+        match tokio::task::block_in_place(write) {
+            Ok(()) => true,
+            Err(error) => {
+                self.cache_warning(&error);
+                false
+            }
         }
     }
 
-    fn cache_error(&self, source: std::io::Error) -> ScanError {
-        let root = self
-            .cache
-            .as_ref()
-            .map(RowCache::root)
-            .unwrap_or(Path::new(""));
-        ScanError::Cache(CacheError::new(root.to_owned(), source))
+    fn cache_warning(&self, error: &dyn std::fmt::Display) {
+        let root = self.cache.as_ref().map_or(Path::new(""), RowCache::root);
+        self.bar.warn(format!(
+            "warning: could not use the cache of rows at {}: {error}; {} of {} is read without \
+             it (free disk space, or pass --no-cache)",
+            root.display(),
+            self.file.path(),
+            self.source.repo_id()
+        ));
     }
 }
 

@@ -20,8 +20,8 @@ pub use listing::{CachedShard, Listing};
 /// Why the cache could not be used.
 #[derive(Debug, Error)]
 #[error(
-    "could not use the cache of rows at {}: {source}\nNext: check its permissions and free space, \
-     or run with --no-cache.",
+    "could not use the cache of rows at {}: {source}\nNext: check its permissions and free disk \
+     space, or run with --no-cache.",
     path.display()
 )]
 pub struct CacheError {
@@ -85,9 +85,11 @@ impl RowCache {
             let dir = dir.clone();
             tokio::task::spawn_blocking(move || ShardEntry::open(&dir))
         };
+        // A run that ends (an error elsewhere) cancels the task: that is an error, not a panic.
         opened
             .await
-            .expect("opening an entry does not panic")
+            .map_err(std::io::Error::other)
+            .and_then(|opened| opened)
             .map_err(|source| CacheError { path: dir, source })
     }
 
@@ -172,11 +174,5 @@ impl RowCache {
                 source,
             }),
         }
-    }
-}
-
-impl CacheError {
-    pub fn new(path: PathBuf, source: std::io::Error) -> CacheError {
-        CacheError { path, source }
     }
 }

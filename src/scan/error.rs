@@ -4,15 +4,12 @@ use arrow_schema::DataType;
 use parquet::errors::ParquetError;
 use thiserror::Error;
 
-use crate::row_cache::CacheError;
 use crate::shard_file::ReadError;
 
 #[derive(Debug, Error)]
 pub enum ScanError {
     #[error(transparent)]
     Read(#[from] ReadError),
-    #[error(transparent)]
-    Cache(#[from] CacheError),
     #[error("{shard} of {repo} {problem}")]
     Shard {
         repo: &'static str,
