@@ -91,6 +91,11 @@ pub struct HubConfig {
     pub refuse_files: Option<u16>,
     /// What the real Hub and its CloudFront storage were seen to do (each off by default).
     pub quirks: Quirks,
+    /// A file to append every request to as a JSON line once its response body has ended or was
+    /// dropped (the client went away), with the body bytes actually handed to the connection
+    /// (`sent_bytes`) beside `body_bytes`: what a program run against the server was sent, even
+    /// when it was stopped part-way.
+    pub request_log: Option<PathBuf>,
 }
 
 /// The real Hub's and its storage's ways, as recorded in huggingface/datasets#7685 and #7931,
@@ -195,7 +200,14 @@ impl HubConfig {
             refuse_ranges: false,
             refuse_files: None,
             quirks: Quirks::default(),
+            request_log: None,
         }
+    }
+
+    /// Appends every request to `path` as a JSON line (see [`HubConfig::request_log`]).
+    pub fn request_log(mut self, path: impl Into<PathBuf>) -> Self {
+        self.request_log = Some(path.into());
+        self
     }
 
     pub fn quirks(mut self, quirks: Quirks) -> Self {
@@ -353,7 +365,17 @@ impl TestHub {
             None
         };
         let connections = Arc::new(AtomicU32::new(0));
+        let request_log = match &config.request_log {
+            Some(path) => Some(Arc::new(Mutex::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?,
+            ))),
+            None => None,
+        };
         let state = Arc::new(State {
+            request_log,
             connections: Arc::clone(&connections),
             commits: Mutex::new(HashMap::new()),
             push_countdown: AtomicU32::new(config.push.as_ref().map_or(0, |p| p.after_requests)),
@@ -414,6 +436,8 @@ struct State {
     ca: Option<Arc<TestCa>>,
     port: u16,
     log: Arc<Mutex<Vec<RequestRecord>>>,
+    /// Where `config.request_log` appends.
+    request_log: Option<Arc<Mutex<std::fs::File>>>,
     file_requests: AtomicU32,
     pacer: Option<Arc<Pacer>>,
     signed_urls: AtomicU64,
@@ -697,7 +721,7 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Body> {
     }
     let sent = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&sent);
-    let response = response.map(|body| {
+    let mut response = response.map(|body| {
         body.map_frame(move |frame| {
             if let Some(data) = frame.data_ref() {
                 counter.fetch_add(data.len() as u64, Ordering::Relaxed);
@@ -706,7 +730,7 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Body> {
         })
         .boxed_unsync()
     });
-    state.log.lock().expect("log lock").push(RequestRecord {
+    let record = RequestRecord {
         method: request.method().to_string(),
         path: request.uri().path().to_owned(),
         authorization: authorization.is_some(),
@@ -719,8 +743,105 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Body> {
         accept_encoding: header_text(header::ACCEPT_ENCODING),
         body_bytes: body_bytes(request.method(), &response),
         sent,
-    });
+    };
+    if let Some(file) = &state.request_log {
+        let logged = LoggedBody {
+            line: log_line(&record),
+            file: Arc::clone(file),
+            body_bytes: record.body_bytes,
+            sent: Arc::clone(&record.sent),
+            ended: false,
+        };
+        response = response.map(|body| logged.wrap(body));
+    }
+    state.log.lock().expect("log lock").push(record);
     response
+}
+
+/// A request's line in the request log, without the bytes sent.
+fn log_line(record: &RequestRecord) -> serde_json::Map<String, serde_json::Value> {
+    let serde_json::Value::Object(line) = serde_json::json!({
+        "method": record.method,
+        "path": record.path,
+        "host": record.host,
+        "query": record.query,
+        "range": record.range,
+        "status": record.status,
+        "version": record.version,
+        "body_bytes": record.body_bytes,
+    }) else {
+        unreachable!("an object")
+    };
+    line
+}
+
+/// What the request log keeps of a response while its body is sent.
+struct LoggedBody {
+    line: serde_json::Map<String, serde_json::Value>,
+    file: Arc<Mutex<std::fs::File>>,
+    /// The record's `body_bytes`: once that many were sent, the body is complete (a body of
+    /// known length is not polled past its end).
+    body_bytes: u64,
+    /// The record's count of the bytes sent.
+    sent: Arc<AtomicU64>,
+    ended: bool,
+}
+
+impl LoggedBody {
+    fn wrap(self, body: Body) -> Body {
+        Counted { body, log: self }.boxed_unsync()
+    }
+}
+
+struct Counted {
+    body: Body,
+    log: LoggedBody,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        use std::io::Write;
+        let log = &mut self.log;
+        let sent = log.sent.load(Ordering::Relaxed);
+        let complete =
+            log.ended || hyper::body::Body::is_end_stream(&self.body) || sent >= log.body_bytes;
+        log.line.insert("sent_bytes".into(), sent.into());
+        log.line.insert("complete".into(), complete.into());
+        let mut text = serde_json::Value::Object(std::mem::take(&mut log.line)).to_string();
+        text.push('\n');
+        // One write per line, to a file opened for appending: lines never interleave.
+        let _ = log
+            .file
+            .lock()
+            .expect("request log lock")
+            .write_all(text.as_bytes());
+    }
+}
+
+/// A response body that logs its request when it is dropped (sent to the end, or the client went
+/// away), with the bytes sent as the record counted them.
+impl hyper::body::Body for Counted {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.body).poll_frame(cx);
+        if matches!(polled, std::task::Poll::Ready(None)) {
+            self.log.ended = true;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 fn body_bytes(method: &Method, response: &Response<Body>) -> u64 {

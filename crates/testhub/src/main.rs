@@ -51,6 +51,11 @@ struct Args {
     /// Serve HTTPS with a certificate authority made at start; h2 offers HTTP/2 by ALPN.
     #[arg(long, value_name = "PROTOCOLS")]
     https: Option<Https>,
+    /// Append every request to FILE as a JSON line (method, path, host, query, range, status,
+    /// version, body_bytes, sent_bytes: the body bytes actually sent, complete), written when its
+    /// response body has been sent or the client went away.
+    #[arg(long, value_name = "FILE")]
+    request_log: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -97,6 +102,9 @@ impl Args {
         }
         if let Some(https) = self.https {
             config = config.https(matches!(https, Https::H2));
+        }
+        if let Some(path) = &self.request_log {
+            config = config.request_log(path);
         }
         config
     }
