@@ -20,10 +20,12 @@ each round in a Hugging Face home of its own kept from case to case: (a) a cold 
 (b) 2.1.0 again, (c) 2.0.0 after it, (d) 1.0.0 after it, beside the bytes of the row groups that
 hold 1.0.0's IDs that 2.1.0 lacks (read with pyarrow, installed in the venv under target/bench/);
 then, each in a fresh home, a cold run of 2.1.0 stopped by (e) SIGINT or (f) SIGKILL once the
-cache holds 60 % of what the cold run (a) left in it, and run again: the bytes of both against
-one cold run. Bytes are the `network_bytes` of `--json` for a run that ends, and for a stopped
-run the `sent_bytes` of its shard GETs in the testhub's request log (`--request-log`: the body
-bytes actually sent, where `body_bytes`, the Content-Length, would count a cut response whole).
+Hub has sent it 60 % of the cold run's shard bytes (the testhub's --stats-file, every 10 ms),
+and run again: the bytes of both against one cold run, and what was in the socket buffers (`ss`)
+at the stop. Bytes are the `network_bytes` of `--json` for a run that ends, checked against the
+`sent_bytes` of its shard GETs in the testhub's request log (`--request-log`: the body bytes
+actually sent, where `body_bytes`, the Content-Length, would count a cut response whole), which
+count the stopped runs and their re-runs.
 Every JSONL is compared with the one of a run of the same version without the cache.
 """
 
@@ -83,11 +85,14 @@ def shards(corpus_path):
 
 
 class Hub:
-    def __init__(self, corpus_path, args, request_log=None):
+    def __init__(self, corpus_path, args, request_log=None, stats_file=None):
         command = [TARGET / "release" / "testhub", "--root", corpus_path, "--redirect-from", "1000000",
                    "--gate", f"lmsys/lmsys-chat-1m={TOKEN}"]
         if request_log:
             command += ["--request-log", request_log]
+        if stats_file:
+            command += ["--stats-file", stats_file]
+        self.stats_file = stats_file
         if args.bandwidth_mbps:
             command += ["--bandwidth-mbps", str(args.bandwidth_mbps)]
         if args.latency_ms:
@@ -99,6 +104,15 @@ class Hub:
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         self.endpoint = self.process.stdout.readline().strip()
         self.ca_file = self.process.stdout.readline().strip() if args.https else None
+        self.port = int(self.endpoint.rsplit(":", 1)[1])
+
+    def shard_bytes_sent(self):
+        """The shard bytes sent so far, as the testhub's --stats-file says (every 10 ms)."""
+        while True:
+            try:
+                return json.loads(Path(self.stats_file).read_text())["shard_bytes_sent"]
+            except (OSError, ValueError):
+                time.sleep(0.01)  # not written yet
 
     def stop(self):
         self.process.terminate()
@@ -299,17 +313,6 @@ class RequestLog:
         return sent, content_length
 
 
-def tree_size(path):
-    total = 0
-    for folder, _, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(folder, name)).st_size
-            except OSError:
-                pass  # renamed or removed under us
-    return total
-
-
 def jsonl_digest(out, version):
     jsonl = Path(out) / f"HealthChat-11K_v{version}_artifacts" / f"HealthChat-11K_v{version}.jsonl"
     with open(jsonl, "rb") as f:
@@ -341,25 +344,45 @@ def cached_generate(hub, home, version, jobs, log, extra=()):
             "digest": digest, "logged": sent}
 
 
-def stopped_generate(hub, home, version, jobs, log, stop, full_cache):
-    """A cold run stopped by `stop` once the cache holds INTERRUPT_AT of `full_cache` bytes: the
-    shard bytes it was sent (the Hub's log), its exit status, and when it was stopped."""
+def kernel_buffered(port):
+    """Bytes in the kernel's buffers of the connections to the Hub on `port`: received and not
+    yet read by the client, and sent by the server and not yet acknowledged (`ss`)."""
+    result = subprocess.run(["ss", "-tnH", "state", "established"], capture_output=True, text=True)
+    buffered = 0
+    for line in result.stdout.splitlines():
+        fields = line.split()
+        if len(fields) < 4:
+            continue
+        receive_queue, send_queue, local, peer = int(fields[0]), int(fields[1]), fields[2], fields[3]
+        if peer.endswith(f":{port}"):
+            buffered += receive_queue
+        elif local.endswith(f":{port}"):
+            buffered += send_queue
+    return buffered
+
+
+def stopped_generate(hub, home, version, jobs, log, stop, cold_bytes):
+    """A cold run stopped by `stop` once the Hub has sent it INTERRUPT_AT of `cold_bytes` shard
+    bytes: the shard bytes it was sent (the Hub's log), its exit status, when it was stopped and
+    how much of what it was sent was still in the kernel's socket buffers then."""
     with tempfile.TemporaryDirectory() as out, tempfile.TemporaryFile() as stderr:
+        before = hub.shard_bytes_sent()
         started = time.monotonic()
         child = subprocess.Popen(cache_command(out, version, jobs), env=hub_env(hub, home),
                                  stdout=subprocess.DEVNULL, stderr=stderr)
-        cache = Path(home) / "healthchat"
-        while tree_size(cache) < INTERRUPT_AT * full_cache:
+        while hub.shard_bytes_sent() - before < INTERRUPT_AT * cold_bytes:
             if child.poll() is not None:
                 stderr.seek(0)
                 sys.exit(f"the run to stop with {stop.name} ended first (exit {child.returncode}):\n"
                          f"{stderr.read().decode(errors='replace')}")
-            time.sleep(0.02)
+            time.sleep(0.002)
+        buffered = kernel_buffered(hub.port)
         stopped_at = time.monotonic() - started
         child.send_signal(stop)
         status = child.wait()
     sent, content_length = log.take()
-    return {"bytes": sent, "content_length": content_length, "status": status, "stopped_at": stopped_at}
+    return {"bytes": sent, "content_length": content_length, "status": status, "stopped_at": stopped_at,
+            "buffered": buffered}
 
 
 def run_cache_cases(corpus_path, shard_list, total, args, jobs):
@@ -367,7 +390,7 @@ def run_cache_cases(corpus_path, shard_list, total, args, jobs):
     they show against what the cache promises."""
     log_path = Path(tempfile.mkdtemp(prefix="healthchat-bench-log-")) / "requests.jsonl"
     log = RequestLog(log_path)
-    hub = Hub(corpus_path, args, request_log=log_path)
+    hub = Hub(corpus_path, args, request_log=log_path, stats_file=log_path.parent / "stats.json")
     rounds = []
     try:
         # The outputs without the cache, to compare with.
@@ -378,13 +401,12 @@ def run_cache_cases(corpus_path, shard_list, total, args, jobs):
             measured = {}
             with tempfile.TemporaryDirectory() as home:
                 measured["a"] = cached_generate(hub, home, "2.1.0", jobs, log)
-                full_cache = tree_size(Path(home) / "healthchat")
                 measured["b"] = cached_generate(hub, home, "2.1.0", jobs, log)
                 measured["c"] = cached_generate(hub, home, "2.0.0", jobs, log)
                 measured["d"] = cached_generate(hub, home, "1.0.0", jobs, log)
             for case, stop in (("e", signal.SIGINT), ("f", signal.SIGKILL)):
                 with tempfile.TemporaryDirectory() as home:
-                    stopped = stopped_generate(hub, home, "2.1.0", jobs, log, stop, full_cache)
+                    stopped = stopped_generate(hub, home, "2.1.0", jobs, log, stop, measured["a"]["logged"])
                     again = cached_generate(hub, home, "2.1.0", jobs, log)
                 again["stopped"] = stopped
                 measured[case] = again
@@ -414,8 +436,8 @@ def report_cache(reference, rounds, new_ids, holding, holding_failure, total, jo
         "b": ("(b) 2.1.0 again", "2.1.0"),
         "c": ("(c) 2.0.0 after 2.1.0", "2.0.0"),
         "d": ("(d) 1.0.0 after 2.1.0", "1.0.0"),
-        "e": ("(e) SIGINT at ~60 %, then again", "2.1.0"),
-        "f": ("(f) SIGKILL at ~60 %, then again", "2.1.0"),
+        "e": ("(e) SIGINT at 60 %, then again", "2.1.0"),
+        "f": ("(f) SIGKILL at 60 %, then again", "2.1.0"),
     }
     for case, (label, version) in labels.items():
         runs = [r[case] for r in rounds]
@@ -435,10 +457,11 @@ def report_cache(reference, rounds, new_ids, holding, holding_failure, total, jo
         print(f"{label:38s} {what + spread([run['time'] for run in runs]):>26s} {median_bytes / 1e6:10.2f} MB"
               f" {median_bytes / total:9.1%} {rows:15.0f}  {'DIFFERENT from' if differ else 'identical to'}"
               f" {against}'s")
-        for run in runs:
-            if abs(run["logged"] - run["bytes"]) > max(1, run["bytes"] // 1000):
-                problems.append(f"{label}: network_bytes {run['bytes']} but the Hub logged {run['logged']} "
-                                f"shard bytes sent")
+        mismatches = [run["bytes"] - run["logged"] for run in runs if run["bytes"] != run["logged"]]
+        if mismatches:
+            problems.append(f"{label}: in {len(mismatches)} of {len(runs)} rounds the summary's network_bytes "
+                            f"is not what the Hub sent: network_bytes − sent = "
+                            f"{', '.join(f'{d:+d} ({d / 2**20:+.2f} MiB)' for d in mismatches)}")
         if case in "bc":
             worst = max(byte_counts)
             if worst * 100 > total:
@@ -456,20 +479,28 @@ def report_cache(reference, rounds, new_ids, holding, holding_failure, total, jo
                 print(f"{'':38s} fetched {mb(median_bytes).strip()}; row groups of the new IDs unknown: "
                       f"{holding_failure}")
         if case in "ef":
+            # Both parts as the Hub counted them (sent_bytes), against the cold run's.
             limit = 110 if case == "e" else 115
-            totals = [(run["stopped"]["bytes"] + run["bytes"]) / a for run, a in zip(runs, cold)]
-            stopped_share = [run["stopped"]["bytes"] / a for run, a in zip(runs, cold)]
-            naive = [(run["stopped"]["content_length"] + run["bytes"]) / a for run, a in zip(runs, cold)]
+            cold_sent = [r["a"]["logged"] for r in rounds]
+            totals = [(run["stopped"]["bytes"] + run["logged"]) / a for run, a in zip(runs, cold_sent)]
+            by_summary = [(run["stopped"]["bytes"] + run["bytes"]) / a for run, a in zip(runs, cold_sent)]
+            naive = [(run["stopped"]["content_length"] + run["logged"]) / a for run, a in zip(runs, cold_sent)]
+            stopped_share = [run["stopped"]["bytes"] / a for run, a in zip(runs, cold_sent)]
+            extra = [run["stopped"]["bytes"] + run["logged"] - a for run, a in zip(runs, cold_sent)]
+            buffered = [run["stopped"]["buffered"] for run in runs]
             statuses = sorted({run["stopped"]["status"] for run in runs})
-            print(f"{'':38s} stopped after {statistics.median(r['stopped']['stopped_at'] for r in runs):.1f} s"
-                  f" (exit {', '.join(map(str, statuses))}), having been sent "
-                  f"{statistics.median(stopped_share):.1%} of a cold run ({min(stopped_share):.1%}–"
-                  f"{max(stopped_share):.1%}); stopped + re-run: {statistics.median(totals):.1%} of one cold run "
-                  f"({min(totals):.1%}–{max(totals):.1%}; limit {limit} %)")
-            print(f"{'':38s} (counted by Content-Length instead of bytes sent: {statistics.median(naive):.1%})")
+            print(f"{'':38s} stopped after {statistics.median(r['stopped']['stopped_at'] for r in runs):.2f} s"
+                  f" (exit {', '.join(map(str, statuses))}), having been sent {statistics.median(stopped_share):.1%}"
+                  f" of a cold run ({min(stopped_share):.1%}–{max(stopped_share):.1%})")
+            print(f"{'':38s} stopped + re-run, as the Hub sent them: {statistics.median(totals):.1%} of one cold run"
+                  f" ({min(totals):.1%}–{max(totals):.1%}; limit {limit} %); fetched twice: "
+                  f"{statistics.median(extra) / 1e6:.1f} MB, of which in socket buffers at the stop: "
+                  f"{statistics.median(buffered) / 1e6:.1f} MB")
+            print(f"{'':38s} (stopped run + re-run's network_bytes: {statistics.median(by_summary):.1%}; "
+                  f"the stopped run by Content-Length instead: {statistics.median(naive):.1%})")
             if max(totals) * 100 > limit:
-                problems.append(f"{label}: stopped + re-run fetched up to {max(totals):.1%} of one cold run "
-                                f"(limit {limit} %)")
+                problems.append(f"{label}: stopped + re-run were sent up to {max(totals):.1%} of one cold run "
+                                f"(limit {limit} %): {', '.join(f'{t:.1%}' for t in totals)}")
             if any(status == 0 for status in statuses):
                 problems.append(f"{label}: a stopped run exited 0")
     print(f"{'cold run (a) network bytes':38s} {'':26s} {statistics.median(cold) / 1e6:10.2f} MB"

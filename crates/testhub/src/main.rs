@@ -56,6 +56,11 @@ struct Args {
     /// response body has been sent or the client went away.
     #[arg(long, value_name = "FILE")]
     request_log: Option<PathBuf>,
+    /// Every 10 ms, replace FILE with a JSON object of the requests so far and the body bytes
+    /// sent so far for GETs of `.parquet` files (`shard_bytes_sent`, counted as they are sent),
+    /// for a benchmark that watches a run's progress.
+    #[arg(long, value_name = "FILE")]
+    stats_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -131,7 +136,30 @@ fn main() -> ExitCode {
     if let Some(ca) = hub.ca_file() {
         println!("{}", ca.display());
     }
+    let Some(stats_file) = args.stats_file else {
+        loop {
+            std::thread::park();
+        }
+    };
+    let temporary = stats_file.with_extension("tmp");
     loop {
-        std::thread::park();
+        let requests = hub.requests();
+        let shard_bytes_sent: u64 = requests
+            .iter()
+            .filter(|request| request.method == "GET" && request.path.ends_with(".parquet"))
+            .map(|request| request.bytes_sent())
+            .sum();
+        let stats = format!(
+            "{{\"requests\": {}, \"shard_bytes_sent\": {shard_bytes_sent}}}\n",
+            requests.len()
+        );
+        if std::fs::write(&temporary, stats)
+            .and_then(|()| std::fs::rename(&temporary, &stats_file))
+            .is_err()
+        {
+            eprintln!("testhub: cannot write {}", stats_file.display());
+            return ExitCode::FAILURE;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
