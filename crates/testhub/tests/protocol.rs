@@ -194,3 +194,49 @@ async fn tree_listings_are_paginated_with_link_headers() {
     assert_eq!(paths.len(), 4);
     assert!(paths.iter().all(|p| p.starts_with("data/train-")));
 }
+
+#[tokio::test]
+async fn the_request_log_counts_the_bytes_sent() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/hub");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("requests.jsonl");
+    let hub = TestHub::start(HubConfig::new(root).request_log(&log)).unwrap();
+    let url = format!("{}{ANNOTATIONS}", hub.endpoint());
+    let client = reqwest::Client::new();
+    let part = client
+        .get(&url)
+        .header("range", "bytes=0-9999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.bytes().await.unwrap().len(), 10_000);
+    // A response whose reader goes away after its first bytes.
+    let mut cut = client.get(&url).send().await.unwrap();
+    assert!(cut.chunk().await.unwrap().is_some());
+    drop(cut);
+
+    let mut lines = Vec::new();
+    for _ in 0..200 {
+        lines = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+            .collect();
+        if lines.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let whole = lines.iter().find(|l| l["range"] == "bytes=0-9999").unwrap();
+    assert_eq!(whole["status"], 206);
+    assert_eq!(whole["body_bytes"], 10_000);
+    assert_eq!(whole["sent_bytes"], 10_000);
+    assert_eq!(whole["complete"], true);
+    let cut = lines.iter().find(|l| l["range"].is_null()).unwrap();
+    assert_eq!(cut["body_bytes"], 77362);
+    assert!(cut["sent_bytes"].as_u64().unwrap() > 0);
+    let requests = hub.requests();
+    let sent: Vec<u64> = requests.iter().map(|r| r.bytes_sent()).collect();
+    assert!(sent.contains(&10_000), "{sent:?}");
+}
