@@ -308,7 +308,12 @@ impl ScanJob {
         file: &ShardFile,
         mut entry: Option<&mut ShardEntry>,
     ) -> Result<Read, ScanError> {
-        let mut bytes_fetched = 0;
+        let bytes_fetched = AtomicU64::new(0);
+        let count_fetched = |bytes| {
+            bytes_fetched.fetch_add(bytes, Ordering::Relaxed);
+            self.fetched.fetch_add(bytes, Ordering::Relaxed);
+            self.bar.read(bytes);
+        };
         let cached_footer = entry
             .as_ref()
             .and_then(|entry| Some((entry.footer.clone()?, entry.tail.clone())));
@@ -323,6 +328,8 @@ impl ScanJob {
             }
             None => {
                 let (shard, body) = Shard::open(&self.api, self.source, file.clone()).await?;
+                let (_, tail) = shard.tail();
+                count_fetched(tail.len() as u64);
                 if let Some(kept) = entry.as_deref_mut() {
                     let (tail_start, tail) = shard.tail();
                     let footer = shard.metadata_bytes.to_vec();
@@ -389,11 +396,7 @@ impl ScanJob {
                     Arc::clone(&self.targets),
                     self.prepare(true),
                     |group| keep_group(group, &mut found, &mut segment),
-                    |bytes| {
-                        bytes_fetched += bytes;
-                        self.fetched.fetch_add(bytes, Ordering::Relaxed);
-                        self.bar.read(bytes);
-                    },
+                    &count_fetched,
                 )
                 .await?;
             if let Some(error) = scanned.failure {
@@ -442,11 +445,7 @@ impl ScanJob {
                             }
                         }
                     },
-                    |bytes| {
-                        bytes_fetched += bytes;
-                        self.fetched.fetch_add(bytes, Ordering::Relaxed);
-                        self.bar.read(bytes);
-                    },
+                    &count_fetched,
                 )
                 .await?;
             if let Some(entry) = entry.as_deref_mut() {
@@ -496,6 +495,7 @@ impl ScanJob {
             self.bar.saw(&record.id);
         }
         // What the cache spared counts as read too, so the bars end full.
+        let bytes_fetched = bytes_fetched.into_inner();
         self.bar.read(file.size().saturating_sub(bytes_fetched));
         Ok(Read {
             sha256,

@@ -502,7 +502,19 @@ fn a_run_stopped_half_way_goes_on_where_it_stopped() {
         assert!(!output.status.success(), "SIG{signal}: {}", stderr(&output));
         assert!(!workspace.artifacts("2.1.0").exists());
 
-        assert_success(&workspace.run(&hub, Some(GRANTED_TOKEN), &args));
+        let resumed = hub.requests().len();
+        let output = workspace.run(
+            &hub,
+            Some(GRANTED_TOKEN),
+            &[&args[..], &["--json"]].concat(),
+        );
+        assert_success(&output);
+        let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            summary["network_bytes"],
+            shard_bytes_since(&hub, resumed),
+            "SIG{signal}: the summary counts what was fetched, not what the cache kept"
+        );
         let both = shard_bytes_since(&hub, seen);
         assert!(
             both * 100 <= one_run * allowed_percent,

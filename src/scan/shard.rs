@@ -128,7 +128,8 @@ impl Shard {
     }
 
     /// Reads the row groups `kind` names from `body`, and the footer read's bytes when the body
-    /// ends where they begin, and calls `emit` with each row group's records, in file order:
+    /// ends where they begin (`on_bytes` counts the body's bytes, not those: they were fetched
+    /// with the footer, or kept by the cache), and calls `emit` with each row group's records, in file order:
     /// every row whose ID is in `targets`, after `prepare` has turned it (with its row group and
     /// row number) into what the caller keeps. `prepare` runs on the decoding threads, each row
     /// group holding one of `decoders`' permits, which all the scans of a run share. Duplicates
@@ -249,7 +250,6 @@ impl Shard {
                 // The stream ends where the footer read began; the rest is already here.
                 None if chain.is_some() && body.position() == self.tail_start => {
                     tail_used = true;
-                    on_bytes(self.tail.len() as u64);
                     if let Some(chain) = &mut chain {
                         chain.update(&self.tail);
                     }
