@@ -437,7 +437,11 @@ impl ScanJob {
                         let mut segment = Segment::default();
                         keep_group(group, &mut found, &mut segment);
                         if let Some(entry) = entry.as_deref_mut() {
-                            self.cache_write(|| entry.append(segment));
+                            // A record into the page cache: short, not worth leaving the
+                            // runtime's thread for (syncs are).
+                            if let Err(error) = entry.append(segment) {
+                                self.cache_warning(&error);
+                            }
                             unsynced += 1;
                             if unsynced >= SYNC_GROUPS || synced.elapsed() >= SYNC_EVERY {
                                 self.cache_write(|| entry.sync());

@@ -25,11 +25,11 @@ impl Spool {
 
     pub fn append(&mut self, record: &PreparedRecord) -> std::io::Result<()> {
         self.encoded.clear();
-        let encoded = postcard::to_extend(record, std::mem::take(&mut self.encoded))
-            .map_err(std::io::Error::other)?;
-        self.file.write_all(&(encoded.len() as u64).to_le_bytes())?;
-        self.file.write_all(&encoded)?;
-        self.encoded = encoded;
+        // Through `io::Write`, which copies slices whole (`to_extend` goes byte by byte).
+        postcard::to_io(record, &mut self.encoded).map_err(std::io::Error::other)?;
+        self.file
+            .write_all(&(self.encoded.len() as u64).to_le_bytes())?;
+        self.file.write_all(&self.encoded)?;
         Ok(())
     }
 

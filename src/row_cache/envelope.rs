@@ -21,15 +21,14 @@ pub enum Unusable {
 }
 
 pub fn seal(payload: &impl Serialize) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(HEADER);
+    // `to_stdvec` copies slices whole; `to_extend` goes byte by byte.
+    let encoded = postcard::to_stdvec(payload).expect("cache payloads serialise");
+    let mut bytes = Vec::with_capacity(HEADER + encoded.len() + CHECKSUM);
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    bytes.extend_from_slice(&[0; 8]);
-    let mut bytes = postcard::to_extend(payload, bytes).expect("cache payloads serialise");
-    let length = (bytes.len() - HEADER) as u64;
-    bytes[HEADER - 8..HEADER].copy_from_slice(&length.to_le_bytes());
-    let checksum = ring::digest::digest(&ring::digest::SHA256, &bytes[HEADER..]);
-    bytes.extend_from_slice(checksum.as_ref());
+    bytes.extend_from_slice(&(encoded.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&encoded);
+    bytes.extend_from_slice(ring::digest::digest(&ring::digest::SHA256, &encoded).as_ref());
     bytes
 }
 
