@@ -37,9 +37,16 @@ pub struct ScanReports {
     pub fetched: Arc<AtomicU64>,
 }
 
-/// Starts the scans of every shard of `plans` in the background, with the cache of rows unless
-/// `cache` is `None` (`--no-cache`); their records arrive on the returned feeds, one per shard in
-/// scan order.
+/// How a run's scans go: the annotation version their records carry, how many shards stream at
+/// once, and the cache of rows (`None`: `--no-cache`).
+pub struct ScanSettings<'a> {
+    pub version: &'a str,
+    pub jobs: usize,
+    pub cache: Option<&'a RowCache>,
+}
+
+/// Starts the scans of every shard of `plans` in the background; their records arrive on the
+/// returned feeds, one per shard in scan order.
 /// Each scan offers `reports` the columns its shard declares, for the dataset's Parquet files,
 /// and how its bytes were checked, for the manifest.
 pub fn start_scans(
@@ -48,9 +55,7 @@ pub fn start_scans(
     bars: &[Arc<SourceBar>],
     index: &Arc<AnnotationIndex>,
     reports: &ScanReports,
-    version: &str,
-    jobs: usize,
-    cache: Option<&RowCache>,
+    settings: ScanSettings<'_>,
 ) -> Vec<ShardFeed> {
     let decoders = Arc::new(Semaphore::new(runtime::cores()));
     let mut feeds = Vec::new();
@@ -72,18 +77,18 @@ pub fn start_scans(
                 targets: Arc::clone(&plan.targets),
                 keys: Arc::clone(&keys),
                 index: Arc::clone(index),
-                version: version.to_owned(),
+                version: settings.version.to_owned(),
                 bar: Arc::clone(bar),
                 decoders: Arc::clone(&decoders),
                 schemas: Arc::clone(&reports.schemas),
                 verifications: Arc::clone(&reports.verifications),
                 fetched: Arc::clone(&reports.fetched),
-                cache: cache.cloned(),
+                cache: settings.cache.cloned(),
             };
             scans.push(job.run(sender));
         }
     }
-    let permits = Arc::new(Semaphore::new(jobs.max(1)));
+    let permits = Arc::new(Semaphore::new(settings.jobs.max(1)));
     tokio::spawn(async move {
         for scan in scans {
             let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {

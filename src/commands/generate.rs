@@ -19,7 +19,7 @@ use crate::in_order;
 use crate::manifest::{Manifest, Repository, RepositoryFile};
 use crate::printer::{Printer, SourceBar};
 use crate::row_cache::RowCache;
-use crate::schedule::{self, ScanReports};
+use crate::schedule::{self, ScanReports, ScanSettings};
 use crate::shards::{SourcePlan, find_all_shards, plan_sources};
 use crate::signal::interruption;
 use crate::source::Source;
@@ -134,9 +134,11 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
         &bars,
         &annotations.index,
         &reports,
-        &version.to_string(),
-        usize::from(args.jobs),
-        cache.as_ref(),
+        ScanSettings {
+            version: &version.to_string(),
+            jobs: usize::from(args.jobs),
+            cache: cache.as_ref(),
+        },
     );
     let mut tally = Tally::new(
         plans

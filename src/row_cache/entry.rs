@@ -27,7 +27,7 @@ const TAIL_FILE: &str = "tail.bin";
 const SEGMENT_PREFIX: &str = "segment-";
 const JOURNAL_PREFIX: &str = "journal-";
 const TEMPORARY_PREFIX: &str = ".tmp-";
-pub(super) const LOCK_FILE: &str = ".lock";
+const LOCK_FILE: &str = ".lock";
 
 /// A row group in a shard's ID index.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,7 +35,8 @@ pub struct GroupIndex {
     pub group: u32,
     /// The ID key of every row, in row order.
     pub ids: Vec<IdKey>,
-    /// The shard's SHA-256 state at the group's first byte and past its last.
+    /// The shard's SHA-256 state at the group's first byte and past its last: their byte counts
+    /// are the group's byte range.
     pub before: HashState,
     pub after: HashState,
 }
