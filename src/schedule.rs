@@ -61,8 +61,7 @@ pub fn start_scans(
     let mut feeds = Vec::new();
     let mut scans = Vec::new();
     for (plan, bar) in plans.iter().zip(bars) {
-        let keys: Arc<HashSet<IdKey>> =
-            Arc::new(plan.targets.iter().map(|id| IdKey::of(id)).collect());
+        let keys = Arc::new(target_keys(plan));
         for file in &plan.shards {
             let (sender, events) = mpsc::unbounded_channel();
             feeds.push(ShardFeed {
@@ -111,7 +110,7 @@ pub async fn shards_needing_bytes(
 ) -> Result<Vec<String>, CacheError> {
     let mut needing = Vec::new();
     for plan in plans {
-        let keys: HashSet<IdKey> = plan.targets.iter().map(|id| IdKey::of(id)).collect();
+        let keys = target_keys(plan);
         for file in &plan.shards {
             let held = match file.expected() {
                 Some((sha256, _)) => {
@@ -128,6 +127,11 @@ pub async fn shards_needing_bytes(
         }
     }
     Ok(needing)
+}
+
+/// The ID keys (FORMAT.md §11) of the conversations wanted from a source.
+fn target_keys(plan: &SourcePlan) -> HashSet<IdKey> {
+    plan.targets.iter().map(|id| IdKey::of(id)).collect()
 }
 
 /// The scan of one shard, feeding the hand-over.
