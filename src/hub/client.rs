@@ -2,6 +2,7 @@
 //! identity`), the token only for `HF_ENDPOINT`'s origin, and one attempt loop that spends the
 //! operation's [`RetryState`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -37,6 +38,33 @@ pub(super) struct About<'a> {
     pub path: Option<&'a str>,
 }
 
+/// The TLS set-up of every connection (ALPN aside): the roots reqwest's
+/// `tls_built_in_native_certs` and `tls_built_in_webpki_certs` would load, with its TLS
+/// versions and ring as the crypto provider.
+fn tls_config() -> Result<rustls::ClientConfig, HubError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let native = rustls_native_certs::load_native_certs();
+    // Native stores often hold an ancient or malformed certificate: skipped, as reqwest does.
+    let (valid, invalid) = roots.add_parsable_certificates(native.certs);
+    if valid == 0 && invalid > 0 {
+        let mut problem = "no valid certificate in the trusted store".to_owned();
+        for error in native.errors {
+            problem.push_str(&format!("; {error}"));
+        }
+        return Err(HubError::ClientSetup { problem });
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| HubError::ClientSetup {
+            problem: error.to_string(),
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(config)
+}
+
 pub(super) struct HttpClient {
     settings: HubSettings,
     base: Url,
@@ -67,18 +95,22 @@ impl HttpClient {
             header::ACCEPT_ENCODING,
             HeaderValue::from_static("identity"),
         );
-        // Trust: the system's store, or SSL_CERT_FILE / SSL_CERT_DIR instead of it (read by
-        // rustls-native-certs as Python's clients read them), and Mozilla's roots compiled in
-        // for systems without a store. Proxies: reqwest reads the variables `network` checked.
-        let builder = || {
+        // Trust, read once for the three clients (each reading the store itself costs ~50 ms
+        // before the first request): the system's store, or SSL_CERT_FILE / SSL_CERT_DIR
+        // instead of it (read by rustls-native-certs as Python's clients read them), and
+        // Mozilla's roots compiled in for systems without a store. Proxies: reqwest reads the
+        // variables `network` checked.
+        let tls = tls_config()?;
+        let builder = |alpn: &[&[u8]]| {
+            let mut tls = tls.clone();
+            tls.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
             Client::builder()
                 .user_agent(USER_AGENT)
                 .default_headers(headers.clone())
                 .connect_timeout(Duration::from_secs(30))
                 // A stalled stream fails this read and is resumed from its last byte.
                 .read_timeout(settings.read_timeout)
-                .tls_built_in_native_certs(true)
-                .tls_built_in_webpki_certs(true)
+                .use_preconfigured_tls(tls)
         };
         let build = |builder: reqwest::ClientBuilder| {
             builder.build().map_err(|error| HubError::ClientSetup {
@@ -87,9 +119,11 @@ impl HttpClient {
         };
         let limited = || reqwest::redirect::Policy::limited(MAX_REDIRECTS);
         Ok(HttpClient {
-            api: build(builder().redirect(limited()))?,
-            resolve: build(builder().redirect(reqwest::redirect::Policy::none()))?,
-            range: build(builder().redirect(limited()).http1_only())?,
+            api: build(builder(&[b"h2", b"http/1.1"]).redirect(limited()))?,
+            resolve: build(
+                builder(&[b"h2", b"http/1.1"]).redirect(reqwest::redirect::Policy::none()),
+            )?,
+            range: build(builder(&[b"http/1.1"]).redirect(limited()).http1_only())?,
             settings,
             base,
             policy: RetryPolicy::default(),
