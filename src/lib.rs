@@ -32,6 +32,7 @@ pub mod shard_file;
 pub mod shards;
 pub mod signal;
 pub mod source;
+pub mod spare_buffers;
 pub mod summary;
 pub mod tally;
 pub mod value;

@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
+use std::io::{Read, Seek};
 use thiserror::Error;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::digest::is_sha256;
 use crate::hub::{DatasetRepo, HubApi, HubError, RangeReader, RemoteFile};
+use crate::spare_buffers;
 
 /// Why a shard's bytes could not be read.
 #[derive(Debug, Error)]
@@ -231,7 +232,7 @@ impl ShardFile {
     pub async fn fetch(&self, api: &HubApi, start: u64, end: u64) -> Result<Bytes, ReadError> {
         let mut reader = self.read(api, start, end);
         let mut bytes = Vec::with_capacity(usize::try_from(end - start).unwrap_or(0));
-        while let Some(chunk) = reader.next_chunk().await? {
+        while let Some(chunk) = reader.next_chunk(None).await? {
             bytes.extend_from_slice(&chunk);
         }
         Ok(Bytes::from(bytes))
@@ -267,11 +268,13 @@ impl ShardReader<'_> {
         }
     }
 
-    /// The next bytes, or `None` at the end of the range.
-    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, ReadError> {
+    /// The next bytes, or `None` at the end of the range. A local copy's chunk ends at
+    /// `boundary` when it is ahead (a row group's end, so that the bytes are read once, into
+    /// the buffer the row group is decoded from); the Hub's chunks are as they arrive.
+    pub async fn next_chunk(&mut self, boundary: Option<u64>) -> Result<Option<Bytes>, ReadError> {
         match self {
             ShardReader::Hub(reader) => Ok(reader.next_chunk().await?),
-            ShardReader::Disk(reader) => reader.next_chunk().await,
+            ShardReader::Disk(reader) => reader.next_chunk(boundary).await,
             ShardReader::Offline { repo, path, .. } => Err(ReadError::Offline {
                 repo: repo.clone(),
                 path: path.clone(),
@@ -280,37 +283,55 @@ impl ShardReader<'_> {
     }
 }
 
-/// A byte range of a file on disk, read a MiB at a time.
+/// A byte range of a file on disk, read in chunks that end at the boundaries asked for.
 pub struct DiskReader {
     path: PathBuf,
-    file: Option<tokio::fs::File>,
+    file: Option<std::fs::File>,
     offset: u64,
     end: u64,
 }
 
 impl DiskReader {
-    async fn next_chunk(&mut self) -> Result<Option<Bytes>, ReadError> {
-        const CHUNK: u64 = 1 << 20;
+    async fn next_chunk(&mut self, boundary: Option<u64>) -> Result<Option<Bytes>, ReadError> {
+        /// Without a boundary ahead (bytes past the last row group), or beyond one this far.
+        const MAX_CHUNK: u64 = 64 << 20;
         if self.offset >= self.end {
             return Ok(None);
         }
-        let path = &self.path;
-        let disk_error = |source| ReadError::Disk {
-            path: path.clone(),
-            source,
-        };
-        let file = match &mut self.file {
-            Some(file) => file,
-            empty => {
-                let mut file = tokio::fs::File::open(path).await.map_err(disk_error)?;
-                file.seek(std::io::SeekFrom::Start(self.offset))
-                    .await
-                    .map_err(disk_error)?;
-                empty.insert(file)
+        let until = boundary
+            .filter(|&boundary| boundary > self.offset)
+            .unwrap_or(self.end)
+            .min(self.end)
+            .min(self.offset + MAX_CHUNK);
+        let length = (until - self.offset) as usize;
+        let (path, offset, file) = (self.path.clone(), self.offset, self.file.take());
+        let read = tokio::task::spawn_blocking(move || {
+            let file = match file {
+                Some(file) => file,
+                None => {
+                    let mut file = std::fs::File::open(&path)?;
+                    file.seek(std::io::SeekFrom::Start(offset))?;
+                    file
+                }
+            };
+            // Into the buffer's spare capacity, which `read_to_end` does not zero first.
+            let mut chunk = spare_buffers::take(length);
+            (&file).take(length as u64).read_to_end(&mut chunk)?;
+            if chunk.len() < length {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the file ended before the bytes its footer names",
+                ));
             }
-        };
-        let mut chunk = vec![0; CHUNK.min(self.end - self.offset) as usize];
-        file.read_exact(&mut chunk).await.map_err(disk_error)?;
+            Ok((file, chunk))
+        })
+        .await
+        .expect("reading a file does not panic");
+        let (file, chunk) = read.map_err(|source| ReadError::Disk {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.file = Some(file);
         self.offset += chunk.len() as u64;
         Ok(Some(Bytes::from(chunk)))
     }

@@ -277,7 +277,9 @@ impl ShardEntry {
         };
         journal.write_all(&envelope::seal(&segment))?;
         self.unsynced = true;
-        self.merge(segment);
+        // Not merged: what a read appends is for later runs (this one has its rows already, and
+        // reads again only after emptying the entry), so it is not held twice.
+        self.verified |= segment.verified;
         Ok(())
     }
 

@@ -1,55 +1,23 @@
 //! Cuts a shard's byte stream into whole row groups: bytes arrive in chunks of any size, and a
-//! row group is handed on as soon as its last byte is in. Each row group's bytes are copied
-//! once, into a buffer of its exact size: a chunk that straddles two row groups is split
-//! between them, never appended whole and moved. Bytes between row groups are dropped. The
-//! buffers of decoded row groups are filled again ([`recycle`]).
+//! row group is handed on as soon as its last byte is in. A chunk that is exactly a row group
+//! (a local copy is read so) is handed on as it is; other row groups' bytes are copied once,
+//! into a buffer of their exact size (from `spare_buffers`): a chunk that straddles two row
+//! groups is split between them, never appended whole and moved. Bytes between row groups are
+//! dropped.
 
 use std::collections::VecDeque;
 use std::ops::Range;
-use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
 
-/// Buffers of row groups already decoded, for the next row groups to fill: a fresh buffer of a
-/// few MB takes a page fault for every 4 KiB it fills (7 to 9 % of a run's CPU time, with the
-/// kernel zeroing the pages).
-static SPARE_BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
-/// About the row groups decoding and waiting at once: more would only hold memory.
-const SPARE_BUFFERS_KEPT: usize = 4;
-
-/// Gives back the bytes of a decoded row group, once nothing else holds them.
-pub(super) fn recycle(bytes: Bytes) {
-    if let Ok(bytes) = bytes.try_into_mut() {
-        let mut buffer = Vec::from(bytes);
-        buffer.clear();
-        let mut spare = SPARE_BUFFERS.lock().unwrap_or_else(PoisonError::into_inner);
-        if spare.len() < SPARE_BUFFERS_KEPT {
-            spare.push(buffer);
-        }
-    }
-}
-
-/// An empty buffer that holds `length` bytes: a spare one if one is large enough (else the
-/// oldest spare one is freed, so that spare buffers follow the row groups' sizes).
-fn buffer_for(length: usize) -> Vec<u8> {
-    let mut spare = SPARE_BUFFERS.lock().unwrap_or_else(PoisonError::into_inner);
-    match spare.iter().position(|buffer| buffer.capacity() >= length) {
-        Some(position) => spare.swap_remove(position),
-        None => {
-            if !spare.is_empty() {
-                spare.remove(0);
-            }
-            Vec::with_capacity(length)
-        }
-    }
-}
+use crate::spare_buffers;
 
 /// The bytes of one row group and where they start in the file.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct AssembledRowGroup {
     pub index: usize,
     pub offset: u64,
-    pub bytes: Vec<u8>,
+    pub bytes: Bytes,
 }
 
 pub(super) struct RowGroupAssembler {
@@ -85,13 +53,34 @@ impl RowGroupAssembler {
         self.position
     }
 
+    /// Where the next chunk should end for the assembler to take it whole: the start of the
+    /// next row group, or the end of the one whose bytes are arriving (`None` past the last).
+    pub fn next_boundary(&self) -> Option<u64> {
+        let range = self.ranges.get(self.collecting)?;
+        Some(if self.position < range.start {
+            range.start
+        } else {
+            range.end
+        })
+    }
+
     /// True once every row group has been handed on.
     pub fn is_finished(&self) -> bool {
         self.collecting == self.ranges.len() && self.complete.is_empty()
     }
 
     /// Appends the stream's next bytes.
-    pub fn push(&mut self, mut chunk: &[u8]) {
+    pub fn push(&mut self, chunk: Bytes) {
+        if let Some(range) = self.ranges.get(self.collecting).cloned()
+            && self.position == range.start
+            && chunk.len() as u64 == range.end - range.start
+        {
+            self.position = range.end;
+            self.complete_with(chunk);
+            self.complete_filled();
+            return;
+        }
+        let mut chunk = &chunk[..];
         while let Some(range) = self.ranges.get(self.collecting)
             && !chunk.is_empty()
         {
@@ -102,7 +91,7 @@ impl RowGroupAssembler {
                 continue;
             }
             if self.buffer.capacity() == 0 {
-                self.buffer = buffer_for((range.end - range.start) as usize);
+                self.buffer = spare_buffers::take((range.end - range.start) as usize);
             }
             let take = ((range.end - self.position) as usize).min(chunk.len());
             self.buffer.extend_from_slice(&chunk[..take]);
@@ -118,13 +107,19 @@ impl RowGroupAssembler {
         while let Some(range) = self.ranges.get(self.collecting)
             && self.position >= range.end
         {
-            self.complete.push_back(AssembledRowGroup {
-                index: self.collecting,
-                offset: range.start,
-                bytes: std::mem::take(&mut self.buffer),
-            });
-            self.collecting += 1;
+            let bytes = Bytes::from(std::mem::take(&mut self.buffer));
+            self.complete_with(bytes);
         }
+    }
+
+    /// Hands on the row group being collected, with `bytes`.
+    fn complete_with(&mut self, bytes: Bytes) {
+        self.complete.push_back(AssembledRowGroup {
+            index: self.collecting,
+            offset: self.ranges[self.collecting].start,
+            bytes,
+        });
+        self.collecting += 1;
     }
 
     /// The next row group, once all its bytes are in.
@@ -147,7 +142,7 @@ mod tests {
         let mut assembler = RowGroupAssembler::new(ranges.to_vec(), 0, start);
         let mut out = Vec::new();
         for piece in file[start as usize..].chunks(chunk) {
-            assembler.push(piece);
+            assembler.push(Bytes::copy_from_slice(piece));
             while let Some(group) = assembler.pop_complete() {
                 out.push(group);
             }
@@ -182,7 +177,7 @@ mod tests {
     #[test]
     fn a_stream_of_later_row_groups_numbers_them_as_the_file_does() {
         let mut assembler = RowGroupAssembler::new(vec![0..4, 4..8, 8..9], 1, 4);
-        assembler.push(b"efghi");
+        assembler.push(Bytes::from_static(b"efghi"));
         let indexes: Vec<usize> = std::iter::from_fn(|| assembler.pop_complete())
             .map(|group| group.index)
             .collect();
@@ -193,13 +188,30 @@ mod tests {
     #[test]
     fn nothing_comes_out_before_its_last_byte() {
         let mut assembler = RowGroupAssembler::new(vec![0..4, 4..8], 0, 0);
-        assembler.push(b"abc");
+        assembler.push(Bytes::from_static(b"abc"));
         assert_eq!(assembler.pop_complete(), None);
         assert_eq!(assembler.position(), 3);
-        assembler.push(b"defgh");
-        assert_eq!(assembler.pop_complete().unwrap().bytes, b"abcd");
-        assert_eq!(assembler.pop_complete().unwrap().bytes, b"efgh");
+        assembler.push(Bytes::from_static(b"defgh"));
+        assert_eq!(assembler.pop_complete().unwrap().bytes, &b"abcd"[..]);
+        assert_eq!(assembler.pop_complete().unwrap().bytes, &b"efgh"[..]);
         assert_eq!(assembler.pop_complete(), None);
         assert!(assembler.is_finished());
+    }
+
+    #[test]
+    fn a_chunk_that_is_a_row_group_is_handed_on_uncopied() {
+        let mut assembler = RowGroupAssembler::new(vec![2..6, 6..8], 0, 0);
+        assembler.push(Bytes::from_static(b"xy"));
+        assert_eq!(assembler.next_boundary(), Some(6));
+        let group = Bytes::from(b"abcd".to_vec());
+        let address = group.as_ptr();
+        assembler.push(group);
+        let first = assembler.pop_complete().unwrap();
+        assert_eq!((first.index, first.bytes.as_ptr()), (0, address));
+        assert_eq!(assembler.next_boundary(), Some(8));
+        assembler.push(Bytes::from_static(b"efg"));
+        assert_eq!(assembler.pop_complete().unwrap().bytes, &b"ef"[..]);
+        assert!(assembler.is_finished());
+        assert_eq!(assembler.next_boundary(), None);
     }
 }

@@ -195,7 +195,7 @@ impl Shard {
                 };
                 let window = RowGroupBytes {
                     offset: group.offset,
-                    bytes: Bytes::from(group.bytes),
+                    bytes: group.bytes,
                     file_len: self.file.size(),
                 };
                 let shard = Arc::clone(&self);
@@ -237,14 +237,14 @@ impl Shard {
             if tail_used {
                 break;
             }
-            match body.next_chunk().await? {
+            match body.next_chunk(assembler.next_boundary()).await? {
                 Some(chunk) => {
                     on_bytes(chunk.len() as u64);
                     if let Some(chain) = &mut chain {
                         chain.update(&chunk);
                     }
                     if !assembler.is_finished() {
-                        assembler.push(&chunk);
+                        assembler.push(chunk);
                     }
                 }
                 // The stream ends where the footer read began; the rest is already here.
@@ -256,7 +256,7 @@ impl Shard {
                     if !assembler.is_finished() && assembler.position() == self.tail_start {
                         let to = (self.data_range().end.saturating_sub(self.tail_start) as usize)
                             .min(self.tail.len());
-                        assembler.push(&self.tail[..to]);
+                        assembler.push(self.tail.slice(..to));
                     }
                 }
                 None => break,
