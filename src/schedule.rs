@@ -21,7 +21,7 @@ use crate::in_order::{ShardEvent, ShardFeed};
 use crate::prepare::{PreparedRecord, prepare};
 use crate::printer::SourceBar;
 use crate::row_cache::{
-    CacheError, CachedRow, Dropped, GroupIndex, IdKey, RowCache, Segment, ShardEntry,
+    CacheError, CachedRow, Dropped, GroupIndex, IdKey, RowCache, Segment, ShardEntry, StoredRow,
 };
 use crate::runtime;
 use crate::scan::{DecodedGroup, ReadKind, ScanError, Shard, ShardProblem, SourceRow};
@@ -154,7 +154,7 @@ struct ScanJob {
 /// A wanted row a read found: its record for the artifacts, and the source row for the cache of
 /// rows (when there is one).
 struct FoundRow {
-    cached: Option<CachedRow>,
+    cached: Option<StoredRow>,
     record: PreparedRecord,
 }
 
@@ -527,12 +527,8 @@ impl ScanJob {
     ) -> Arc<impl Fn(usize, u32, SourceRow) -> FoundRow + Send + Sync + 'static> {
         let (index, version) = (Arc::clone(&self.index), self.version.clone());
         Arc::new(move |group: usize, position: u32, row: SourceRow| {
-            let cached = keep_source.then(|| CachedRow {
-                group: group as u32,
-                position,
-                id: row.id.clone(),
-                row: row.row.clone(),
-            });
+            let cached =
+                keep_source.then(|| StoredRow::new(group as u32, position, &row.id, &row.row));
             FoundRow {
                 cached,
                 record: prepare(&index, &version, row),

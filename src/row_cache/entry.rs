@@ -14,6 +14,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
 
 use super::envelope::{self, Unusable};
 use super::key::IdKey;
@@ -42,7 +43,7 @@ pub struct GroupIndex {
 }
 
 /// A wanted source row, as the scan decoded it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct CachedRow {
     pub group: u32,
     /// Its row number within the group.
@@ -51,11 +52,43 @@ pub struct CachedRow {
     pub row: Object,
 }
 
+/// A wanted source row as a segment holds it: the row's values encoded (`postcard`) on the
+/// decoding thread, where encoding it costs what copying it would, before the record takes
+/// them.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StoredRow {
+    pub group: u32,
+    pub position: u32,
+    pub id: String,
+    #[serde(with = "serde_bytes")]
+    row: Vec<u8>,
+}
+
+impl StoredRow {
+    pub fn new(group: u32, position: u32, id: &str, row: &Object) -> StoredRow {
+        StoredRow {
+            group,
+            position,
+            id: id.to_owned(),
+            row: postcard::to_stdvec(row).expect("rows serialise"),
+        }
+    }
+
+    fn decode(self) -> Option<CachedRow> {
+        Some(CachedRow {
+            group: self.group,
+            position: self.position,
+            row: postcard::from_bytes(&self.row).ok()?,
+            id: self.id,
+        })
+    }
+}
+
 /// What one record adds to an entry.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Segment {
     pub groups: Vec<GroupIndex>,
-    pub rows: Vec<CachedRow>,
+    pub rows: Vec<StoredRow>,
     /// Set once the whole file's SHA-256 matched the published one: the index's states come from
     /// bytes that were checked.
     pub verified: bool,
@@ -191,14 +224,20 @@ impl ShardEntry {
                 file: name.clone(),
                 why: "it cannot be read",
             })?;
+            // Bytes as `serde_bytes` (de)serialises them: whole, not byte by byte.
             if name == FOOTER_FILE {
-                self.footer = Some(envelope::open(&bytes).map_err(unusable)?);
+                let footer: ByteBuf = envelope::open(&bytes).map_err(unusable)?;
+                self.footer = Some(footer.into_vec());
             } else if name == TAIL_FILE {
-                self.tail = Some(envelope::open(&bytes).map_err(unusable)?);
+                let (start, tail): (u64, ByteBuf) = envelope::open(&bytes).map_err(unusable)?;
+                self.tail = Some((start, tail.into_vec()));
             } else {
                 let journal = name.starts_with(JOURNAL_PREFIX);
                 for segment in envelope::open_all(&bytes, journal).map_err(unusable)? {
-                    self.merge(segment);
+                    self.merge(segment).map_err(|why| Dropped::Damaged {
+                        file: name.clone(),
+                        why,
+                    })?;
                 }
             }
         }
@@ -211,14 +250,16 @@ impl ShardEntry {
         Ok(())
     }
 
-    fn merge(&mut self, segment: Segment) {
+    fn merge(&mut self, segment: Segment) -> Result<(), &'static str> {
         for group in segment.groups {
             self.groups.insert(group.group, group);
         }
         for row in segment.rows {
+            let row = row.decode().ok_or("a row in it cannot be decoded")?;
             self.rows.insert((row.group, row.position), row);
         }
         self.verified |= segment.verified;
+        Ok(())
     }
 
     /// The groups indexed from the first one on, without a gap: where a read stopped part-way
@@ -241,10 +282,11 @@ impl ShardEntry {
         tail_start: u64,
         tail: Vec<u8>,
     ) -> std::io::Result<()> {
-        let tail = (tail_start, tail);
-        self.write_file(TAIL_FILE, &envelope::seal(&tail), false)?;
-        self.tail = Some(tail);
-        self.write_file(FOOTER_FILE, &envelope::seal(&footer), true)?;
+        let sealed = envelope::seal(&(tail_start, serde_bytes::Bytes::new(&tail)));
+        self.write_file(TAIL_FILE, &sealed, false)?;
+        self.tail = Some((tail_start, tail));
+        let sealed = envelope::seal(&serde_bytes::Bytes::new(&footer));
+        self.write_file(FOOTER_FILE, &sealed, true)?;
         self.footer = Some(footer);
         Ok(())
     }
@@ -254,8 +296,8 @@ impl ShardEntry {
         if segment.is_empty() {
             return Ok(());
         }
+        // Not merged, as in `append`.
         self.write_file(&segment_name(), &envelope::seal(&segment), true)?;
-        self.merge(segment);
         Ok(())
     }
 
@@ -277,9 +319,8 @@ impl ShardEntry {
         };
         journal.write_all(&envelope::seal(&segment))?;
         self.unsynced = true;
-        // Not merged: what a read appends is for later runs (this one has its rows already, and
+        // Not merged: what a read writes is for later runs (this one has its rows already, and
         // reads again only after emptying the entry), so it is not held twice.
-        self.verified |= segment.verified;
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// The layout of the cache's files; another number is rebuilt, never read.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 const MAGIC: &[u8; 6] = b"HCROWS";
 const HEADER: usize = MAGIC.len() + 2 + 8;
 const CHECKSUM: usize = 32;

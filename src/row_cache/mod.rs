@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-pub use entry::{CachedRow, Dropped, GroupIndex, Segment, ShardEntry};
+pub use entry::{CachedRow, Dropped, GroupIndex, Segment, ShardEntry, StoredRow};
 pub use key::IdKey;
 pub use listing::{CachedShard, Listing};
 
