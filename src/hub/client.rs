@@ -24,7 +24,9 @@ pub(super) enum Channel {
     /// API calls: HTTP/2 when offered, so many small requests share one connection; redirects
     /// followed (reqwest drops `Authorization` when one changes host).
     Api,
-    /// `/resolve/`: no redirect followed, so that where it leads is seen and kept.
+    /// `/resolve/`, on the API calls' connection (a connection of its own would cost two round
+    /// trips before the annotation file): no redirect followed, so that where it leads is seen
+    /// and kept.
     Resolve,
     /// Byte ranges, over HTTP/1.1: each stream gets its own connection, so no HTTP/2
     /// flow-control window shared by all streams caps the rate at window / round trip, and a
@@ -36,6 +38,13 @@ pub(super) enum Channel {
 pub(super) struct About<'a> {
     pub repo: &'a DatasetRepo,
     pub path: Option<&'a str>,
+}
+
+/// True for the path of a `/resolve/` URL (`{prefix}{owner}/{name}/resolve/...`, `prefix`
+/// being the endpoint's path and `datasets/`), as [`HttpClient::resolve_url`] builds them.
+fn is_resolve_path(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.split('/').nth(2) == Some("resolve"))
 }
 
 /// The TLS set-up of every connection (ALPN aside): the roots reqwest's
@@ -68,8 +77,8 @@ fn tls_config() -> Result<rustls::ClientConfig, HubError> {
 pub(super) struct HttpClient {
     settings: HubSettings,
     base: Url,
-    api: Client,
-    resolve: Client,
+    /// API calls and `/resolve/`.
+    hub: Client,
     range: Client,
     policy: RetryPolicy,
 }
@@ -117,13 +126,25 @@ impl HttpClient {
                 problem: describe_reqwest_error(&error),
             })
         };
-        let limited = || reqwest::redirect::Policy::limited(MAX_REDIRECTS);
+        let resolve_prefix = format!("{}datasets/", base.path());
+        let hub_redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            let first = attempt
+                .previous()
+                .first()
+                .map(Url::path)
+                .unwrap_or_default();
+            if is_resolve_path(first, &resolve_prefix) {
+                attempt.stop()
+            } else if attempt.previous().len() > MAX_REDIRECTS {
+                attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+            } else {
+                attempt.follow()
+            }
+        });
+        let limited = reqwest::redirect::Policy::limited(MAX_REDIRECTS);
         Ok(HttpClient {
-            api: build(builder(&[b"h2", b"http/1.1"]).redirect(limited()))?,
-            resolve: build(
-                builder(&[b"h2", b"http/1.1"]).redirect(reqwest::redirect::Policy::none()),
-            )?,
-            range: build(builder(&[b"http/1.1"]).redirect(limited()).http1_only())?,
+            hub: build(builder(&[b"h2", b"http/1.1"]).redirect(hub_redirects))?,
+            range: build(builder(&[b"http/1.1"]).redirect(limited).http1_only())?,
             settings,
             base,
             policy: RetryPolicy::default(),
@@ -184,8 +205,7 @@ impl HttpClient {
         decorate: impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<Response, HubError> {
         let client = match channel {
-            Channel::Api => &self.api,
-            Channel::Resolve => &self.resolve,
+            Channel::Api | Channel::Resolve => &self.hub,
             Channel::Range => &self.range,
         };
         let token = self
@@ -268,6 +288,14 @@ impl HttpClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_resolve_urls_stop_at_their_redirect() {
+        assert!(is_resolve_path("/datasets/a/b/resolve/main/x.parquet", "/datasets/"));
+        assert!(is_resolve_path("/hf/datasets/a/b/resolve/abc/x", "/hf/datasets/"));
+        assert!(!is_resolve_path("/api/datasets/a/b/tree/main", "/datasets/"));
+        assert!(!is_resolve_path("/datasets/a/resolve/main", "/datasets/"));
+    }
 
     #[test]
     fn urls_encode_revisions_and_keep_endpoint_paths() {
