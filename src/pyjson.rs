@@ -54,14 +54,19 @@ pub fn write_object(out: &mut Vec<u8>, object: &Object) {
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 1);
     let mut run_start = 0;
-    for (i, c) in s.char_indices() {
-        let plain = matches!(c, ' '..='~') && c != '"' && c != '\\';
-        if plain {
+    let mut i = 0;
+    // Byte by byte: printable ASCII, nearly all of the text, is passed over without decoding.
+    while i < bytes.len() {
+        if matches!(bytes[i], b' '..=b'~') && bytes[i] != b'"' && bytes[i] != b'\\' {
+            i += 1;
             continue;
         }
         out.extend_from_slice(&bytes[run_start..i]);
-        run_start = i + c.len_utf8();
+        let c = s[i..].chars().next().expect("i is at a character boundary");
+        i += c.len_utf8();
+        run_start = i;
         match c {
             '"' => out.extend_from_slice(b"\\\""),
             '\\' => out.extend_from_slice(b"\\\\"),
