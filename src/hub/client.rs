@@ -104,7 +104,7 @@ impl HttpClient {
             header::ACCEPT_ENCODING,
             HeaderValue::from_static("identity"),
         );
-        // Trust, read once for the three clients (each reading the store itself costs ~50 ms
+        // Trust, read once for both clients (each reading the store itself cost ~50 ms
         // before the first request): the system's store, or SSL_CERT_FILE / SSL_CERT_DIR
         // instead of it (read by rustls-native-certs as Python's clients read them), and
         // Mozilla's roots compiled in for systems without a store. Proxies: reqwest reads the
