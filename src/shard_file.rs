@@ -2,11 +2,11 @@
 //! ranges with retries) or a local copy (`--source-dir`, read from disk, no HTTP involved).
 
 use std::collections::HashMap;
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
-use std::io::{Read, Seek};
 use thiserror::Error;
 
 use crate::digest::is_sha256;
@@ -293,7 +293,8 @@ pub struct DiskReader {
 
 impl DiskReader {
     async fn next_chunk(&mut self, boundary: Option<u64>) -> Result<Option<Bytes>, ReadError> {
-        /// Without a boundary ahead (bytes past the last row group), or beyond one this far.
+        /// The longest chunk: the bytes past the last row group, or a row group longer than
+        /// this, come in pieces (which the assembler copies).
         const MAX_CHUNK: u64 = 64 << 20;
         if self.offset >= self.end {
             return Ok(None);

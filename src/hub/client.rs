@@ -291,9 +291,18 @@ mod tests {
 
     #[test]
     fn only_resolve_urls_stop_at_their_redirect() {
-        assert!(is_resolve_path("/datasets/a/b/resolve/main/x.parquet", "/datasets/"));
-        assert!(is_resolve_path("/hf/datasets/a/b/resolve/abc/x", "/hf/datasets/"));
-        assert!(!is_resolve_path("/api/datasets/a/b/tree/main", "/datasets/"));
+        assert!(is_resolve_path(
+            "/datasets/a/b/resolve/main/x.parquet",
+            "/datasets/"
+        ));
+        assert!(is_resolve_path(
+            "/hf/datasets/a/b/resolve/abc/x",
+            "/hf/datasets/"
+        ));
+        assert!(!is_resolve_path(
+            "/api/datasets/a/b/tree/main",
+            "/datasets/"
+        ));
         assert!(!is_resolve_path("/datasets/a/resolve/main", "/datasets/"));
     }
 
