@@ -1,9 +1,10 @@
 //! The scan scheduler: every shard gets a feed for the in-order hand-over; scans start in shard
 //! order, `jobs` at a time, so the shard the hand-over waits for is always among those running,
-//! and each reads its footer only when it starts. Row groups decode one per core at most, whatever
+//! and each reads its footer only when it starts (the first `jobs` as soon as the shards are
+//! known, before the annotation file is in). Row groups decode one per core at most, whatever
 //! `jobs` is.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinHandle;
 
 use crate::annotations::AnnotationIndex;
 use crate::dataset::SourceSchemas;
@@ -25,8 +27,8 @@ use crate::row_cache::{
 };
 use crate::runtime;
 use crate::scan::{DecodedGroup, ReadKind, ScanError, Shard, ShardProblem, SourceRow};
-use crate::shard_file::{ShardFile, Verification, Verifications};
-use crate::shards::SourcePlan;
+use crate::shard_file::{ShardFile, ShardReader, Verification, Verifications};
+use crate::shards::{SourcePlan, SourceShards};
 use crate::source::Source;
 
 /// What the scans tell beside their records: the columns their shards declare, how their bytes
@@ -45,8 +47,80 @@ pub struct ScanSettings<'a> {
     pub cache: Option<&'a RowCache>,
 }
 
+/// A shard opened from the Hub (footer read, body requested) and what it brought.
+type Opened = Result<(Shard, ShardReader), ScanError>;
+
+/// The shards whose scans start first, opened as soon as the shards are known: their footers
+/// and first bytes are on the way while the annotation file downloads and is parsed, which the
+/// scans need before they decode, not before they fetch. What no scan takes is cancelled.
+#[derive(Default)]
+pub struct OpenedAhead {
+    opening: HashMap<(Source, String), JoinHandle<Opened>>,
+}
+
+impl OpenedAhead {
+    /// Opens the first `jobs` shards in scan order that a scan would open as its first step:
+    /// those from the Hub whose entry in `cache` holds no footer.
+    pub fn start(
+        api: &Arc<HubApi>,
+        shards: &SourceShards,
+        jobs: usize,
+        cache: Option<&RowCache>,
+    ) -> OpenedAhead {
+        let first = shards
+            .iter()
+            .filter_map(|(source, found)| Some((*source, &found.as_ref().ok()?.1)))
+            .flat_map(|(source, files)| files.iter().map(move |file| (source, file)))
+            .take(jobs.max(1));
+        let mut opening = HashMap::new();
+        for (source, file) in first {
+            let from_entry = cache.is_some_and(|cache| {
+                file.expected().is_some_and(|(sha256, _)| {
+                    cache.holds_footer(source.repo_id(), file.path(), sha256)
+                })
+            });
+            if !file.is_remote() || from_entry {
+                continue;
+            }
+            let (api, opened) = (Arc::clone(api), file.clone());
+            let task = tokio::spawn(async move { Shard::open(&api, source, opened).await });
+            opening.insert((source, file.path().to_owned()), task);
+        }
+        OpenedAhead { opening }
+    }
+
+    fn take(&mut self, source: Source, file: &ShardFile) -> Option<OpenedShard> {
+        let task = self.opening.remove(&(source, file.path().to_owned()))?;
+        Some(OpenedShard(task))
+    }
+}
+
+impl Drop for OpenedAhead {
+    fn drop(&mut self) {
+        for task in self.opening.values() {
+            task.abort();
+        }
+    }
+}
+
+/// A shard opening ahead of its scan; dropped unused (the scan read from the cache instead),
+/// it is cancelled with the body it requested.
+struct OpenedShard(JoinHandle<Opened>);
+
+impl OpenedShard {
+    async fn get(mut self) -> Opened {
+        (&mut self.0).await.expect("opening a shard does not panic")
+    }
+}
+
+impl Drop for OpenedShard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Starts the scans of every shard of `plans` in the background; their records arrive on the
-/// returned feeds, one per shard in scan order.
+/// returned feeds, one per shard in scan order. Shards `ahead` opened are taken from it.
 /// Each scan offers `reports` the columns its shard declares, for the dataset's Parquet files,
 /// and how its bytes were checked, for the manifest.
 pub fn start_scans(
@@ -56,6 +130,7 @@ pub fn start_scans(
     index: &Arc<AnnotationIndex>,
     reports: &ScanReports,
     settings: ScanSettings<'_>,
+    ahead: &mut OpenedAhead,
 ) -> Vec<ShardFeed> {
     let decoders = Arc::new(Semaphore::new(runtime::cores()));
     let mut feeds = Vec::new();
@@ -84,7 +159,7 @@ pub fn start_scans(
                 fetched: Arc::clone(&reports.fetched),
                 cache: settings.cache.cloned(),
             };
-            scans.push(job.run(sender));
+            scans.push(job.run(sender, ahead.take(plan.source, file)));
         }
     }
     let permits = Arc::new(Semaphore::new(settings.jobs.max(1)));
@@ -181,8 +256,8 @@ impl ScanJob {
     /// Scans the shard and checks its bytes, then sends its wanted records and `Done`, or
     /// `Failed`. The records stay here until the shard's SHA-256 is checked (FORMAT.md §1): a
     /// few per shard, never handed on from bytes that came damaged.
-    async fn run(self, events: mpsc::UnboundedSender<ShardEvent>) {
-        let event = match self.scan_checked().await {
+    async fn run(self, events: mpsc::UnboundedSender<ShardEvent>, opened: Option<OpenedShard>) {
+        let event = match self.scan_checked(opened).await {
             Ok(records) => {
                 for record in records {
                     let _ = events.send(ShardEvent::Record(record));
@@ -199,7 +274,11 @@ impl ScanJob {
     /// nothing to check against), taken from the cache of rows where it holds them (FORMAT.md
     /// §11). Bytes from the Hub that do not, or a shard from the Hub that cannot be opened, are
     /// read once more from a fresh URL, with the cache's entry emptied: damage on the way heals.
-    async fn scan_checked(&self) -> Result<Vec<PreparedRecord>, ScanError> {
+    /// `opened`, the shard opened ahead, serves the first read.
+    async fn scan_checked(
+        &self,
+        mut opened: Option<OpenedShard>,
+    ) -> Result<Vec<PreparedRecord>, ScanError> {
         let expected = self.file.expected();
         let mut entry = match (&self.cache, expected) {
             (Some(cache), Some((sha256, _))) if !self.file.is_local() => {
@@ -227,7 +306,7 @@ impl ScanJob {
         let mut second_read = false;
         loop {
             let may_read_again = file.is_remote() && expected.is_some() && !second_read;
-            let read = match self.read_once(&file, entry.as_mut()).await {
+            let read = match self.read_once(&file, entry.as_mut(), opened.take()).await {
                 Err(ScanError::Shard {
                     problem: ShardProblem::NotParquet(_),
                     ..
@@ -311,11 +390,13 @@ impl ScanJob {
 
     /// One read of the shard: the rows `entry` holds, the row groups it indexes but lacks rows
     /// of fetched alone, and the rest of the file (all of it without an entry) streamed and
-    /// decoded, its footer first; what is decoded goes into `entry` as it comes.
+    /// decoded, its footer first (from `opened` when the shard was opened ahead); what is decoded
+    /// goes into `entry` as it comes.
     async fn read_once(
         &self,
         file: &ShardFile,
         mut entry: Option<&mut ShardEntry>,
+        opened: Option<OpenedShard>,
     ) -> Result<Read, ScanError> {
         let bytes_fetched = AtomicU64::new(0);
         let count_fetched = |bytes| {
@@ -336,7 +417,10 @@ impl ScanJob {
                 (shard, None)
             }
             None => {
-                let (shard, body) = Shard::open(&self.api, self.source, file.clone()).await?;
+                let (shard, body) = match opened {
+                    Some(opened) => opened.get().await?,
+                    None => Shard::open(&self.api, self.source, file.clone()).await?,
+                };
                 let (_, tail) = shard.tail();
                 count_fetched(tail.len() as u64);
                 if let Some(kept) = entry.as_deref_mut() {

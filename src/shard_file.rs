@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use thiserror::Error;
@@ -209,7 +209,7 @@ impl ShardFile {
     }
 
     /// A sequential reader of bytes `start..end`.
-    pub fn read<'a>(&self, api: &'a HubApi, start: u64, end: u64) -> ShardReader<'a> {
+    pub fn read(&self, api: &Arc<HubApi>, start: u64, end: u64) -> ShardReader {
         match &self.origin {
             Origin::Hub(file) => {
                 ShardReader::Hub(Box::new(RangeReader::new(api, file, start, end)))
@@ -229,7 +229,7 @@ impl ShardFile {
     }
 
     /// Bytes `start..end`, whole (footers and other small reads).
-    pub async fn fetch(&self, api: &HubApi, start: u64, end: u64) -> Result<Bytes, ReadError> {
+    pub async fn fetch(&self, api: &Arc<HubApi>, start: u64, end: u64) -> Result<Bytes, ReadError> {
         let mut reader = self.read(api, start, end);
         let mut bytes = Vec::with_capacity(usize::try_from(end - start).unwrap_or(0));
         while let Some(chunk) = reader.next_chunk(None).await? {
@@ -240,8 +240,8 @@ impl ShardFile {
 }
 
 /// Reads a byte range of a shard, from the Hub or from disk.
-pub enum ShardReader<'a> {
-    Hub(Box<RangeReader<'a>>),
+pub enum ShardReader {
+    Hub(Box<RangeReader>),
     Disk(DiskReader),
     Offline {
         repo: String,
@@ -250,7 +250,7 @@ pub enum ShardReader<'a> {
     },
 }
 
-impl ShardReader<'_> {
+impl ShardReader {
     /// Sends a Hub request now, so that its round trip overlaps other work.
     pub async fn open_early(&mut self) -> Result<(), ReadError> {
         match self {

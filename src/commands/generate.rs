@@ -19,7 +19,7 @@ use crate::in_order;
 use crate::manifest::{Manifest, Repository, RepositoryFile};
 use crate::printer::{Printer, SourceBar};
 use crate::row_cache::RowCache;
-use crate::schedule::{self, ScanReports, ScanSettings};
+use crate::schedule::{self, OpenedAhead, ScanReports, ScanSettings};
 use crate::shards::{SourcePlan, find_all_shards, plan_sources};
 use crate::signal::interruption;
 use crate::source::Source;
@@ -59,40 +59,24 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
     let cache = (!args.no_cache).then(|| RowCache::new(hub.settings().row_cache_dir.clone()));
     check_offline(&hub, args.source_dir.as_deref(), cache.as_ref())?;
     let included = included_sources(&args.sources);
-    let annotations_repo = hub
-        .api()
-        .pin(&DatasetRepo::new(
-            ANNOTATIONS_REPO,
-            &args.revisions.annotations_revision,
-        ))
-        .await?;
-    // The annotation files are listed once: here, when the newest version is wanted, else while
-    // the sources are listed (offline, the cache answers).
-    let listed = match args.version.is_none() && !hub.settings().offline {
-        true => Some(version::annotation_files(&hub, &annotations_repo).await?),
-        false => None,
-    };
-    let version = choose_version(
-        &hub,
-        &annotations_repo,
-        args.version,
-        listed.as_deref(),
-        printer,
-    )
-    .await?;
-    // The sources are listed and resolved while the annotation file downloads: on a distant
-    // link that saves the round trips of both.
+    // The sources are pinned, listed and resolved, and the first shards opened, while the
+    // annotation file is chosen, downloaded and parsed: on a distant link the shards' first
+    // bytes are on the way by the time the scans know what to look for.
     let source_repos = source_repos(args, &included);
-    let (annotations, shards) = tokio::join!(
-        load_annotations(&hub, &annotations_repo, &version, listed, printer),
-        find_all_shards(
+    let finding = async {
+        let shards = find_all_shards(
             hub.api(),
             &source_repos,
             args.source_dir.as_deref(),
             cache.as_ref(),
-        ),
-    );
-    let annotations = annotations?;
+        )
+        .await;
+        let ahead = OpenedAhead::start(hub.api(), &shards, usize::from(args.jobs), cache.as_ref());
+        (shards, ahead)
+    };
+    let (annotated, (shards, mut ahead)) =
+        tokio::join!(annotation_file(&hub, args, printer), finding);
+    let (annotations_repo, version, annotations) = annotated?;
     let plans = plan_sources(&annotations.index, shards, printer)?;
     if let Some(cache) = &cache
         && hub.settings().offline
@@ -139,7 +123,10 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
             jobs: usize::from(args.jobs),
             cache: cache.as_ref(),
         },
+        &mut ahead,
     );
+    // Shards opened for sources this version wants nothing from are cancelled.
+    drop(ahead);
     let mut tally = Tally::new(
         plans
             .iter()
@@ -246,6 +233,37 @@ fn subset_name(included: &[Source]) -> Option<String> {
             .collect::<Vec<_>>()
             .join("_")
     })
+}
+
+/// The annotation repository pinned, the version chosen and its annotation file loaded.
+async fn annotation_file(
+    hub: &Hub,
+    args: &GenerateArgs,
+    printer: &Printer,
+) -> Result<(DatasetRepo, AnnotationVersion, Annotations)> {
+    let annotations_repo = hub
+        .api()
+        .pin(&DatasetRepo::new(
+            ANNOTATIONS_REPO,
+            &args.revisions.annotations_revision,
+        ))
+        .await?;
+    // The annotation files are listed once: here, when the newest version is wanted, else by
+    // `load_annotations` (offline, the cache answers).
+    let listed = match args.version.is_none() && !hub.settings().offline {
+        true => Some(version::annotation_files(hub, &annotations_repo).await?),
+        false => None,
+    };
+    let version = choose_version(
+        hub,
+        &annotations_repo,
+        args.version,
+        listed.as_deref(),
+        printer,
+    )
+    .await?;
+    let annotations = load_annotations(hub, &annotations_repo, &version, listed, printer).await?;
+    Ok((annotations_repo, version, annotations))
 }
 
 /// One line for all sources together, above a bar per source.

@@ -2,6 +2,8 @@
 //! stall, renewed from `/resolve/` when the storage URL expires or a cache in front of it answers
 //! for another object, all within one [`RetryState`]; only a consistent answer stops it.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use reqwest::header;
 use reqwest::{Method, Response, StatusCode};
@@ -80,8 +82,8 @@ impl Stale {
 
 /// Sequential reader of bytes `start..end` of a file. A connection that drops or stalls
 /// mid-body is reopened with `Range` from the next byte, so no byte is lost or read twice.
-pub struct RangeReader<'a> {
-    api: &'a HubApi,
+pub struct RangeReader {
+    api: Arc<HubApi>,
     file: RemoteFile,
     offset: u64,
     end: u64,
@@ -98,12 +100,12 @@ pub struct RangeReader<'a> {
     url_requests: u32,
 }
 
-impl<'a> RangeReader<'a> {
+impl RangeReader {
     /// Reads bytes `start..end` of `file`.
-    pub fn new(api: &'a HubApi, file: &RemoteFile, start: u64, end: u64) -> RangeReader<'a> {
+    pub fn new(api: &Arc<HubApi>, file: &RemoteFile, start: u64, end: u64) -> RangeReader {
         RangeReader {
             retry: api.client().retry_state(file.describe()),
-            api,
+            api: Arc::clone(api),
             file: file.clone(),
             offset: start,
             end,
@@ -366,7 +368,7 @@ impl<'a> RangeReader<'a> {
 
 /// Reads a whole range into memory (footers and other small reads).
 pub(super) async fn fetch_range(
-    api: &HubApi,
+    api: &Arc<HubApi>,
     file: &RemoteFile,
     start: u64,
     end: u64,

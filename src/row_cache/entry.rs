@@ -157,6 +157,11 @@ impl ShardEntry {
         Ok((entry, dropped))
     }
 
+    /// Whether the entry in `dir` holds a footer, looked at without the lock.
+    pub(super) fn holds_footer(dir: &Path) -> bool {
+        dir.join(FOOTER_FILE).is_file()
+    }
+
     /// Empties the entry: what it held came from bytes that turned out damaged, or cannot be
     /// used.
     pub fn clear(&mut self) -> std::io::Result<()> {

@@ -93,6 +93,13 @@ impl RowCache {
             .map_err(|source| CacheError { path: dir, source })
     }
 
+    /// Whether a read of the shard will start from its entry's footer rather than by opening
+    /// the file; looked at without the lock, so a guess that only decides what is fetched
+    /// early.
+    pub fn holds_footer(&self, repo_id: &str, path: &str, sha256: &str) -> bool {
+        ShardEntry::holds_footer(&self.entry_dir(repo_id, path, sha256))
+    }
+
     /// What the cache holds of `shard` of `repo_id`, without locking or changing it.
     pub fn look(&self, repo_id: &str, shard: &CachedShard) -> Option<EntryContents> {
         let entry = ShardEntry::look(&self.entry_dir(repo_id, &shard.path, &shard.sha256))?;

@@ -1,6 +1,8 @@
 //! Opening a shard: its footer is read from the tail of the file (one request that also brings
 //! the last row groups), checked, and turned into the row groups' byte ranges.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use parquet::file::FOOTER_SIZE;
 use parquet::file::metadata::{
@@ -22,11 +24,11 @@ impl Shard {
     /// Reads and checks the footer of `file`. The stream of the bytes before the footer read's
     /// (where the row groups are) is requested at the same time, so a shard costs one round trip
     /// before its bytes flow, not two; it is returned unread, for [`Shard::scan`].
-    pub async fn open<'h>(
-        api: &'h HubApi,
+    pub async fn open(
+        api: &Arc<HubApi>,
         source: Source,
         file: ShardFile,
-    ) -> Result<(Shard, ShardReader<'h>), ScanError> {
+    ) -> Result<(Shard, ShardReader), ScanError> {
         let not_parquet = |problem: String| ScanError::Shard {
             repo: source.repo_id(),
             shard: file.path().to_owned(),

@@ -142,7 +142,7 @@ impl Shard {
     #[allow(clippy::too_many_arguments)]
     pub async fn scan<T, P, E>(
         self: Arc<Self>,
-        mut body: ShardReader<'_>,
+        mut body: ShardReader,
         kind: ReadKind,
         index_ids: bool,
         decoders: &Arc<Semaphore>,
