@@ -21,8 +21,9 @@ pub struct ArtifactWriter {
     final_dir: PathBuf,
     lock: File,
     files: [(PathBuf, BufWriter<HashingWriter<File>>); 3],
-    /// Files written whole into the directory, by others (the dataset's) or by `add_file`.
-    others: Vec<Artifact>,
+    /// Files written whole into the directory, by others (the dataset's) or by `add_file`; not
+    /// synced yet.
+    others: Vec<(Artifact, File)>,
     /// Last, so that it is dropped (removed) after the files in it are closed: Windows does not
     /// remove a directory while a file in it is open.
     temp: tempfile::TempDir,
@@ -90,9 +91,10 @@ impl ArtifactWriter {
         })
     }
 
-    /// Lists a file someone else wrote, synced and hashed, into [`ArtifactWriter::directory`].
-    pub fn add(&mut self, artifact: Artifact) {
-        self.others.push(artifact);
+    /// Lists a file someone else wrote whole, hashed, into [`ArtifactWriter::directory`]; it is
+    /// synced with the others in [`ArtifactWriter::finish`].
+    pub fn add(&mut self, artifact: Artifact, file: File) {
+        self.others.push((artifact, file));
     }
 
     /// Writes `bytes` as the file `name` of the directory and lists it.
@@ -106,12 +108,12 @@ impl ArtifactWriter {
         out.write_all(bytes)
             .and_then(|()| {
                 let (file, size, sha256) = out.finish();
-                file.sync_all()?;
-                self.others.push(Artifact {
+                let artifact = Artifact {
                     name: name.to_owned(),
                     size,
                     sha256,
-                });
+                };
+                self.others.push((artifact, file));
                 Ok(())
             })
             .map_err(|source| ArtifactError::Write { path, source })
@@ -130,33 +132,32 @@ impl ArtifactWriter {
         self.write(2, sycophancy_review)
     }
 
-    /// Flushes and syncs the files, writes `manifest.json` from what `manifest` makes of them,
+    /// Flushes and syncs the files (all at once), writes `manifest.json` from what `manifest`
+    /// makes of them,
     /// then moves the directory to its final name, replacing a previous one only now that the
     /// new one is complete. Returns the final path and the manifest.
     pub fn finish(
         self,
         manifest: impl FnOnce(Vec<Artifact>) -> Manifest,
     ) -> Result<(PathBuf, Manifest), ArtifactError> {
-        let mut artifacts = Vec::new();
+        let mut written = Vec::new();
         for (path, out) in self.files {
-            let write_error = |source| ArtifactError::Write {
+            let hashing = out.into_inner().map_err(|e| ArtifactError::Write {
                 path: path.clone(),
-                source,
-            };
-            let hashing = out.into_inner().map_err(|e| write_error(e.into_error()))?;
+                source: e.into_error(),
+            })?;
             let (file, size, sha256) = hashing.finish();
-            file.sync_all().map_err(write_error)?;
-            artifacts.push(Artifact {
-                name: path
-                    .file_name()
-                    .expect("artifacts have names")
-                    .to_string_lossy()
-                    .into_owned(),
+            let name = path.file_name().expect("artifacts have names");
+            let artifact = Artifact {
+                name: name.to_string_lossy().into_owned(),
                 size,
                 sha256,
-            });
+            };
+            written.push((artifact, file));
         }
-        artifacts.extend(self.others);
+        written.extend(self.others);
+        sync_together(self.temp.path(), &written)?;
+        let artifacts = written.into_iter().map(|(artifact, _)| artifact).collect();
         let manifest_path = self.temp.path().join(manifest::FILE_NAME);
         let manifest_error = |source| ArtifactError::Write {
             path: manifest_path.clone(),
@@ -197,6 +198,26 @@ impl ArtifactWriter {
         }
         Ok((self.final_dir, manifest))
     }
+}
+
+/// Syncs `files` of `dir`, each on a thread of its own: the file system commits them together,
+/// where one after another each would wait for a journal commit of its own.
+fn sync_together(dir: &Path, files: &[(Artifact, File)]) -> Result<(), ArtifactError> {
+    std::thread::scope(|scope| {
+        let syncs: Vec<_> = files
+            .iter()
+            .map(|(artifact, file)| (artifact, scope.spawn(|| file.sync_all())))
+            .collect();
+        for (artifact, sync) in syncs {
+            sync.join()
+                .expect("syncing does not panic")
+                .map_err(|source| ArtifactError::Write {
+                    path: dir.join(&artifact.name),
+                    source,
+                })?;
+        }
+        Ok(())
+    })
 }
 
 /// Removes the temporary directories of earlier runs that were killed before they could clean

@@ -168,9 +168,9 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
     if let Some(dataset) = dataset {
         let planned: Vec<Source> = plans.iter().map(|plan| plan.source).collect();
         let mut parquet_files = Vec::new();
-        for (source, file) in dataset.finish(&planned)? {
-            parquet_files.push((source, file.name.clone()));
-            writer.add(file);
+        for (source, artifact, file) in dataset.finish(&planned)? {
+            parquet_files.push((source, artifact.name.clone()));
+            writer.add(artifact, file);
         }
         write_card(
             &mut writer,

@@ -169,10 +169,13 @@ impl DatasetWriter {
         })
     }
 
-    /// Closes and syncs the files (a `planned` source that found no conversation gets an empty
-    /// one, when its shards' columns are known); returns each source's file, hashed as it was
-    /// written, in source order.
-    pub fn finish(mut self, planned: &[Source]) -> Result<Vec<(Source, Artifact)>, DatasetError> {
+    /// Closes the files (a `planned` source that found no conversation gets an empty one, when
+    /// its shards' columns are known); returns each source's file, hashed as it was written and
+    /// not yet synced, in source order.
+    pub fn finish(
+        mut self,
+        planned: &[Source],
+    ) -> Result<Vec<(Source, Artifact, File)>, DatasetError> {
         for &source in planned {
             let opened = self.writers.iter().any(|w| w.source == source);
             if !opened && self.schemas.get(source).is_some() {
@@ -193,13 +196,12 @@ impl DatasetWriter {
                 .into_inner()
                 .map_err(|e| write_error(std::io::Error::other(e)))?;
             let (file, size, sha256) = hashing.finish();
-            file.sync_all().map_err(write_error)?;
             let artifact = Artifact {
                 name: writer.file_name,
                 size,
                 sha256,
             };
-            files.push((writer.source, artifact));
+            files.push((writer.source, artifact, file));
         }
         Ok(files)
     }
