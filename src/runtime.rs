@@ -5,7 +5,7 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
-pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // Row groups decode on blocking threads, one per core at most (the scheduler's decoder
@@ -13,4 +13,14 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         // freed row-group buffers.
         .max_blocking_threads(cores() + 2)
         .build()
+}
+
+/// Runs `future` to its end on a new runtime. What is still running then (connections closing,
+/// idle threads) is left to the process's exit rather than waited for, which took about 10 ms:
+/// the cache of rows survives a stop at any point (FORMAT.md §11).
+pub fn block_on<F: Future>(future: F) -> std::io::Result<F::Output> {
+    let runtime = runtime()?;
+    let output = runtime.block_on(future);
+    runtime.shutdown_background();
+    Ok(output)
 }

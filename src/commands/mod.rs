@@ -8,13 +8,13 @@ mod verify;
 mod versions;
 
 use crate::cli::{Cli, Command};
-use crate::runtime::runtime;
+use crate::runtime::block_on;
 
 /// Runs a parsed command line; the error's chain is the message for the user.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Generate(args) => runtime()?.block_on(generate::run(args)),
-        Command::Versions(args) => runtime()?.block_on(versions::run(args)),
+        Command::Generate(args) => block_on(generate::run(args))?,
+        Command::Versions(args) => block_on(versions::run(args))?,
         Command::Verify(args) => verify::run(&args.directory),
         Command::Cache(args) => cache::run(&args),
         Command::Completions(args) => {
