@@ -60,13 +60,17 @@ pub struct OpenedAhead {
 
 impl OpenedAhead {
     /// Opens the first `jobs` shards in scan order that a scan would open as its first step:
-    /// those from the Hub whose entry in `cache` holds no footer.
+    /// those from the Hub whose entry in `cache` holds no footer. None while a source's shards
+    /// could not be found: the run may stop at that (a gated source, say) before any streams.
     pub fn start(
         api: &Arc<HubApi>,
         shards: &SourceShards,
         jobs: usize,
         cache: Option<&RowCache>,
     ) -> OpenedAhead {
+        if shards.iter().any(|(_, found)| found.is_err()) {
+            return OpenedAhead::default();
+        }
         let first = shards
             .iter()
             .filter_map(|(source, found)| Some((*source, &found.as_ref().ok()?.1)))
