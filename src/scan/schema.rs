@@ -1,6 +1,8 @@
 //! The footer's schema rewritten so text columns are read as bytes: parquet-rs checks the UTF-8
 //! of a text column's whole dictionary page (up to 1 MB a row group) though a row group holds a
 //! handful of wanted rows; that was 18 % of a run's CPU time. `cells` checks the wanted values.
+//! They are read as binary views, which point into the decompressed dictionary page rather than
+//! copy it into an offsets buffer first (about 4 % of the CPU time of a run from local files).
 
 use std::sync::Arc;
 
@@ -105,16 +107,14 @@ fn bytes_type(parquet_type: &TypePtr) -> Result<TypePtr, ParquetError> {
     Ok(Arc::new(builder.build()?))
 }
 
-/// An Arrow field with its string types, however nested, made binary.
+/// An Arrow field with its string types, however nested, made binary views.
 fn binary_field(field: &Field) -> Field {
     field.clone().with_data_type(binary_type(field.data_type()))
 }
 
 fn binary_type(data_type: &DataType) -> DataType {
     match data_type {
-        DataType::Utf8 => DataType::Binary,
-        DataType::LargeUtf8 => DataType::LargeBinary,
-        DataType::Utf8View => DataType::BinaryView,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => DataType::BinaryView,
         DataType::List(item) => DataType::List(Arc::new(binary_field(item))),
         DataType::LargeList(item) => DataType::LargeList(Arc::new(binary_field(item))),
         DataType::FixedSizeList(item, size) => {
@@ -151,8 +151,8 @@ mod tests {
         let DataType::Struct(fields) = item.data_type() else {
             panic!("still a struct")
         };
-        assert_eq!(fields[0].data_type(), &DataType::Binary);
+        assert_eq!(fields[0].data_type(), &DataType::BinaryView);
         assert_eq!(fields[1].data_type(), &DataType::Int64);
-        assert_eq!(binary_type(&DataType::LargeUtf8), DataType::LargeBinary);
+        assert_eq!(binary_type(&DataType::LargeUtf8), DataType::BinaryView);
     }
 }
