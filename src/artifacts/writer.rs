@@ -106,17 +106,15 @@ impl ArtifactWriter {
                 source,
             })?);
         out.write_all(bytes)
-            .and_then(|()| {
-                let (file, size, sha256) = out.finish();
-                let artifact = Artifact {
-                    name: name.to_owned(),
-                    size,
-                    sha256,
-                };
-                self.others.push((artifact, file));
-                Ok(())
-            })
-            .map_err(|source| ArtifactError::Write { path, source })
+            .map_err(|source| ArtifactError::Write { path, source })?;
+        let (file, size, sha256) = out.finish();
+        let artifact = Artifact {
+            name: name.to_owned(),
+            size,
+            sha256,
+        };
+        self.others.push((artifact, file));
+        Ok(())
     }
 
     /// Appends one record: its JSONL line (without newline) and its encoded review rows.
