@@ -4,6 +4,8 @@
 //! No crate writes these bytes (serde_json differs on escapes, floats and spacing), so this module
 //! owns them.
 
+use std::io::Write;
+
 use chrono::{DateTime, Datelike, NaiveDateTime, Timelike};
 
 use crate::value::{Object, Timestamp, Value};
@@ -114,17 +116,33 @@ pub fn write_float(out: &mut Vec<u8>, x: f64) {
         });
         return;
     }
-    // Rust's `{:e}` prints the shortest round-trip digits, e.g. "-1.2345e-7" or "5e-324".
-    let scientific = format!("{x:e}");
-    let (mantissa, exponent) = scientific
-        .split_once('e')
+    // Rust's `{:e}` prints the shortest round-trip digits, e.g. "-1.2345e-7" or "5e-324": at
+    // most 17 digits, a sign, a point and "e-324", so 32 bytes on the stack hold it.
+    let mut scientific = [0u8; 32];
+    let mut unwritten = &mut scientific[..];
+    write!(unwritten, "{x:e}").expect("LowerExp output fits in 32 bytes");
+    let written = 32 - unwritten.len();
+    let scientific = &scientific[..written];
+    let e = scientific
+        .iter()
+        .position(|&b| b == b'e')
         .expect("LowerExp output always has an exponent");
-    let exponent: i32 = exponent.parse().expect("LowerExp exponent is an integer");
-    let (negative, mantissa) = match mantissa.strip_prefix('-') {
+    let (mantissa, exponent) = (&scientific[..e], &scientific[e + 1..]);
+    let exponent: i32 = std::str::from_utf8(exponent)
+        .ok()
+        .and_then(|exponent| exponent.parse().ok())
+        .expect("LowerExp exponent is an integer");
+    let (negative, mantissa) = match mantissa.strip_prefix(b"-") {
         Some(rest) => (true, rest),
         None => (false, mantissa),
     };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let mut digits = [0u8; 20];
+    let mut count = 0;
+    for &byte in mantissa.iter().filter(|&&byte| byte != b'.') {
+        digits[count] = byte;
+        count += 1;
+    }
+    let digits = &digits[..count];
     if negative {
         out.push(b'-');
     }
@@ -132,27 +150,27 @@ pub fn write_float(out: &mut Vec<u8>, x: f64) {
         if exponent < 0 {
             out.extend_from_slice(b"0.");
             out.extend(std::iter::repeat_n(b'0', (-exponent - 1) as usize));
-            out.extend_from_slice(digits.as_bytes());
+            out.extend_from_slice(digits);
         } else {
             let integer_len = exponent as usize + 1;
             if digits.len() > integer_len {
-                out.extend_from_slice(&digits.as_bytes()[..integer_len]);
+                out.extend_from_slice(&digits[..integer_len]);
                 out.push(b'.');
-                out.extend_from_slice(&digits.as_bytes()[integer_len..]);
+                out.extend_from_slice(&digits[integer_len..]);
             } else {
-                out.extend_from_slice(digits.as_bytes());
+                out.extend_from_slice(digits);
                 out.extend(std::iter::repeat_n(b'0', integer_len - digits.len()));
                 out.extend_from_slice(b".0");
             }
         }
     } else {
-        out.extend_from_slice(&digits.as_bytes()[..1]);
+        out.extend_from_slice(&digits[..1]);
         if digits.len() > 1 {
             out.push(b'.');
-            out.extend_from_slice(&digits.as_bytes()[1..]);
+            out.extend_from_slice(&digits[1..]);
         }
         let sign = if exponent < 0 { '-' } else { '+' };
-        out.extend_from_slice(format!("e{sign}{:02}", exponent.abs()).as_bytes());
+        write!(out, "e{sign}{:02}", exponent.abs()).expect("writing to a Vec does not fail");
     }
 }
 
