@@ -535,13 +535,16 @@ impl ScanJob {
                         keep_group(group, &mut found, &mut segment);
                         if let Some(entry) = entry.as_deref_mut() {
                             // A record into the page cache: short, not worth leaving the
-                            // runtime's thread for (syncs are).
+                            // runtime's thread for; the batch's sync runs on a thread of its
+                            // own.
                             if let Err(error) = entry.append(segment) {
                                 self.cache_warning(&error);
                             }
                             unsynced += 1;
                             if unsynced >= SYNC_GROUPS || synced.elapsed() >= SYNC_EVERY {
-                                self.cache_write(|| entry.sync());
+                                if let Err(error) = entry.sync_soon() {
+                                    self.cache_warning(&error);
+                                }
                                 (unsynced, synced) = (0, Instant::now());
                             }
                         }
