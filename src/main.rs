@@ -5,7 +5,17 @@ use clap::Parser;
 /// jemalloc, as uv uses: a scan frees and reallocates a page buffer of up to a megabyte per
 /// column page, and glibc's allocator spent about a tenth of the CPU of a run on that churn
 /// (consolidating and unlinking chunks); with jemalloc a run from local files takes ~10 % less.
-#[cfg(not(target_env = "msvc"))]
+/// On the systems and architectures uv uses it on; elsewhere, the system's allocator.
+#[cfg(all(
+    not(target_os = "windows"),
+    not(target_os = "openbsd"),
+    not(target_os = "freebsd"),
+    any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64"
+    )
+))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -112,8 +112,14 @@ impl Drop for OpenedAhead {
 struct OpenedShard(JoinHandle<Opened>);
 
 impl OpenedShard {
-    async fn get(mut self) -> Opened {
-        (&mut self.0).await.expect("opening a shard does not panic")
+    /// What the opening brought; `None` if it was cancelled (the runtime shutting down), so
+    /// that the scan opens the shard itself.
+    async fn get(mut self) -> Option<Opened> {
+        match (&mut self.0).await {
+            Ok(opened) => Some(opened),
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(_) => None,
+        }
     }
 }
 
@@ -421,8 +427,12 @@ impl ScanJob {
                 (shard, None)
             }
             None => {
+                let opened = match opened {
+                    Some(opened) => opened.get().await,
+                    None => None,
+                };
                 let (shard, body) = match opened {
-                    Some(opened) => opened.get().await?,
+                    Some(opened) => opened?,
                     None => Shard::open(&self.api, self.source, file.clone()).await?,
                 };
                 let (_, tail) = shard.tail();

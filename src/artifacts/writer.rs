@@ -199,20 +199,26 @@ impl ArtifactWriter {
 }
 
 /// Syncs `files` of `dir`, each on a thread of its own: the file system commits them together,
-/// where one after another each would wait for a journal commit of its own.
+/// where one after another each would wait for a journal commit of its own. A file the system
+/// gives no thread for is synced here.
 fn sync_together(dir: &Path, files: &[(Artifact, File)]) -> Result<(), ArtifactError> {
     std::thread::scope(|scope| {
         let syncs: Vec<_> = files
             .iter()
-            .map(|(artifact, file)| (artifact, scope.spawn(|| file.sync_all())))
+            .map(|(artifact, file)| {
+                let spawned = std::thread::Builder::new().spawn_scoped(scope, || file.sync_all());
+                (artifact, file, spawned)
+            })
             .collect();
-        for (artifact, sync) in syncs {
-            sync.join()
-                .expect("syncing does not panic")
-                .map_err(|source| ArtifactError::Write {
-                    path: dir.join(&artifact.name),
-                    source,
-                })?;
+        for (artifact, file, spawned) in syncs {
+            let synced = match spawned {
+                Ok(sync) => sync.join().expect("syncing does not panic"),
+                Err(_) => file.sync_all(),
+            };
+            synced.map_err(|source| ArtifactError::Write {
+                path: dir.join(&artifact.name),
+                source,
+            })?;
         }
         Ok(())
     })

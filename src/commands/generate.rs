@@ -61,8 +61,11 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
     let included = included_sources(&args.sources);
     // The sources are pinned, listed and resolved, and the first shards opened, while the
     // annotation file is chosen, downloaded and parsed: on a distant link the shards' first
-    // bytes are on the way by the time the scans know what to look for.
+    // bytes are on the way by the time the scans know what to look for. Shards are opened
+    // only once the version's file is known to exist, and an error on the annotations' side
+    // stops the sources' side at once.
     let source_repos = source_repos(args, &included);
+    let (chosen, version_chosen) = tokio::sync::oneshot::channel();
     let finding = async {
         let shards = find_all_shards(
             hub.api(),
@@ -71,12 +74,16 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
             cache.as_ref(),
         )
         .await;
-        let ahead = OpenedAhead::start(hub.api(), &shards, usize::from(args.jobs), cache.as_ref());
-        (shards, ahead)
+        let ahead = match version_chosen.await {
+            Ok(()) => {
+                OpenedAhead::start(hub.api(), &shards, usize::from(args.jobs), cache.as_ref())
+            }
+            Err(_) => OpenedAhead::default(),
+        };
+        Ok((shards, ahead))
     };
-    let (annotated, (shards, mut ahead)) =
-        tokio::join!(annotation_file(&hub, args, printer), finding);
-    let (annotations_repo, version, annotations) = annotated?;
+    let ((annotations_repo, version, annotations), (shards, mut ahead)) =
+        tokio::try_join!(annotation_file(&hub, args, printer, chosen), finding)?;
     let plans = plan_sources(&annotations.index, shards, printer)?;
     if let Some(cache) = &cache
         && hub.settings().offline
@@ -235,11 +242,13 @@ fn subset_name(included: &[Source]) -> Option<String> {
     })
 }
 
-/// The annotation repository pinned, the version chosen and its annotation file loaded.
+/// The annotation repository pinned, the version chosen and its annotation file loaded (said on
+/// `chosen` once the file is known to exist).
 async fn annotation_file(
     hub: &Hub,
     args: &GenerateArgs,
     printer: &Printer,
+    chosen: tokio::sync::oneshot::Sender<()>,
 ) -> Result<(DatasetRepo, AnnotationVersion, Annotations)> {
     let annotations_repo = hub
         .api()
@@ -262,7 +271,8 @@ async fn annotation_file(
         printer,
     )
     .await?;
-    let annotations = load_annotations(hub, &annotations_repo, &version, listed, printer).await?;
+    let annotations =
+        load_annotations(hub, &annotations_repo, &version, listed, printer, chosen).await?;
     Ok((annotations_repo, version, annotations))
 }
 
@@ -372,13 +382,15 @@ impl Annotations {
 
 /// Downloads the version's annotation file into the cache (or finds it there; offline, the cache
 /// alone answers) and indexes it, with the repository's annotation files `listed` already or
-/// listed here. A version without a file is reported with the versions that exist.
+/// listed here. A version without a file is reported with the versions that exist; one with a
+/// file is said on `found` before the file is fetched.
 async fn load_annotations(
     hub: &Hub,
     repo: &DatasetRepo,
     version: &AnnotationVersion,
     listed: Option<Vec<(AnnotationVersion, ListedFile)>>,
     printer: &Printer,
+    found: tokio::sync::oneshot::Sender<()>,
 ) -> Result<Annotations> {
     let file_name = version.file_name();
     printer.status(format!("Fetching {file_name} from {}", repo.id()));
@@ -399,6 +411,7 @@ async fn load_annotations(
             let available: Vec<AnnotationVersion> = listed.iter().map(|(v, _)| *v).collect();
             bail!(version::unknown_version_message(version, &available));
         };
+        let _ = found.send(());
         hub.cached_download(repo, file).await?
     };
     // Reading, hashing and indexing take a CPU for a while: off the runtime's threads, so the

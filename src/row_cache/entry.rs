@@ -362,9 +362,13 @@ impl ShardEntry {
         if let Some((_, journal)) = &self.journal
             && self.unsynced
         {
-            let journal = journal.try_clone()?;
+            let cloned = journal.try_clone()?;
+            match std::thread::Builder::new().spawn(move || cloned.sync_data()) {
+                Ok(syncing) => self.syncing = Some(syncing),
+                // Without a thread to spare, the sync is made here.
+                Err(_) => journal.sync_data()?,
+            }
             self.unsynced = false;
-            self.syncing = Some(std::thread::spawn(move || journal.sync_data()));
         }
         Ok(())
     }

@@ -115,7 +115,8 @@ mod tests {
     use std::sync::Arc;
 
     use arrow_array::{
-        ArrayRef, BinaryArray, Int64Array, ListArray, StructArray, TimestampNanosecondArray,
+        ArrayRef, BinaryArray, BinaryViewArray, Int64Array, ListArray, StructArray,
+        TimestampNanosecondArray,
     };
     use arrow_buffer::OffsetBuffer;
     use arrow_schema::Field;
@@ -124,10 +125,17 @@ mod tests {
 
     #[test]
     fn structs_keep_field_order_and_lists_their_items() {
-        let roles: ArrayRef = Arc::new(BinaryArray::from_vec(vec![b"user", b"assistant"]));
+        // Text as `schema` has it read: binary views.
+        let roles: ArrayRef = Arc::new(BinaryViewArray::from(vec![
+            b"user".as_slice(),
+            b"assistant".as_slice(),
+        ]));
         let turns: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), None]));
         let turns_struct = StructArray::from(vec![
-            (Arc::new(Field::new("role", DataType::Binary, true)), roles),
+            (
+                Arc::new(Field::new("role", DataType::BinaryView, true)),
+                roles,
+            ),
             (Arc::new(Field::new("turn", DataType::Int64, true)), turns),
         ]);
         let list = ListArray::new(
@@ -172,5 +180,10 @@ mod tests {
         let bytes = BinaryArray::from_vec(vec![b"ok", b"\xff"]);
         assert_eq!(arrow_value(&bytes, 0).ok(), Some(Value::Str("ok".into())));
         assert!(matches!(arrow_value(&bytes, 1), Err(CellError::NotUtf8)));
+        // Views of long values (more than 12 bytes live outside the view).
+        let long = "a message longer than twelve bytes";
+        let views = BinaryViewArray::from(vec![long.as_bytes(), b"\xffa long invalid one"]);
+        assert_eq!(arrow_value(&views, 0).ok(), Some(Value::Str(long.into())));
+        assert!(matches!(arrow_value(&views, 1), Err(CellError::NotUtf8)));
     }
 }
