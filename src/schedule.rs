@@ -1,7 +1,7 @@
 //! The scan scheduler: every shard gets a feed for the in-order hand-over; scans start in shard
 //! order, `jobs` at a time, so the shard the hand-over waits for is always among those running,
-//! and each reads its footer only when it starts (the first `jobs` as soon as the shards are
-//! known, before the annotation file is in). Row groups decode one per core at most, whatever
+//! and each reads its footer only when it starts (the first `jobs` as soon as the shards and the
+//! version's annotation file are known, before that file is in). Row groups decode one per core at most, whatever
 //! `jobs` is.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -50,9 +50,10 @@ pub struct ScanSettings<'a> {
 /// A shard opened from the Hub (footer read, body requested) and what it brought.
 type Opened = Result<(Shard, ShardReader), ScanError>;
 
-/// The shards whose scans start first, opened as soon as the shards are known: their footers
-/// and first bytes are on the way while the annotation file downloads and is parsed, which the
-/// scans need before they decode, not before they fetch. What no scan takes is cancelled.
+/// The shards whose scans start first, opened as soon as the shards are known and the version's
+/// annotation file is found: their footers and first bytes are on the way while that file
+/// downloads and is parsed, which the scans need before they decode, not before they fetch.
+/// What no scan takes is cancelled.
 #[derive(Default)]
 pub struct OpenedAhead {
     opening: HashMap<(Source, String), JoinHandle<Opened>>,
