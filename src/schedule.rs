@@ -56,7 +56,7 @@ type Opened = Result<(Shard, ShardReader), ScanError>;
 /// What no scan takes is cancelled.
 #[derive(Default)]
 pub struct OpenedAhead {
-    opening: HashMap<(Source, String), JoinHandle<Opened>>,
+    opening: HashMap<(Source, String), OpenedShard>,
 }
 
 impl OpenedAhead {
@@ -89,27 +89,18 @@ impl OpenedAhead {
             }
             let (api, opened) = (Arc::clone(api), file.clone());
             let task = tokio::spawn(async move { Shard::open(&api, source, opened).await });
-            opening.insert((source, file.path().to_owned()), task);
+            opening.insert((source, file.path().to_owned()), OpenedShard(task));
         }
         OpenedAhead { opening }
     }
 
     fn take(&mut self, source: Source, file: &ShardFile) -> Option<OpenedShard> {
-        let task = self.opening.remove(&(source, file.path().to_owned()))?;
-        Some(OpenedShard(task))
+        self.opening.remove(&(source, file.path().to_owned()))
     }
 }
 
-impl Drop for OpenedAhead {
-    fn drop(&mut self) {
-        for task in self.opening.values() {
-            task.abort();
-        }
-    }
-}
-
-/// A shard opening ahead of its scan; dropped unused (the scan read from the cache instead),
-/// it is cancelled with the body it requested.
+/// A shard opening ahead of its scan; dropped unused (no scan took it, or the scan read from
+/// the cache instead), it is cancelled with the body it requested.
 struct OpenedShard(JoinHandle<Opened>);
 
 impl OpenedShard {
