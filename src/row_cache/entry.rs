@@ -8,7 +8,7 @@
 //! A run that is killed leaves whole records behind (a journal's last one may be cut short, and
 //! is left out), so what it had decoded stays usable.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -114,12 +114,12 @@ pub struct ShardEntry {
     /// Held while the entry may be written; a look by `healthchat cache` takes none.
     _lock: Option<File>,
     /// The shard's Parquet footer (its `FileMetaData` bytes).
-    pub footer: Option<Vec<u8>>,
+    pub(super) footer: Option<Vec<u8>>,
     /// The footer read's bytes and their file offset, while a read to the end is not done.
-    pub tail: Option<(u64, Vec<u8>)>,
-    pub groups: BTreeMap<u32, GroupIndex>,
-    pub rows: BTreeMap<(u32, u32), CachedRow>,
-    pub verified: bool,
+    pub(super) tail: Option<(u64, Vec<u8>)>,
+    pub(super) groups: BTreeMap<u32, GroupIndex>,
+    pub(super) rows: BTreeMap<(u32, u32), CachedRow>,
+    pub(super) verified: bool,
     /// The journal this run appends to, and whether it holds records not yet synced.
     journal: Option<(PathBuf, File)>,
     unsynced: bool,
@@ -178,20 +178,6 @@ impl ShardEntry {
         self.rows.clear();
         self.verified = false;
         self.remove_files(|_| true)
-    }
-
-    /// The indexed row groups that hold a row whose ID key is one of `keys` but whose row is not
-    /// kept: what a run wanting those IDs must fetch.
-    pub fn groups_lacking_rows(&self, keys: &HashSet<IdKey>) -> Vec<usize> {
-        self.groups
-            .values()
-            .filter(|group| {
-                group.ids.iter().enumerate().any(|(position, key)| {
-                    keys.contains(key) && !self.rows.contains_key(&(group.group, position as u32))
-                })
-            })
-            .map(|group| group.group as usize)
-            .collect()
     }
 
     /// The entry at `dir` as it is, without waiting for a lock or changing anything; `None`
@@ -260,7 +246,7 @@ impl ShardEntry {
         Ok(())
     }
 
-    fn merge(&mut self, segment: Segment) -> Result<(), &'static str> {
+    pub(super) fn merge(&mut self, segment: Segment) -> Result<(), &'static str> {
         for group in segment.groups {
             self.groups.insert(group.group, group);
         }
@@ -270,18 +256,6 @@ impl ShardEntry {
         }
         self.verified |= segment.verified;
         Ok(())
-    }
-
-    /// The groups indexed from the first one on, without a gap: where a read stopped part-way
-    /// takes up again, with the SHA-256 state there.
-    pub fn resume_point(&self) -> (usize, HashState) {
-        let mut state = HashState::new();
-        let mut next = 0;
-        while let Some(group) = self.groups.get(&(next as u32)) {
-            state = group.after.clone();
-            next += 1;
-        }
-        (next, state)
     }
 
     /// Keeps the shard's footer, and the footer read's bytes from `tail_start` until the read to

@@ -8,6 +8,7 @@ mod entry;
 mod envelope;
 mod key;
 mod listing;
+mod plan;
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ use thiserror::Error;
 pub use entry::{CachedRow, Dropped, GroupIndex, Segment, ShardEntry, StoredRow};
 pub use key::IdKey;
 pub use listing::{CachedShard, Listing};
+pub use plan::{GroupRun, KeptFooter, ReadPlan};
 
 /// Why the cache could not be used.
 #[derive(Debug, Error)]

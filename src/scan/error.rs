@@ -28,6 +28,13 @@ pub enum ShardProblem {
         row_group: usize,
         source: ParquetError,
     },
+    #[error("could not be decoded at row group {row_group}: the decoder failed ({panic})")]
+    DecodePanicked { row_group: usize, panic: String },
+    #[error(
+        "could not be scanned: a task of healthchat's failed (a bug; please report it with the \
+         command you ran)"
+    )]
+    ScanPanicked,
     #[error("has no `{column}` column (its columns: {found})")]
     MissingIdColumn { column: &'static str, found: String },
     #[error("holds text that is not valid UTF-8 in column `{column}`")]

@@ -1,12 +1,14 @@
 //! Opening a shard: its footer is read from the tail of the file (one request that also brings
 //! the last row groups), checked, and turned into the row groups' byte ranges.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use parquet::file::FOOTER_SIZE;
 use parquet::file::metadata::{
-    FooterTail, ParquetMetaDataOptions, ParquetMetaDataReader, ParquetStatisticsPolicy,
+    ColumnChunkMetaData, FooterTail, ParquetMetaDataOptions, ParquetMetaDataReader,
+    ParquetStatisticsPolicy,
 };
 
 use super::error::{ScanError, ShardProblem};
@@ -19,6 +21,10 @@ use crate::source::Source;
 /// How many bytes from the end of a shard the first footer read asks for; a larger footer takes
 /// a second read.
 const FOOTER_GUESS: u64 = 1 << 20;
+
+/// The longest footer fetched (FORMAT.md §1): the real shards' are a few hundred kilobytes to
+/// a few megabytes; a length field beyond this is damage, not a footer to download.
+const MAX_FOOTER: u64 = 64 << 20;
 
 impl Shard {
     /// Reads and checks the footer of `file`. The stream of the bytes before the footer read's
@@ -44,20 +50,26 @@ impl Shard {
         let (tail, started) = tokio::join!(file.fetch(api, tail_start, size), body.open_early());
         let tail = tail?;
         started?;
-        let footer: [u8; FOOTER_SIZE] = tail[tail.len() - FOOTER_SIZE..]
-            .try_into()
-            .expect("FOOTER_SIZE bytes");
-        let footer = FooterTail::try_new(&footer).map_err(|e| not_parquet(e.to_string()))?;
+        let footer: &[u8; FOOTER_SIZE] = tail
+            .len()
+            .checked_sub(FOOTER_SIZE)
+            .and_then(|start| tail[start..].try_into().ok())
+            .ok_or_else(|| not_parquet("its last bytes did not arrive".to_owned()))?;
+        let footer = FooterTail::try_new(footer).map_err(|e| not_parquet(e.to_string()))?;
         if footer.is_encrypted_footer() {
             return Err(not_parquet("its footer is encrypted".to_owned()));
         }
         let metadata_len = footer.metadata_length() as u64;
         let metadata_end = size - FOOTER_SIZE as u64;
-        let metadata_start = metadata_end.checked_sub(metadata_len).ok_or_else(|| {
-            not_parquet(format!(
-                "its footer claims {metadata_len} bytes of metadata"
-            ))
-        })?;
+        let metadata_start = metadata_end
+            .checked_sub(metadata_len)
+            .filter(|_| metadata_len <= MAX_FOOTER)
+            .ok_or_else(|| {
+                not_parquet(format!(
+                    "its footer claims {metadata_len} bytes of metadata, more than the file \
+                     ({size} bytes) or a shard's footer (at most {MAX_FOOTER} bytes) can hold"
+                ))
+            })?;
         let metadata_bytes = if metadata_start >= tail_start {
             tail.slice((metadata_start - tail_start) as usize..(metadata_end - tail_start) as usize)
         } else {
@@ -81,9 +93,17 @@ impl Shard {
             shard: file.path().to_owned(),
             problem: ShardProblem::NotParquet(problem),
         };
-        let metadata_start = (file.size() - FOOTER_SIZE as u64)
-            .checked_sub(metadata_bytes.len() as u64)
+        let metadata_start = file
+            .size()
+            .checked_sub(FOOTER_SIZE as u64)
+            .and_then(|end| end.checked_sub(metadata_bytes.len() as u64))
             .ok_or_else(|| not_parquet("its footer is longer than the file".to_owned()))?;
+        if tail_start.checked_add(tail.len() as u64) != Some(file.size()) {
+            return Err(not_parquet(format!(
+                "the {} bytes kept from byte {tail_start} do not end where the file does",
+                tail.len()
+            )));
+        }
         // Statistics are never used (every row group holds a wanted row), and with long text
         // columns they are most of the decoded footer.
         let options = ParquetMetaDataOptions::new()
@@ -119,17 +139,26 @@ impl Shard {
 
         let mut row_groups = Vec::new();
         let mut previous_end = 0;
-        for row_group in metadata.metadata().row_groups() {
-            let ranges = row_group.columns().iter().map(|column| {
-                let (start, length) = column.byte_range();
-                start..start + length
-            });
-            let range = ranges
-                .reduce(|a, b| a.start.min(b.start)..a.end.max(b.end))
-                .unwrap_or(previous_end..previous_end);
-            if range.start < previous_end || range.end > metadata_start {
+        for (index, row_group) in metadata.metadata().row_groups().iter().enumerate() {
+            let mut range: Option<Range<u64>> = None;
+            for column in row_group.columns() {
+                let chunk = column_chunk_range(column, metadata_start).map_err(|why| {
+                    not_parquet(format!(
+                        "its footer says column chunk `{}` of row group {index} {why}",
+                        column.column_path()
+                    ))
+                })?;
+                range = Some(match range {
+                    Some(range) => range.start.min(chunk.start)..range.end.max(chunk.end),
+                    None => chunk,
+                });
+            }
+            let range = range.unwrap_or(previous_end..previous_end);
+            if range.start < previous_end {
                 return Err(not_parquet(format!(
-                    "row group byte ranges are out of order or overlap the footer ({range:?})"
+                    "its footer says row group {index} starts at byte {}, before the end of the \
+                     one before it ({previous_end})",
+                    range.start
                 )));
             }
             previous_end = range.end;
@@ -147,4 +176,44 @@ impl Shard {
             tail_start,
         })
     }
+}
+
+/// The bytes of a column chunk as its footer gives them (from its dictionary page, else its
+/// first data page), checked: a footer is input, and parquet's own `byte_range` panics on the
+/// negative numbers a damaged one holds (FORMAT.md §1). Every page offset must lie within the
+/// chunk and the chunk before the footer (`metadata_start`), so that nothing reads past it.
+fn column_chunk_range(
+    column: &ColumnChunkMetaData,
+    metadata_start: u64,
+) -> Result<Range<u64>, String> {
+    let offset = |name: &str, value: i64| {
+        u64::try_from(value).map_err(|_| format!("its {name} is {value}, a negative offset"))
+    };
+    let data_page = offset("data page offset", column.data_page_offset())?;
+    let dictionary_page = column
+        .dictionary_page_offset()
+        .map(|value| offset("dictionary page offset", value))
+        .transpose()?;
+    let start = dictionary_page.unwrap_or(data_page);
+    let length = u64::try_from(column.compressed_size()).map_err(|_| {
+        format!(
+            "it holds {} bytes, a negative size",
+            column.compressed_size()
+        )
+    })?;
+    let end = start
+        .checked_add(length)
+        .filter(|&end| end <= metadata_start)
+        .ok_or_else(|| {
+            format!(
+                "it holds {length} bytes from byte {start}, past where its data can end \
+                 ({metadata_start})"
+            )
+        })?;
+    if !(start..end).contains(&data_page) && length > 0 {
+        return Err(format!(
+            "its first data page is at byte {data_page}, outside its bytes {start}..{end}"
+        ));
+    }
+    Ok(start..end)
 }

@@ -20,6 +20,17 @@ use super::shard::{RowGroupBytes, Shard, SourceRow};
 use crate::row_cache::IdKey;
 use crate::value::{Object, Value};
 
+/// The most rows decoded in one batch. A row group's rows come in one batch (the real
+/// shards' hold ~1,000), but its row count is the footer's word, and the reader reserves
+/// room for a batch before it reads one.
+const MAX_BATCH_ROWS: usize = 1 << 16;
+
+fn batch_size(rows_in_group: i64) -> usize {
+    usize::try_from(rows_in_group)
+        .unwrap_or(1)
+        .clamp(1, MAX_BATCH_ROWS)
+}
+
 /// What the ID column of a row group says, as the row filter reads it.
 #[derive(Default)]
 struct IdColumn {
@@ -82,7 +93,7 @@ impl Shard {
             ParquetRecordBatchReaderBuilder::new_with_metadata(window, self.metadata.clone())
                 .with_row_groups(vec![index])
                 .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
-                .with_batch_size(usize::try_from(rows_in_group).unwrap_or(1).max(1))
+                .with_batch_size(batch_size(rows_in_group))
                 .build()
                 .map_err(decode_error)?;
 

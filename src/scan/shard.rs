@@ -61,6 +61,21 @@ pub(super) struct RowGroupBytes {
     pub file_len: u64,
 }
 
+/// A scan of a shard's bytes: where they come from, which row groups they hold and how they
+/// are checked, and what is done with the wanted rows.
+pub struct ScanRequest<P> {
+    pub body: ShardReader,
+    pub kind: ReadKind,
+    /// Each row group comes with every row's ID key (for the cache's ID index).
+    pub index_ids: bool,
+    /// The IDs wanted.
+    pub targets: Arc<HashSet<String>>,
+    /// What a wanted row becomes, on the decoding threads.
+    pub prepare: Arc<P>,
+    /// Shared by every scan of a run: one row group decodes per permit.
+    pub decoders: Arc<Semaphore>,
+}
+
 /// A source row whose ID is wanted.
 #[derive(Debug)]
 pub struct SourceRow {
@@ -92,9 +107,9 @@ impl Shard {
         (self.tail_start, &self.tail)
     }
 
-    /// How many row groups the shard has.
-    pub fn row_group_count(&self) -> usize {
-        self.row_groups.len()
+    /// The byte ranges of the row groups, in file order.
+    pub fn row_groups(&self) -> &[Range<u64>] {
+        &self.row_groups
     }
 
     /// The byte ranges of row groups `groups`, from the first one's start to the last one's end.
@@ -127,27 +142,20 @@ impl Shard {
         }
     }
 
-    /// Reads the row groups `kind` names from `body`, and the footer read's bytes when the body
-    /// ends where they begin (`on_bytes` counts the body's bytes, not those: they were fetched
-    /// with the footer, or kept by the cache), and calls `emit` with each row group's records, in file order:
-    /// every row whose ID is in `targets`, after `prepare` has turned it (with its row group and
-    /// row number) into what the caller keeps. `prepare` runs on the decoding threads, each row
-    /// group holding one of `decoders`' permits, which all the scans of a run share. Duplicates
-    /// within the shard are all emitted: the caller decides. With `index_ids`, each row group
-    /// comes with every row's ID key.
+    /// Reads the row groups `request.kind` names from its body, and the footer read's bytes
+    /// when the body ends where they begin (`on_bytes` counts the body's bytes, not those: they
+    /// were fetched with the footer, or kept by the cache), and calls `emit` with each row
+    /// group's records, in file order: every row whose ID is wanted, after `prepare` has turned
+    /// it (with its row group and row number) into what the caller keeps. `prepare` runs on the
+    /// decoding threads, each row group holding one of the `decoders` permits, which all the
+    /// scans of a run share. Duplicates within the shard are all emitted: the caller decides.
     ///
     /// Every byte passes through the check `kind` says as it arrives (FORMAT.md §1): a row group
-    /// that cannot be decoded stops decoding but not reading, so that the caller can tell bytes
-    /// damaged on the way from a corrupt shard.
-    #[allow(clippy::too_many_arguments)]
+    /// that cannot be decoded (a decoding thread that panics too) stops decoding but not
+    /// reading, so that the caller can tell bytes damaged on the way from a corrupt shard.
     pub async fn scan<T, P, E>(
         self: Arc<Self>,
-        mut body: ShardReader,
-        kind: ReadKind,
-        index_ids: bool,
-        decoders: &Arc<Semaphore>,
-        targets: Arc<HashSet<String>>,
-        prepare: Arc<P>,
+        request: ScanRequest<P>,
         mut emit: E,
         mut on_bytes: impl FnMut(u64),
     ) -> Result<Scanned, ScanError>
@@ -156,6 +164,14 @@ impl Shard {
         P: Fn(usize, u32, SourceRow) -> T + Send + Sync + 'static,
         E: FnMut(DecodedGroup<T>),
     {
+        let ScanRequest {
+            mut body,
+            kind,
+            index_ids,
+            targets,
+            prepare,
+            decoders,
+        } = request;
         let (groups, mut chain, checks) = match kind {
             ReadKind::ToTheEnd { first, state } => {
                 let groups = first..self.row_groups.len();
@@ -203,32 +219,36 @@ impl Shard {
                 let prepare = Arc::clone(&prepare);
                 // Waiting here also stops this stream's download: row groups wait as TCP
                 // backpressure, not in memory, however many shards stream at once.
-                let permit = Arc::clone(decoders)
-                    .acquire_owned()
-                    .await
-                    .expect("the decoder semaphore is never closed");
+                let Ok(permit) = Arc::clone(&decoders).acquire_owned().await else {
+                    failure = Some(self.problem(ShardProblem::DecodePanicked {
+                        row_group: group.index,
+                        panic: "the decoding threads were closed".to_owned(),
+                    }));
+                    continue;
+                };
                 let index = group.index;
-                decoding.push_back(tokio::task::spawn_blocking(move || {
-                    let _permit = permit;
-                    let decoded = shard.decode_row_group(index, window, &targets, index_ids)?;
-                    Ok::<_, ScanError>(DecodedGroup {
-                        group: index,
-                        keys: decoded.keys,
-                        states,
-                        records: decoded
-                            .rows
-                            .into_iter()
-                            .map(|(position, row)| prepare(index, position, row))
-                            .collect(),
-                    })
-                }));
+                decoding.push_back((
+                    index,
+                    tokio::task::spawn_blocking(move || {
+                        let _permit = permit;
+                        let decoded = shard.decode_row_group(index, window, &targets, index_ids)?;
+                        Ok::<_, ScanError>(DecodedGroup {
+                            group: index,
+                            keys: decoded.keys,
+                            states,
+                            records: decoded
+                                .rows
+                                .into_iter()
+                                .map(|(position, row)| prepare(index, position, row))
+                                .collect(),
+                        })
+                    }),
+                ));
                 while decoding.len() >= DECODE_WINDOW {
-                    let decoded = decoding
-                        .pop_front()
-                        .expect("non-empty")
-                        .await
-                        .expect("decoding does not panic");
-                    match decoded {
+                    let Some((index, task)) = decoding.pop_front() else {
+                        break;
+                    };
+                    match self.decoded(index, task.await) {
                         Ok(group) => emit(group),
                         Err(error) => failure = failure.or(Some(error)),
                     }
@@ -262,8 +282,8 @@ impl Shard {
                 None => break,
             }
         }
-        while let Some(task) = decoding.pop_front() {
-            match task.await.expect("decoding does not panic") {
+        while let Some((index, task)) = decoding.pop_front() {
+            match self.decoded(index, task.await) {
                 Ok(group) => emit(group),
                 Err(error) => failure = failure.or(Some(error)),
             }
@@ -277,6 +297,22 @@ impl Shard {
             sha256: chain.map(|chain| chain.state.finish()),
             failure,
         })
+    }
+
+    /// A row group's decoding, ended: a thread that panicked decoding it (on bytes no check
+    /// had yet passed, say) is a decoding failure of the shard like any other, never a panic of
+    /// the run.
+    fn decoded<T>(
+        &self,
+        row_group: usize,
+        joined: Result<Result<DecodedGroup<T>, ScanError>, tokio::task::JoinError>,
+    ) -> Result<DecodedGroup<T>, ScanError> {
+        joined.map_err(|error| {
+            self.problem(ShardProblem::DecodePanicked {
+                row_group,
+                panic: panic_message(error),
+            })
+        })?
     }
 }
 
@@ -340,4 +376,17 @@ impl ChainMarks {
         };
         (at(range.start), at(range.end))
     }
+}
+
+/// What a panicked task said, for the message of the failure it becomes.
+fn panic_message(error: tokio::task::JoinError) -> String {
+    if !error.is_panic() {
+        return "its task was cancelled".to_owned();
+    }
+    let panic = error.into_panic();
+    panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }
