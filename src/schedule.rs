@@ -20,14 +20,14 @@ use crate::dataset::SourceSchemas;
 use crate::digest::HashState;
 use crate::hub::HubApi;
 use crate::in_order::{ShardEvent, ShardFeed};
-use crate::prepare::{PreparedRecord, prepare};
 use crate::printer::SourceBar;
+use crate::record::{PreparedRecord, prepare};
 use crate::row_cache::{
     CacheError, CachedRow, Dropped, GroupIndex, IdKey, RowCache, Segment, ShardEntry, StoredRow,
 };
 use crate::runtime;
 use crate::scan::{DecodedGroup, ReadKind, ScanError, Shard, ShardProblem, SourceRow};
-use crate::shard_file::{ShardFile, ShardReader, Verification, Verifications};
+use crate::shards::{ShardFile, ShardReader, Verification, Verifications};
 use crate::shards::{SourcePlan, SourceShards};
 use crate::source::Source;
 
