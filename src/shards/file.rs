@@ -204,8 +204,12 @@ impl ShardFile {
 
     /// Bytes `start..end`, whole (footers and other small reads).
     pub async fn fetch(&self, api: &Arc<HubApi>, start: u64, end: u64) -> Result<Bytes, ReadError> {
+        /// The most reserved up front: `start..end` comes from a server's listing or a footer,
+        /// which may be wrong or hostile; past it the buffer grows with the bytes that arrive.
+        const RESERVED: u64 = 1 << 20;
         let mut reader = self.read(api, start, end);
-        let mut bytes = Vec::with_capacity(usize::try_from(end - start).unwrap_or(0));
+        let reserved = end.checked_sub(start).unwrap_or(0).min(RESERVED);
+        let mut bytes = Vec::with_capacity(reserved as usize);
         while let Some(chunk) = reader.next_chunk(None).await? {
             bytes.extend_from_slice(&chunk);
         }

@@ -127,7 +127,8 @@ impl DiskReader {
             Ok((file, chunk))
         })
         .await
-        .expect("reading a file does not panic");
+        // A read that panicked is a failed read (of a file that may be at fault), not a crash.
+        .unwrap_or_else(|panicked| Err(std::io::Error::other(panicked)));
         let (file, chunk) = read.map_err(|source| ReadError::Disk {
             path: self.path.clone(),
             source,
