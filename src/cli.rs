@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::annotations::version::AnnotationVersion;
 use crate::source::Source;
-use crate::version::AnnotationVersion;
 
 #[derive(Debug, Parser)]
 #[command(

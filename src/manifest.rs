@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::digest::hash_file;
-use crate::shard_file::Verifications;
 use crate::shards::SourcePlan;
+use crate::shards::Verifications;
 
 pub const FILE_NAME: &str = "manifest.json";
 

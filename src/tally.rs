@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::annotations::AnnotationIndex;
 use crate::manifest::SourceCounts;
-use crate::prepare::PreparedRecord;
+use crate::record::PreparedRecord;
 use crate::source::Source;
 
 #[derive(Default)]

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::review::Row;
+use crate::record::review::Row;
 
 /// Encodes rows as Python's `csv.writer` does by default: `,`, `"` quoting only where a field
 /// holds `,` `"` `\r` or `\n`, inner quotes doubled, `\r\n` after each row.

@@ -9,7 +9,7 @@ use super::error::ArtifactError;
 use super::names::ArtifactNames;
 use crate::digest::HashingWriter;
 use crate::manifest::{self, Artifact, Manifest};
-use crate::review::{FULL_REVIEW_HEADER, Row, SYCOPHANCY_REVIEW_HEADER};
+use crate::record::review::{FULL_REVIEW_HEADER, Row, SYCOPHANCY_REVIEW_HEADER};
 
 /// Held locked by the run that writes a temporary directory: a later run that can lock it knows
 /// its writer is gone (killed before it could clean up) and removes the directory.

@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::annotations::AnnotationIndex;
+use crate::annotations::version::{self, ANNOTATIONS_REPO, AnnotationVersion};
 use crate::artifacts::{ArtifactNames, ArtifactWriter};
 use crate::cli::GenerateArgs;
 use crate::dataset::{CARD_FILE_NAME, Card, DatasetWriter, SourceSchemas, render_card};
@@ -25,7 +26,6 @@ use crate::signal::interruption;
 use crate::source::Source;
 use crate::summary::Summary;
 use crate::tally::Tally;
-use crate::version::{self, ANNOTATIONS_REPO, AnnotationVersion};
 
 pub async fn run(args: GenerateArgs) -> Result<()> {
     let printer = Printer::new(args.quiet);

@@ -1,9 +1,9 @@
 //! `healthchat versions`: the annotation versions on the Hub (offline: in the cache).
 
+use crate::annotations::version::{self, ANNOTATIONS_REPO};
 use crate::cli::VersionsArgs;
 use crate::hub::{DatasetRepo, Hub, HubSettings};
 use crate::printer::Printer;
-use crate::version::{self, ANNOTATIONS_REPO};
 
 pub async fn run(args: VersionsArgs) -> anyhow::Result<()> {
     let printer = Printer::new(false);

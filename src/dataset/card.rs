@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use crate::annotations::version::AnnotationVersion;
 use crate::manifest::{Repository, SourceCounts};
 use crate::source::Source;
-use crate::version::AnnotationVersion;
 
 pub const FILE_NAME: &str = "README.md";
 

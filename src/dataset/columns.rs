@@ -17,7 +17,7 @@ use arrow_array::{
 use arrow_buffer::{NullBuffer, OffsetBuffer};
 use arrow_schema::{DataType, FieldRef, Fields, SchemaRef, TimeUnit};
 
-use crate::pyjson;
+use crate::record::pyjson;
 use crate::value::{Object, Value};
 
 /// The records as one batch of `schema`; a column a value does not fit is named.

@@ -13,7 +13,7 @@ use futures_util::stream::{self, BoxStream};
 use thiserror::Error;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::prepare::PreparedRecord;
+use crate::record::PreparedRecord;
 use crate::scan::ScanError;
 use crate::source::Source;
 use waiting::Waiting;

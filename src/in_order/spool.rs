@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, Write};
 use std::path::Path;
 
-use crate::prepare::PreparedRecord;
+use crate::record::PreparedRecord;
 
 /// Records waiting on disk, in an unnamed file that disappears with the process.
 pub(super) struct Spool {

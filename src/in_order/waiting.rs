@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::path::Path;
 
 use super::spool::Spool;
-use crate::prepare::PreparedRecord;
+use crate::record::PreparedRecord;
 
 #[derive(Default)]
 pub(super) struct Waiting {

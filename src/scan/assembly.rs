@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use bytes::Bytes;
 
-use crate::spare_buffers;
+use crate::shards::spare_buffers;
 
 /// The bytes of one row group and where they start in the file.
 #[derive(Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@ use arrow_schema::DataType;
 use parquet::errors::ParquetError;
 use thiserror::Error;
 
-use crate::shard_file::ReadError;
+use crate::shards::ReadError;
 
 #[derive(Debug, Error)]
 pub enum ScanError {

@@ -15,7 +15,7 @@ use super::error::{ScanError, ShardProblem};
 use super::schema::text_as_bytes;
 use super::shard::Shard;
 use crate::hub::HubApi;
-use crate::shard_file::{ShardFile, ShardReader};
+use crate::shards::{ShardFile, ShardReader};
 use crate::source::Source;
 
 /// How many bytes from the end of a shard the first footer read asks for; a larger footer takes

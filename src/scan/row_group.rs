@@ -123,7 +123,7 @@ impl Shard {
                 rows.push(SourceRow { id, row: object });
             }
         }
-        crate::spare_buffers::give_back(bytes);
+        crate::shards::spare_buffers::give_back(bytes);
         let id_column =
             std::mem::take(&mut *id_column.lock().unwrap_or_else(PoisonError::into_inner));
         if id_column.wanted.len() != rows.len() {

@@ -14,7 +14,7 @@ use super::assembly::RowGroupAssembler;
 use super::error::{ScanError, ShardProblem};
 use crate::digest::HashState;
 use crate::row_cache::IdKey;
-use crate::shard_file::{ShardFile, ShardReader};
+use crate::shards::{ShardFile, ShardReader};
 use crate::source::Source;
 use crate::value::Object;
 

@@ -11,8 +11,8 @@ use tokio::task::JoinHandle;
 use crate::hub::HubApi;
 use crate::row_cache::RowCache;
 use crate::scan::{ScanError, Shard, ShardProblem};
-use crate::shard_file::{ShardFile, ShardReader};
 use crate::shards::SourceShards;
+use crate::shards::{ShardFile, ShardReader};
 use crate::source::Source;
 
 /// A shard opened from the Hub (footer read, body requested) and what it brought.

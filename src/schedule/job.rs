@@ -18,11 +18,11 @@ use crate::dataset::SourceSchemas;
 use crate::digest::Sha256;
 use crate::hub::HubApi;
 use crate::in_order::ShardEvent;
-use crate::prepare::PreparedRecord;
 use crate::printer::SourceBar;
+use crate::record::PreparedRecord;
 use crate::row_cache::{IdKey, RowCache, ShardEntry};
 use crate::scan::{ScanError, ShardProblem};
-use crate::shard_file::{Published, ShardFile, Verification, Verifications};
+use crate::shards::{Published, ShardFile, Verification, Verifications};
 use crate::source::Source;
 
 /// What every scan of a run shares.

@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::prepare::PreparedRecord;
 use crate::printer::SourceBar;
+use crate::record::PreparedRecord;
 use crate::row_cache::{Dropped, GroupIndex, RowCache, Segment, ShardEntry, StoredRow};
 use crate::scan::DecodedGroup;
-use crate::shard_file::ShardFile;
+use crate::shards::ShardFile;
 
 /// A read to the end appends each row group's index and rows to the entry's journal as it is
 /// decoded, so that a run stopped part-way loses at most the row groups in flight; the journal

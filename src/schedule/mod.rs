@@ -34,8 +34,8 @@ use crate::printer::SourceBar;
 use crate::row_cache::{CacheError, IdKey, RowCache};
 use crate::runtime;
 use crate::scan::{ScanError, ShardProblem};
-use crate::shard_file::Verifications;
 use crate::shards::SourcePlan;
+use crate::shards::Verifications;
 
 pub use ahead::OpenedAhead;
 use job::{ScanContext, ShardScan};

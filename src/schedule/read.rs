@@ -9,10 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::ahead::OpenedShard;
 use super::job::ShardScan;
 use super::ledger::{FoundGroups, FoundRow, Ledger};
-use crate::prepare::{PreparedRecord, prepare};
+use crate::record::{PreparedRecord, prepare};
 use crate::row_cache::{GroupRun, ReadPlan, ShardEntry, StoredRow};
 use crate::scan::{ReadKind, ScanError, ScanRequest, Shard, ShardProblem, SourceRow};
-use crate::shard_file::{ShardFile, ShardReader};
+use crate::shards::{ShardFile, ShardReader};
 
 /// What one read of a shard brought: the SHA-256 of the whole file when it read to the end,
 /// what went wrong decoding, and the shard's records in file order.

@@ -2,35 +2,14 @@
 //! ranges with retries) or a local copy (`--source-dir`, read from disk, no HTTP involved).
 
 use std::collections::HashMap;
-use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use thiserror::Error;
 
+use super::reader::{DiskReader, ReadError, ShardReader};
 use crate::digest::is_sha256;
-use crate::hub::{DatasetRepo, HubApi, HubError, RangeReader, RemoteFile};
-use crate::spare_buffers;
-
-/// Why a shard's bytes could not be read.
-#[derive(Debug, Error)]
-pub enum ReadError {
-    #[error(transparent)]
-    Hub(#[from] HubError),
-    #[error(
-        "{path} of {repo} is needed, but HF_HUB_OFFLINE is set and the cache of rows does not \
-         hold all of what this run wants from it.\nNext: run once online (unset HF_HUB_OFFLINE), \
-         or pass --source-dir with a local copy."
-    )]
-    Offline { repo: String, path: String },
-    #[error("could not read {}: {source}", path.display())]
-    Disk {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
+use crate::hub::{DatasetRepo, HubApi, RangeReader, RemoteFile};
 
 /// Where the SHA-256 a shard is checked against comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,12 +193,7 @@ impl ShardFile {
             Origin::Hub(file) => {
                 ShardReader::Hub(Box::new(RangeReader::new(api, file, start, end)))
             }
-            Origin::Disk(path) => ShardReader::Disk(DiskReader {
-                path: path.clone(),
-                file: None,
-                offset: start,
-                end,
-            }),
+            Origin::Disk(path) => ShardReader::Disk(DiskReader::new(path.clone(), start, end)),
             Origin::Offline => ShardReader::Offline {
                 repo: self.repo.id().to_owned(),
                 path: self.path.clone(),
@@ -230,111 +204,16 @@ impl ShardFile {
 
     /// Bytes `start..end`, whole (footers and other small reads).
     pub async fn fetch(&self, api: &Arc<HubApi>, start: u64, end: u64) -> Result<Bytes, ReadError> {
+        /// The most reserved up front: `start..end` comes from a server's listing or a footer,
+        /// which may be wrong or hostile; past it the buffer grows with the bytes that arrive.
+        const RESERVED: u64 = 1 << 20;
         let mut reader = self.read(api, start, end);
-        let mut bytes = Vec::with_capacity(usize::try_from(end - start).unwrap_or(0));
+        let reserved = end.checked_sub(start).unwrap_or(0).min(RESERVED);
+        let mut bytes = Vec::with_capacity(reserved as usize);
         while let Some(chunk) = reader.next_chunk(None).await? {
             bytes.extend_from_slice(&chunk);
         }
         Ok(Bytes::from(bytes))
-    }
-}
-
-/// Reads a byte range of a shard, from the Hub or from disk.
-pub enum ShardReader {
-    Hub(Box<RangeReader>),
-    Disk(DiskReader),
-    Offline {
-        repo: String,
-        path: String,
-        offset: u64,
-    },
-}
-
-impl ShardReader {
-    /// Sends a Hub request now, so that its round trip overlaps other work.
-    pub async fn open_early(&mut self) -> Result<(), ReadError> {
-        match self {
-            ShardReader::Hub(reader) => Ok(reader.open_early().await?),
-            ShardReader::Disk(_) | ShardReader::Offline { .. } => Ok(()),
-        }
-    }
-
-    /// The file offset of the next byte.
-    pub fn position(&self) -> u64 {
-        match self {
-            ShardReader::Hub(reader) => reader.position(),
-            ShardReader::Disk(reader) => reader.offset,
-            ShardReader::Offline { offset, .. } => *offset,
-        }
-    }
-
-    /// The next bytes, or `None` at the end of the range. A local copy's chunk ends at
-    /// `boundary` when it is ahead (a row group's end, so that the bytes are read once, into
-    /// the buffer the row group is decoded from); the Hub's chunks are as they arrive.
-    pub async fn next_chunk(&mut self, boundary: Option<u64>) -> Result<Option<Bytes>, ReadError> {
-        match self {
-            ShardReader::Hub(reader) => Ok(reader.next_chunk().await?),
-            ShardReader::Disk(reader) => reader.next_chunk(boundary).await,
-            ShardReader::Offline { repo, path, .. } => Err(ReadError::Offline {
-                repo: repo.clone(),
-                path: path.clone(),
-            }),
-        }
-    }
-}
-
-/// A byte range of a file on disk, read in chunks that end at the boundaries asked for.
-pub struct DiskReader {
-    path: PathBuf,
-    file: Option<std::fs::File>,
-    offset: u64,
-    end: u64,
-}
-
-impl DiskReader {
-    async fn next_chunk(&mut self, boundary: Option<u64>) -> Result<Option<Bytes>, ReadError> {
-        /// The longest chunk: the bytes past the last row group, or a row group longer than
-        /// this, come in pieces (which the assembler copies).
-        const MAX_CHUNK: u64 = 64 << 20;
-        if self.offset >= self.end {
-            return Ok(None);
-        }
-        let until = boundary
-            .filter(|&boundary| boundary > self.offset)
-            .unwrap_or(self.end)
-            .min(self.end)
-            .min(self.offset + MAX_CHUNK);
-        let length = (until - self.offset) as usize;
-        let (path, offset, file) = (self.path.clone(), self.offset, self.file.take());
-        let read = tokio::task::spawn_blocking(move || {
-            let file = match file {
-                Some(file) => file,
-                None => {
-                    let mut file = std::fs::File::open(&path)?;
-                    file.seek(std::io::SeekFrom::Start(offset))?;
-                    file
-                }
-            };
-            // Into the buffer's spare capacity, which `read_to_end` does not zero first.
-            let mut chunk = spare_buffers::take(length);
-            (&file).take(length as u64).read_to_end(&mut chunk)?;
-            if chunk.len() < length {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "the file ended before the bytes its footer names",
-                ));
-            }
-            Ok((file, chunk))
-        })
-        .await
-        .expect("reading a file does not panic");
-        let (file, chunk) = read.map_err(|source| ReadError::Disk {
-            path: self.path.clone(),
-            source,
-        })?;
-        self.file = Some(file);
-        self.offset += chunk.len() as u64;
-        Ok(Some(Bytes::from(chunk)))
     }
 }
 

@@ -6,10 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{overlay, pyjson, review};
 use crate::annotations::AnnotationIndex;
+use crate::artifacts;
 use crate::scan::SourceRow;
 use crate::value::Object;
-use crate::{artifacts, pyjson, record, review};
 
 /// A source row merged with its annotation and already serialised, ready to append.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,7 +32,7 @@ pub fn prepare(index: &AnnotationIndex, version: &str, source_row: SourceRow) ->
     let annotation = index
         .get(&source_row.id)
         .expect("the scan only emits IDs of the annotation index");
-    let record = record::overlay(source_row.row, &annotation.record, version);
+    let record = overlay::overlay(source_row.row, &annotation.record, version);
     let mut jsonl = Vec::new();
     pyjson::write_object(&mut jsonl, &record);
     let rows = review::review_rows(&record);

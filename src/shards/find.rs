@@ -9,11 +9,11 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use futures_util::{StreamExt, TryStreamExt};
 
+use super::file::ShardFile;
 use crate::annotations::AnnotationIndex;
 use crate::hub::{DatasetRepo, HubApi, HubError};
 use crate::printer::Printer;
 use crate::row_cache::{CachedShard, Listing, RowCache};
-use crate::shard_file::ShardFile;
 use crate::source::Source;
 
 /// A source to scan: its repository, the IDs wanted from it, and its shards in scan order.

@@ -268,7 +268,7 @@ fn text(value: Option<&Value>) -> Cow<'_, str> {
         Some(Value::Int(i)) => Cow::Owned(i.to_string()),
         Some(other) => {
             let mut out = Vec::new();
-            crate::pyjson::write_value(&mut out, other);
+            super::pyjson::write_value(&mut out, other);
             Cow::Owned(String::from_utf8(out).expect("pyjson writes ASCII"))
         }
     }
