@@ -1,7 +1,5 @@
 //! The integration-test harness: a local Hub over the golden fixtures, and the real binary run in
 //! a fresh temporary directory with a fresh `HF_HOME`.
-// Each test crate uses part of the harness.
-#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -12,21 +10,43 @@ pub use testhub::{ConnectProxy, Faults, HubConfig, RequestRecord, TestHub};
 pub const GRANTED_TOKEN: &str = "hf_granted_0123456789";
 pub const DENIED_TOKEN: &str = "hf_denied_0123456789";
 pub const VERSIONS: [&str; 3] = ["1.0.0", "2.0.0", "2.1.0"];
+pub const LMSYS: &str = "lmsys/lmsys-chat-1m";
+pub const WILDCHAT: &str = "allenai/WildChat-1M";
+pub const ANNOTATIONS: &str = "yahskapar/HealthChat-11K";
+/// The WildChat shard that tests break or damage.
+pub const WILDCHAT_SHARD: &str = "data/train-00001-of-00004.parquet";
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
+/// The golden Hub tree, laid out like the Hub: `datasets/{owner}/{name}/...`.
+pub fn hub_tree() -> PathBuf {
+    fixtures().join("hub")
+}
+
+/// `repo`'s folder in a Hub tree.
+pub fn repo_dir(tree: &Path, repo: &str) -> PathBuf {
+    tree.join("datasets").join(repo)
+}
+
+/// The annotation file of `version` in a Hub tree.
+pub fn annotation_file(tree: &Path, version: &str) -> PathBuf {
+    repo_dir(tree, ANNOTATIONS).join(format!(
+        "HealthChat-11K_master_annotations_v{version}.jsonl"
+    ))
+}
+
 /// The golden Hub tree: lmsys gated (granted to [`GRANTED_TOKEN`]), parquet shards redirected to
 /// the storage host like the real Hub's large files, listings paginated two entries a page.
 pub fn golden_hub_config() -> HubConfig {
-    hub_config_at(&fixtures().join("hub"))
+    hub_config_at(&hub_tree())
 }
 
 /// The golden Hub's settings over another tree laid out like it.
 pub fn hub_config_at(root: &Path) -> HubConfig {
     HubConfig::new(root)
-        .gate("lmsys/lmsys-chat-1m", &[GRANTED_TOKEN])
+        .gate(LMSYS, &[GRANTED_TOKEN])
         .known_token(DENIED_TOKEN)
         .redirect_files_from(100_000)
         .page_size(2)
@@ -148,7 +168,7 @@ impl Workspace {
             .command(hub, Some(GRANTED_TOKEN))
             .env("HF_HUB_OFFLINE", "1")
             .args(["generate", "--version", version, "--source-dir"])
-            .arg(fixtures().join("hub"))
+            .arg(hub_tree())
             .output()
             .expect("the binary runs");
         assert_success(&output);
@@ -208,7 +228,7 @@ pub fn hub_tree_copy() -> TempDir {
         }
     }
     let tree = tempfile::tempdir().expect("a temp dir");
-    copy(&fixtures().join("hub"), tree.path());
+    copy(&hub_tree(), tree.path());
     tree
 }
 
