@@ -16,8 +16,9 @@
 //! (the Hub's API and `/resolve/`), `files` (a file's bytes: redirects, ranges, bodies), `storage`
 //! (the storage host: signed URLs and its quirks), `faults` (injected failures, cuts, stalls),
 //! `commits` (repositories' commits and pushes), `log` (the request log), `state` (what the
-//! running server shares), `response`, `pacer` (bandwidth), `delay`, `tls`, `proxy`; `corpus`
-//! writes a synthetic corpus for the benchmark.
+//! running server shares), `response`, `pacer` (bandwidth), `delay`, `tls`, `proxy`; `golden` is
+//! the fixtures' setup the tests and `testhub --golden` share; `corpus` writes a synthetic corpus
+//! for the benchmark.
 
 mod background;
 mod commits;
@@ -26,6 +27,7 @@ pub mod corpus;
 mod delay;
 mod faults;
 mod files;
+pub mod golden;
 mod log;
 mod pacer;
 mod proxy;

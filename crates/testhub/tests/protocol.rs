@@ -3,18 +3,13 @@
 use std::path::Path;
 
 use reqwest::StatusCode;
+use testhub::golden::{DENIED_TOKEN, GRANTED_TOKEN};
 use testhub::{HubConfig, TestHub};
 
+/// The golden Hub, as healthchat's tests start it.
 fn hub() -> TestHub {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/hub");
-    TestHub::start(
-        HubConfig::new(root)
-            .gate("lmsys/lmsys-chat-1m", &["granted"])
-            .known_token("denied")
-            .redirect_files_from(100_000)
-            .page_size(2),
-    )
-    .unwrap()
+    TestHub::start(testhub::golden::config(root)).unwrap()
 }
 
 fn header(response: &reqwest::Response, name: &str) -> Option<String> {
@@ -106,7 +101,7 @@ async fn errors_carry_the_hub_error_codes() {
         (401, Some("GatedRepo".into()))
     );
     assert_eq!(
-        code(&get(shard, Some("denied")).await.unwrap()),
+        code(&get(shard, Some(DENIED_TOKEN)).await.unwrap()),
         (403, Some("GatedRepo".into()))
     );
     assert_eq!(
@@ -133,7 +128,7 @@ async fn large_files_redirect_to_storage_that_refuses_tokens() {
     let shard = "/datasets/lmsys/lmsys-chat-1m/resolve/main/data/train-00000-of-00003-42e7ee908b440dc8.parquet";
     let redirect = client
         .head(format!("{}{shard}", hub.endpoint()))
-        .bearer_auth("granted")
+        .bearer_auth(GRANTED_TOKEN)
         .send()
         .await
         .unwrap();
@@ -147,7 +142,7 @@ async fn large_files_redirect_to_storage_that_refuses_tokens() {
 
     let with_token = client
         .get(&location)
-        .bearer_auth("granted")
+        .bearer_auth(GRANTED_TOKEN)
         .send()
         .await
         .unwrap();

@@ -5,14 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use tempfile::TempDir;
+pub use testhub::golden::{ANNOTATIONS, DENIED_TOKEN, GRANTED_TOKEN, LMSYS, WILDCHAT};
 pub use testhub::{ConnectProxy, Faults, HubConfig, RequestRecord, TestHub};
 
-pub const GRANTED_TOKEN: &str = "hf_granted_0123456789";
-pub const DENIED_TOKEN: &str = "hf_denied_0123456789";
 pub const VERSIONS: [&str; 3] = ["1.0.0", "2.0.0", "2.1.0"];
-pub const LMSYS: &str = "lmsys/lmsys-chat-1m";
-pub const WILDCHAT: &str = "allenai/WildChat-1M";
-pub const ANNOTATIONS: &str = "yahskapar/HealthChat-11K";
 /// The WildChat shard that tests break or damage.
 pub const WILDCHAT_SHARD: &str = "data/train-00001-of-00004.parquet";
 
@@ -37,19 +33,16 @@ pub fn annotation_file(tree: &Path, version: &str) -> PathBuf {
     ))
 }
 
-/// The golden Hub tree: lmsys gated (granted to [`GRANTED_TOKEN`]), parquet shards redirected to
-/// the storage host like the real Hub's large files, listings paginated two entries a page.
+/// The golden Hub tree as [`testhub::golden::config`] serves it: lmsys gated (granted to
+/// [`GRANTED_TOKEN`]), parquet shards redirected to the storage host like the real Hub's large
+/// files, listings paginated two entries a page.
 pub fn golden_hub_config() -> HubConfig {
     hub_config_at(&hub_tree())
 }
 
 /// The golden Hub's settings over another tree laid out like it.
 pub fn hub_config_at(root: &Path) -> HubConfig {
-    HubConfig::new(root)
-        .gate(LMSYS, &[GRANTED_TOKEN])
-        .known_token(DENIED_TOKEN)
-        .redirect_files_from(100_000)
-        .page_size(2)
+    testhub::golden::config(root)
 }
 
 pub fn golden_hub() -> TestHub {
