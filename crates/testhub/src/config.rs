@@ -5,6 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::lying_footer::FooterLie;
+
 /// What the server serves and how it behaves.
 #[derive(Debug, Clone)]
 pub struct HubConfig {
@@ -89,18 +91,33 @@ pub struct Quirks {
     /// Large storage responses (64 KiB and more) arrive with one byte flipped, as a proxy's
     /// cache or a CDN bug might deliver them.
     pub damage: Option<Damage>,
+    /// Storage responses that hold part of a Parquet file's footer arrive with a few of its
+    /// bytes changed, the size unchanged: the footer still decodes, but its numbers lie, as a
+    /// hostile or broken storage might serve them.
+    pub lying_footer: Option<LyingFooter>,
     /// Tokens granted access to the gated repos whose fine-grained settings lack "read access to
     /// public gated repos": answered 403 `GatedRepo` as the Hub answers them.
     pub fine_grained_without_gated: HashSet<String>,
 }
 
-/// Which large storage responses [`Quirks::damage`] damages.
+/// Which storage responses [`Quirks::damage`] or [`Quirks::lying_footer`] damages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Damage {
     /// The first of each file: a second request gets the right bytes.
     FirstOfEachFile,
     /// Every one.
     Always,
+}
+
+/// See [`Quirks::lying_footer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LyingFooter {
+    pub lie: FooterLie,
+    /// Whether only the first response of each file that holds the changed bytes has them, or
+    /// every one.
+    pub when: Damage,
+    /// Only the file whose path ends with this; every Parquet file if none.
+    pub only: Option<String>,
 }
 
 /// What a stale CloudFront entry was seen to answer to a ranged GET.

@@ -16,10 +16,11 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::config::StaleStorage;
 use crate::faults::{Fault, failure};
+use crate::lying_footer::Patch;
 use crate::pacer::Pacer;
 use crate::response::{Body, empty, error};
 use crate::state::State;
-use crate::storage::{DAMAGED_MIN_LEN, stale_answer, xet_hash};
+use crate::storage::{stale_answer, xet_hash};
 
 /// A request for a file's bytes, on the Hub (`/resolve/`) or on the storage host.
 pub(crate) struct FileRequest<'a> {
@@ -161,22 +162,16 @@ pub(crate) async fn serve_file(
         Fault::Stall => Some((halfway, Some(state.config.faults.stall))),
         Fault::None | Fault::Fail(_) => None,
     };
-    // A large storage response damaged on the way: one byte in its middle flipped.
-    let damage_at = (!on_hub && method == Method::GET && end - start >= DAMAGED_MIN_LEN)
-        .then(|| state.damages(&format!("{repo}/{commit}/{path}")))
-        .filter(|damages| *damages)
-        .map(|_| start + (end - start) / 2);
+    let damage = if !on_hub && method == Method::GET {
+        let file = format!("{repo}/{commit}/{path}");
+        state.damage(&file_path, &file, start, end).await
+    } else {
+        Vec::new()
+    };
     let body = if method == Method::HEAD {
         empty()
     } else {
-        file_body(
-            file_path,
-            start,
-            end,
-            trouble,
-            damage_at,
-            state.pacer.clone(),
-        )
+        file_body(file_path, start, end, trouble, damage, state.pacer.clone())
     };
     builder.body(body).expect("valid response")
 }
@@ -226,15 +221,15 @@ pub(crate) fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
     (start < end && start < size).then_some((start, end))
 }
 
-/// The bytes `start..end` of a file, read as they are sent, paced by `pacer`. With `trouble`
-/// `(at, None)` the body fails at byte `at` and the connection drops; with `(at, Some(pause))` it
-/// stops sending at `at` for `pause`.
+/// The bytes `start..end` of a file, read as they are sent, paced by `pacer`, changed by
+/// `damage`. With `trouble` `(at, None)` the body fails at byte `at` and the connection drops;
+/// with `(at, Some(pause))` it stops sending at `at` for `pause`.
 pub(crate) fn file_body(
     path: PathBuf,
     start: u64,
     end: u64,
     trouble: Option<(u64, Option<Duration>)>,
-    damage_at: Option<u64>,
+    damage: Vec<Patch>,
     pacer: Option<Arc<Pacer>>,
 ) -> Body {
     const CHUNK: usize = 256 * 1024;
@@ -243,6 +238,7 @@ pub(crate) fn file_body(
         futures_util::stream::unfold((None::<tokio::fs::File>, start), move |(file, position)| {
             let path = path.clone();
             let pacer = pacer.clone();
+            let damage = damage.clone();
             async move {
                 if position >= end {
                     return None;
@@ -281,28 +277,20 @@ pub(crate) fn file_body(
                 }
                 let mut buffer = vec![0; want];
                 match file.read_exact(&mut buffer).await {
-                    Ok(_) => Some((
-                        Ok(Frame::data(Bytes::from(damaged(
-                            buffer, position, damage_at,
-                        )))),
-                        (Some(file), position + want as u64),
-                    )),
+                    Ok(_) => {
+                        for patch in &damage {
+                            patch.apply(&mut buffer, position);
+                        }
+                        Some((
+                            Ok(Frame::data(Bytes::from(buffer))),
+                            (Some(file), position + want as u64),
+                        ))
+                    }
                     Err(e) => Some((Err(e), (None, end))),
                 }
             }
         });
     BodyExt::boxed_unsync(StreamBody::new(stream.boxed()))
-}
-
-/// `buffer`, the bytes from file offset `position`, with the byte at `damage_at` flipped when
-/// it falls among them.
-fn damaged(mut buffer: Vec<u8>, position: u64, damage_at: Option<u64>) -> Vec<u8> {
-    if let Some(at) = damage_at
-        && (position..position + buffer.len() as u64).contains(&at)
-    {
-        buffer[(at - position) as usize] ^= 0x55;
-    }
-    buffer
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ mod faults;
 mod files;
 pub mod golden;
 mod log;
+pub mod lying_footer;
 mod pacer;
 mod proxy;
 mod response;
@@ -39,9 +40,10 @@ mod storage;
 mod tls;
 
 pub use commits::commit_of;
-pub use config::{Damage, Faults, HubConfig, Push, Quirks, StaleStorage};
+pub use config::{Damage, Faults, HubConfig, LyingFooter, Push, Quirks, StaleStorage};
 pub use files::hash_file;
 pub use log::RequestRecord;
+pub use lying_footer::FooterLie;
 pub use proxy::ConnectProxy;
 pub use tls::TestCa;
 
@@ -105,6 +107,7 @@ impl TestHub {
             signed_url_uses: Mutex::new(HashMap::new()),
             signatures: Mutex::new(Signatures::default()),
             damaged_files: Mutex::new(HashSet::new()),
+            lying_files: Mutex::new(HashSet::new()),
         });
         let server = Background::serve(listener, 2, move |stream| {
             server::serve_connection(Arc::clone(&state), stream)

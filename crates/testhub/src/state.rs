@@ -38,6 +38,8 @@ pub(crate) struct State {
     pub(crate) signatures: Mutex<Signatures>,
     /// Files whose first large response was damaged.
     pub(crate) damaged_files: Mutex<HashSet<String>>,
+    /// Files whose footer lied in a response.
+    pub(crate) lying_files: Mutex<HashSet<String>>,
 }
 
 impl State {

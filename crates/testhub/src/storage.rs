@@ -2,10 +2,10 @@
 //! CloudFront: signed URLs that expire, and the quirks seen there (stale cache entries, the
 //! storage's own ETags, damaged bodies).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use hyper::body::Incoming;
 use hyper::header;
@@ -14,6 +14,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use crate::commits::snapshot;
 use crate::config::{Damage, StaleStorage};
 use crate::files::{FileRequest, file_body, parse_range, serve_file};
+use crate::lying_footer::{Patch, patch_for_file};
 use crate::pacer::Pacer;
 use crate::response::{Body, empty, error};
 use crate::state::State;
@@ -116,17 +117,41 @@ impl State {
         signature
     }
 
-    /// Whether the next large storage response of `file` is damaged.
-    pub(crate) fn damages(&self, file: &str) -> bool {
-        match self.config.quirks.damage {
-            None => false,
-            Some(Damage::Always) => true,
-            Some(Damage::FirstOfEachFile) => self
-                .damaged_files
-                .lock()
-                .expect("damaged files lock")
-                .insert(file.to_owned()),
+    /// How the storage response of bytes `start..end` of `file` (a repository's file, at
+    /// `path` on disk) is damaged on the way: a large one with a byte in its middle flipped
+    /// (`Quirks::damage`), one that holds the changed bytes with its footer lying
+    /// (`Quirks::lying_footer`).
+    pub(crate) async fn damage(&self, path: &Path, file: &str, start: u64, end: u64) -> Vec<Patch> {
+        let quirks = &self.config.quirks;
+        let mut damage = Vec::new();
+        if let Some(when) = quirks.damage
+            && end - start >= DAMAGED_MIN_LEN
+            && strikes(when, &self.damaged_files, file)
+        {
+            damage.push(Patch {
+                at: start + (end - start) / 2,
+                xor: vec![0x55],
+            });
         }
+        if let Some(lying) = &quirks.lying_footer
+            && lying
+                .only
+                .as_deref()
+                .is_none_or(|only| file.ends_with(only))
+        {
+            let (path, lie) = (path.to_owned(), lying.lie);
+            // A file that is not Parquet has no footer to lie with.
+            let patch = tokio::task::spawn_blocking(move || patch_for_file(&path, lie))
+                .await
+                .expect("reading a footer does not panic");
+            if let Ok(patch) = patch
+                && patch.overlaps(start, end)
+                && strikes(lying.when, &self.lying_files, file)
+            {
+                damage.push(patch);
+            }
+        }
+        damage
     }
 
     /// Whether `signature` is the first one signed for `file`.
@@ -155,6 +180,17 @@ impl State {
         let count = uses.entry(signature.to_owned()).or_default();
         *count += 1;
         *count <= limit
+    }
+}
+
+/// Whether damage `when` strikes a response of `file`, given the files it struck already.
+fn strikes(when: Damage, struck: &Mutex<HashSet<String>>, file: &str) -> bool {
+    match when {
+        Damage::Always => true,
+        Damage::FirstOfEachFile => struck
+            .lock()
+            .expect("struck files lock")
+            .insert(file.to_owned()),
     }
 }
 
@@ -198,7 +234,7 @@ pub(crate) fn stale_answer(
             0,
             size,
             None,
-            None,
+            Vec::new(),
             pacer,
         )),
     }
