@@ -10,6 +10,7 @@ mod cache;
 mod dataset;
 mod generate;
 mod integrity;
+mod lying_footer;
 mod network;
 mod properties;
 mod reliability;

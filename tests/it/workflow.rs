@@ -275,17 +275,7 @@ fn offline_runs_use_the_cache_and_shards_on_disk() {
 fn source_dir_online_reads_shards_from_disk_as_hf_download_lays_them_out() {
     let hub = golden_hub();
     let workspace = Workspace::new();
-    // `hf download REPO --repo-type dataset --local-dir DIR/REPO` layout.
-    let downloads = tempfile::tempdir().unwrap();
-    for repo in [LMSYS, WILDCHAT] {
-        let from = repo_dir(&hub_tree(), repo).join("data");
-        let to = downloads.path().join(repo).join("data");
-        std::fs::create_dir_all(&to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
+    let downloads = hf_download_copy();
     let output = workspace.run(
         &hub,
         None,

@@ -204,25 +204,40 @@ pub fn healthchat_binary() -> &'static Path {
 
 /// A writable copy of the golden Hub tree, to break on purpose.
 pub fn hub_tree_copy() -> TempDir {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).expect("create dir");
-        for entry in std::fs::read_dir(from).expect("readable fixtures") {
-            let entry = entry.expect("entry");
-            let target = to.join(entry.file_name());
-            if entry.file_type().expect("file type").is_dir() {
-                copy(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), &target).expect("copy");
-                let mut permissions = std::fs::metadata(&target).expect("metadata").permissions();
-                #[allow(clippy::permissions_set_readonly_false)]
-                permissions.set_readonly(false);
-                std::fs::set_permissions(&target, permissions).expect("chmod");
-            }
+    let tree = tempfile::tempdir().expect("a temp dir");
+    copy_writable(&hub_tree(), tree.path());
+    tree
+}
+
+/// Both sources' shards copied (writable) as `hf download REPO --repo-type dataset --local-dir
+/// DIR/REPO` lays them out, for `--source-dir DIR`.
+pub fn hf_download_copy() -> TempDir {
+    let downloads = tempfile::tempdir().expect("a temp dir");
+    for repo in [LMSYS, WILDCHAT] {
+        copy_writable(
+            &repo_dir(&hub_tree(), repo).join("data"),
+            &downloads.path().join(repo).join("data"),
+        );
+    }
+    downloads
+}
+
+/// Copies the directory `from` to `to`, every file writable whatever the fixtures' permissions.
+fn copy_writable(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("readable fixtures") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_writable(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+            let mut permissions = std::fs::metadata(&target).expect("metadata").permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            permissions.set_readonly(false);
+            std::fs::set_permissions(&target, permissions).expect("chmod");
         }
     }
-    let tree = tempfile::tempdir().expect("a temp dir");
-    copy(&hub_tree(), tree.path());
-    tree
 }
 
 pub fn stderr(output: &Output) -> String {
