@@ -1,8 +1,8 @@
 """The Python package as a user gets it: builds the wheel with maturin, installs it into a fresh
 virtual environment whose PATH holds no Rust toolchain, and runs the installed `healthchat`,
 `python -m healthchat` and `healthchat.load` against the local Hub serving the golden fixtures
-(lmsys gated, large files redirected, listings paginated, as tests/support/mod.rs's
-golden_hub_config). Checks the golden bytes and that each Dataset's rows equal the JSONL records.
+(`testhub --golden`, the integration tests' setup: lmsys gated, large files redirected,
+listings paginated). Checks the golden bytes and that each Dataset's rows equal the JSONL records.
 
     python tests/wheel.py [--release]
 
@@ -26,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-# The golden Hub's token for the gated lmsys/lmsys-chat-1m (tests/support/mod.rs GRANTED_TOKEN).
+# The golden Hub's token for the gated lmsys/lmsys-chat-1m (GRANTED_TOKEN in
+# crates/testhub/src/golden.rs, which `testhub --golden` serves with).
 TOKEN = "hf_granted_0123456789"
 VERSION = "2.1.0"
 REFERENCE_FILES = [
@@ -38,7 +39,7 @@ REFERENCE_FILES = [
 # Run by the fresh environment's Python: healthchat.load, each Dataset's rows compared with the
 # JSONL records of its source (timestamps as their ISO text, which is what the JSONL holds), keys
 # in order. argv: output dir, sources (comma-separated), quiet ("quiet" or "").
-LOAD_AND_COMPARE = (ROOT / "tests" / "support" / "rows.py").read_text() + r"""
+LOAD_AND_COMPARE = (ROOT / "tests" / "it" / "support" / "rows.py").read_text() + r"""
 import json, pathlib, sys
 import healthchat
 
@@ -156,8 +157,7 @@ def start_hub():
     binary = TARGET / "debug" / ("testhub" + (".exe" if os.name == "nt" else ""))
     assert binary.is_file(), f"{binary} is missing: run `cargo build --locked -p testhub` first"
     process = subprocess.Popen(
-        [binary, "--root", FIXTURES / "hub", "--gate", f"lmsys/lmsys-chat-1m={TOKEN}",
-         "--redirect-from", "100000", "--page-size", "2"],
+        [binary, "--golden", "--root", FIXTURES / "hub"],
         stdout=subprocess.PIPE, text=True)
     endpoint = process.stdout.readline().strip()
     assert endpoint.startswith("http://127.0.0.1:"), f"testhub printed {endpoint!r}"

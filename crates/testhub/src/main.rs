@@ -7,22 +7,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use testhub::{HubConfig, TestHub};
+use testhub::{HubConfig, TestHub, golden};
 
 /// A Hugging Face Hub-compatible server on 127.0.0.1 over a directory laid out like the Hub
 /// (`datasets/{owner}/{name}/...`), such as healthchat's fixtures (tests/fixtures/hub).
 #[derive(Debug, Parser)]
-#[command(
-    version,
-    after_help = "Example: the fixtures as the tests serve them (lmsys gated, large files \
-                  redirected to a storage host), then one run against them:\n\n  \
-                  testhub --root tests/fixtures/hub --port 8123 \\\n    \
-                  --gate lmsys/lmsys-chat-1m=hf_try --redirect-from 100000 --page-size 2 &\n  \
-                  HF_ENDPOINT=http://127.0.0.1:8123 HF_TOKEN=hf_try HF_HOME=$(mktemp -d) \\\n    \
-                  healthchat generate --version 2.1.0\n\n\
-                  (A throwaway HF_HOME keeps the fixtures' annotation files out of your Hugging \
-                  Face cache.)"
-)]
+#[command(version, after_help = example())]
 struct Args {
     /// The directory served, holding `datasets/{owner}/{name}/...`.
     #[arg(long, value_name = "DIR", default_value = ".")]
@@ -30,6 +20,8 @@ struct Args {
     /// The port on 127.0.0.1 (0: any free port; the endpoint printed says which).
     #[arg(long, default_value_t = 0)]
     port: u16,
+    #[arg(long, help = golden_help())]
+    golden: bool,
     /// Make REPO gated, granted to TOKEN (repeatable).
     #[arg(long, value_name = "REPO=TOKEN", value_parser = parse_gate)]
     gate: Vec<(String, String)>,
@@ -71,6 +63,34 @@ enum Https {
     Http1,
 }
 
+/// `--golden`'s help, from the setup it names.
+fn golden_help() -> String {
+    format!(
+        "The tests' setup of the fixtures: {} gated, granted to {} ({} known, not granted), files \
+         of {} bytes and more redirected to the storage host, {} entries a listing page; the \
+         other flags add to it",
+        golden::LMSYS,
+        golden::GRANTED_TOKEN,
+        golden::DENIED_TOKEN,
+        golden::REDIRECT_FROM,
+        golden::PAGE_SIZE
+    )
+}
+
+/// An example: the fixtures served as the tests serve them, and one run against them.
+fn example() -> String {
+    format!(
+        "Example: the fixtures as the tests serve them (lmsys gated, large files redirected to a \
+         storage host), then one run against them:\n\n  \
+         testhub --golden --root tests/fixtures/hub --port 8123 &\n  \
+         HF_ENDPOINT=http://127.0.0.1:8123 HF_TOKEN={} HF_HOME=$(mktemp -d) \\\n    \
+         healthchat generate --version 2.1.0\n\n\
+         (A throwaway HF_HOME keeps the fixtures' annotation files out of your Hugging Face \
+         cache.)",
+        golden::GRANTED_TOKEN
+    )
+}
+
 fn parse_gate(value: &str) -> Result<(String, String), String> {
     match value.split_once('=') {
         Some((repo, token)) if !repo.is_empty() && !token.is_empty() => {
@@ -86,7 +106,11 @@ fn milliseconds(ms: f64) -> Duration {
 
 impl Args {
     fn config(&self) -> HubConfig {
-        let mut config = HubConfig::new(&self.root);
+        let mut config = if self.golden {
+            golden::config(&self.root)
+        } else {
+            HubConfig::new(&self.root)
+        };
         for (repo, token) in &self.gate {
             config = config.gate(repo, &[token]);
         }

@@ -3,18 +3,13 @@
 use std::path::Path;
 
 use reqwest::StatusCode;
-use testhub::{HubConfig, TestHub};
+use testhub::golden::{DENIED_TOKEN, GRANTED_TOKEN};
+use testhub::{Damage, FooterLie, HubConfig, LyingFooter, Quirks, TestHub};
 
+/// The golden Hub, as healthchat's tests start it.
 fn hub() -> TestHub {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/hub");
-    TestHub::start(
-        HubConfig::new(root)
-            .gate("lmsys/lmsys-chat-1m", &["granted"])
-            .known_token("denied")
-            .redirect_files_from(100_000)
-            .page_size(2),
-    )
-    .unwrap()
+    TestHub::start(testhub::golden::config(root)).unwrap()
 }
 
 fn header(response: &reqwest::Response, name: &str) -> Option<String> {
@@ -106,7 +101,7 @@ async fn errors_carry_the_hub_error_codes() {
         (401, Some("GatedRepo".into()))
     );
     assert_eq!(
-        code(&get(shard, Some("denied")).await.unwrap()),
+        code(&get(shard, Some(DENIED_TOKEN)).await.unwrap()),
         (403, Some("GatedRepo".into()))
     );
     assert_eq!(
@@ -133,7 +128,7 @@ async fn large_files_redirect_to_storage_that_refuses_tokens() {
     let shard = "/datasets/lmsys/lmsys-chat-1m/resolve/main/data/train-00000-of-00003-42e7ee908b440dc8.parquet";
     let redirect = client
         .head(format!("{}{shard}", hub.endpoint()))
-        .bearer_auth("granted")
+        .bearer_auth(GRANTED_TOKEN)
         .send()
         .await
         .unwrap();
@@ -147,7 +142,7 @@ async fn large_files_redirect_to_storage_that_refuses_tokens() {
 
     let with_token = client
         .get(&location)
-        .bearer_auth("granted")
+        .bearer_auth(GRANTED_TOKEN)
         .send()
         .await
         .unwrap();
@@ -239,4 +234,38 @@ async fn the_request_log_counts_the_bytes_sent() {
     let requests = hub.requests();
     let sent: Vec<u64> = requests.iter().map(|r| r.bytes_sent()).collect();
     assert!(sent.contains(&10_000), "{sent:?}");
+}
+
+#[tokio::test]
+async fn a_lying_footer_is_served_in_ranges_once_per_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/hub");
+    let shard = "data/train-00001-of-00004.parquet";
+    let clean = std::fs::read(root.join("datasets/allenai/WildChat-1M").join(shard)).unwrap();
+    let hub = TestHub::start(testhub::golden::config(root).quirks(Quirks {
+        lying_footer: Some(LyingFooter {
+            lie: FooterLie::NegativeOffset,
+            when: Damage::FirstOfEachFile,
+            only: Some(shard.to_owned()),
+        }),
+        ..Quirks::default()
+    }))
+    .unwrap();
+    let client = reqwest::Client::new();
+    let url = format!(
+        "{}/datasets/allenai/WildChat-1M/resolve/main/{shard}",
+        hub.endpoint()
+    );
+    let get = |range: &'static str| {
+        let request = client.get(&url).header("range", range).send();
+        async { request.await.unwrap().bytes().await.unwrap() }
+    };
+    // A range without the footer comes clean and leaves the lie for the next one.
+    assert_eq!(get("bytes=0-99999").await[..], clean[..100_000]);
+    // The tail a client reads first: the same length, a few footer bytes changed.
+    let tail = get("bytes=-1048576").await;
+    assert_eq!(tail.len(), clean.len());
+    let changed = (0..clean.len()).filter(|&i| tail[i] != clean[i]).count();
+    assert!((1..=10).contains(&changed), "{changed} bytes changed");
+    // The second response that holds the footer is clean.
+    assert_eq!(get("bytes=-1048576").await[..], clean[..]);
 }

@@ -3,18 +3,13 @@
 //! only the row groups that hold its new IDs, offline runs send no request, and a damaged or
 //! outdated entry is noticed and fetched again. Every output is the reference's bytes.
 
-mod support;
-
 use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use crate::support::*;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
-use support::*;
-
-const LMSYS: &str = "lmsys/lmsys-chat-1m";
-const WILDCHAT: &str = "allenai/WildChat-1M";
 
 /// The shard bytes the Hub sent in requests `from..` of its log.
 fn shard_bytes_since(hub: &TestHub, from: usize) -> u64 {
@@ -28,7 +23,7 @@ fn shard_bytes_since(hub: &TestHub, from: usize) -> u64 {
 fn all_shards() -> Vec<PathBuf> {
     let mut shards = Vec::new();
     for repo in [LMSYS, WILDCHAT] {
-        let data = fixtures().join("hub/datasets").join(repo).join("data");
+        let data = repo_dir(&hub_tree(), repo).join("data");
         for entry in std::fs::read_dir(data).unwrap() {
             shards.push(entry.unwrap().path());
         }
@@ -46,10 +41,7 @@ fn total_shard_bytes() -> u64 {
 
 /// The IDs of a version's annotation file.
 fn annotated_ids(version: &str) -> HashSet<String> {
-    let path = fixtures().join(format!(
-        "hub/datasets/yahskapar/HealthChat-11K/HealthChat-11K_master_annotations_v{version}.jsonl"
-    ));
-    std::fs::read_to_string(path)
+    std::fs::read_to_string(annotation_file(&hub_tree(), version))
         .unwrap()
         .lines()
         .filter_map(|line| {
@@ -441,7 +433,7 @@ fn indexed_bytes(dir: &Path) -> u64 {
 fn a_run_stopped_half_way_goes_on_where_it_stopped() {
     let corpus = tempfile::tempdir().unwrap();
     let written = testhub::corpus::write_corpus(
-        &fixtures().join("hub"),
+        &hub_tree(),
         corpus.path(),
         testhub::corpus::CorpusOptions {
             size_bytes: 24_000_000,

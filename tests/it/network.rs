@@ -1,11 +1,9 @@
 //! Real networks: HTTPS with a private certificate authority, HTTP/2 offered by ALPN, a round
 //! trip between client and server, and a CONNECT proxy, all on 127.0.0.1.
 
-mod support;
-
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 fn https_hub(http2: bool) -> TestHub {
     TestHub::start(golden_hub_config().https(http2)).expect("the test hub starts")

@@ -2,16 +2,10 @@
 //! revisions, read the JSON summary, fail on missing conversations, verify a directory, work
 //! offline or from shards on disk, and set up completions.
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::*;
 use healthchat::digest::Sha256;
-use support::*;
-
-const LMSYS: &str = "lmsys/lmsys-chat-1m";
-const WILDCHAT: &str = "allenai/WildChat-1M";
-const ANNOTATIONS: &str = "yahskapar/HealthChat-11K";
 
 fn stdout(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -123,10 +117,7 @@ fn the_json_summary_and_the_manifest_describe_the_run() {
         assert_eq!(repository["revision"], "main");
         assert_eq!(repository["commit"], testhub::commit_of(id), "{id}");
         for file in repository["files"].as_array().unwrap() {
-            let on_disk = fixtures()
-                .join("hub/datasets")
-                .join(id)
-                .join(file["path"].as_str().unwrap());
+            let on_disk = repo_dir(&hub_tree(), id).join(file["path"].as_str().unwrap());
             assert_eq!(file["size"], std::fs::metadata(&on_disk).unwrap().len());
             assert_eq!(
                 file["sha256"].as_str().unwrap(),
@@ -216,7 +207,7 @@ fn verify_accepts_a_fresh_directory_and_catches_changed_and_missing_files() {
 fn offline_runs_use_the_cache_and_shards_on_disk() {
     let hub = golden_hub();
     let workspace = Workspace::new();
-    let source_dir = fixtures().join("hub");
+    let source_dir = hub_tree();
     let offline = |args: &[&str]| {
         workspace
             .command(&hub, Some(GRANTED_TOKEN))
@@ -226,7 +217,7 @@ fn offline_runs_use_the_cache_and_shards_on_disk() {
             .unwrap()
     };
 
-    // Nothing cached: the annotation file cannot be had (nor rows; tests/cache.rs has offline
+    // Nothing cached: the annotation file cannot be had (nor rows; tests/it/cache.rs has offline
     // runs from a warm cache of rows).
     let output = offline(&["generate", "--version", "2.0.0"]);
     assert_eq!(output.status.code(), Some(1));
@@ -284,17 +275,7 @@ fn offline_runs_use_the_cache_and_shards_on_disk() {
 fn source_dir_online_reads_shards_from_disk_as_hf_download_lays_them_out() {
     let hub = golden_hub();
     let workspace = Workspace::new();
-    // `hf download REPO --repo-type dataset --local-dir DIR/REPO` layout.
-    let downloads = tempfile::tempdir().unwrap();
-    for repo in [LMSYS, WILDCHAT] {
-        let from = fixtures().join("hub/datasets").join(repo).join("data");
-        let to = downloads.path().join(repo).join("data");
-        std::fs::create_dir_all(&to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
+    let downloads = hf_download_copy();
     let output = workspace.run(
         &hub,
         None,

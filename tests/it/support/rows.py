@@ -1,5 +1,5 @@
 # Prepended to the Python snippets that compare a dataset's rows with the JSONL records
-# (tests/dataset.rs, tests/wheel.py).
+# (tests/it/dataset.rs, tests/wheel.py).
 import datetime
 
 

@@ -1,35 +1,48 @@
 //! The integration-test harness: a local Hub over the golden fixtures, and the real binary run in
 //! a fresh temporary directory with a fresh `HF_HOME`.
-// Each test crate uses part of the harness.
-#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use tempfile::TempDir;
+pub use testhub::golden::{ANNOTATIONS, DENIED_TOKEN, GRANTED_TOKEN, LMSYS, WILDCHAT};
 pub use testhub::{ConnectProxy, Faults, HubConfig, RequestRecord, TestHub};
 
-pub const GRANTED_TOKEN: &str = "hf_granted_0123456789";
-pub const DENIED_TOKEN: &str = "hf_denied_0123456789";
 pub const VERSIONS: [&str; 3] = ["1.0.0", "2.0.0", "2.1.0"];
+/// The WildChat shard that tests break or damage.
+pub const WILDCHAT_SHARD: &str = "data/train-00001-of-00004.parquet";
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// The golden Hub tree: lmsys gated (granted to [`GRANTED_TOKEN`]), parquet shards redirected to
-/// the storage host like the real Hub's large files, listings paginated two entries a page.
+/// The golden Hub tree, laid out like the Hub: `datasets/{owner}/{name}/...`.
+pub fn hub_tree() -> PathBuf {
+    fixtures().join("hub")
+}
+
+/// `repo`'s folder in a Hub tree.
+pub fn repo_dir(tree: &Path, repo: &str) -> PathBuf {
+    tree.join("datasets").join(repo)
+}
+
+/// The annotation file of `version` in a Hub tree.
+pub fn annotation_file(tree: &Path, version: &str) -> PathBuf {
+    repo_dir(tree, ANNOTATIONS).join(format!(
+        "HealthChat-11K_master_annotations_v{version}.jsonl"
+    ))
+}
+
+/// The golden Hub tree as [`testhub::golden::config`] serves it: lmsys gated (granted to
+/// [`GRANTED_TOKEN`]), parquet shards redirected to the storage host like the real Hub's large
+/// files, listings paginated two entries a page.
 pub fn golden_hub_config() -> HubConfig {
-    hub_config_at(&fixtures().join("hub"))
+    hub_config_at(&hub_tree())
 }
 
 /// The golden Hub's settings over another tree laid out like it.
 pub fn hub_config_at(root: &Path) -> HubConfig {
-    HubConfig::new(root)
-        .gate("lmsys/lmsys-chat-1m", &[GRANTED_TOKEN])
-        .known_token(DENIED_TOKEN)
-        .redirect_files_from(100_000)
-        .page_size(2)
+    testhub::golden::config(root)
 }
 
 pub fn golden_hub() -> TestHub {
@@ -148,7 +161,7 @@ impl Workspace {
             .command(hub, Some(GRANTED_TOKEN))
             .env("HF_HUB_OFFLINE", "1")
             .args(["generate", "--version", version, "--source-dir"])
-            .arg(fixtures().join("hub"))
+            .arg(hub_tree())
             .output()
             .expect("the binary runs");
         assert_success(&output);
@@ -191,25 +204,40 @@ pub fn healthchat_binary() -> &'static Path {
 
 /// A writable copy of the golden Hub tree, to break on purpose.
 pub fn hub_tree_copy() -> TempDir {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).expect("create dir");
-        for entry in std::fs::read_dir(from).expect("readable fixtures") {
-            let entry = entry.expect("entry");
-            let target = to.join(entry.file_name());
-            if entry.file_type().expect("file type").is_dir() {
-                copy(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), &target).expect("copy");
-                let mut permissions = std::fs::metadata(&target).expect("metadata").permissions();
-                #[allow(clippy::permissions_set_readonly_false)]
-                permissions.set_readonly(false);
-                std::fs::set_permissions(&target, permissions).expect("chmod");
-            }
+    let tree = tempfile::tempdir().expect("a temp dir");
+    copy_writable(&hub_tree(), tree.path());
+    tree
+}
+
+/// Both sources' shards copied (writable) as `hf download REPO --repo-type dataset --local-dir
+/// DIR/REPO` lays them out, for `--source-dir DIR`.
+pub fn hf_download_copy() -> TempDir {
+    let downloads = tempfile::tempdir().expect("a temp dir");
+    for repo in [LMSYS, WILDCHAT] {
+        copy_writable(
+            &repo_dir(&hub_tree(), repo).join("data"),
+            &downloads.path().join(repo).join("data"),
+        );
+    }
+    downloads
+}
+
+/// Copies the directory `from` to `to`, every file writable whatever the fixtures' permissions.
+fn copy_writable(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("readable fixtures") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_writable(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+            let mut permissions = std::fs::metadata(&target).expect("metadata").permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            permissions.set_readonly(false);
+            std::fs::set_permissions(&target, permissions).expect("chmod");
         }
     }
-    let tree = tempfile::tempdir().expect("a temp dir");
-    copy(&fixtures().join("hub"), tree.path());
-    tree
 }
 
 pub fn stderr(output: &Output) -> String {

@@ -5,15 +5,10 @@
 //! survived with the reference's bytes, or stops the run with a message saying what the server
 //! did.
 
-mod support;
-
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 use testhub::{Quirks, StaleStorage};
-
-const LMSYS: &str = "lmsys/lmsys-chat-1m";
-const WILDCHAT: &str = "allenai/WildChat-1M";
 
 /// Far above a clean run's time (about a second), far below the 250 s the Hub's `RateLimit`
 /// header names.
@@ -60,7 +55,7 @@ fn shard_sha256s() -> Vec<String> {
     [LMSYS, WILDCHAT]
         .iter()
         .flat_map(|repo| {
-            let data = fixtures().join("hub/datasets").join(repo).join("data");
+            let data = repo_dir(&hub_tree(), repo).join("data");
             let mut paths: Vec<_> = std::fs::read_dir(data)
                 .unwrap()
                 .map(|e| e.unwrap().path())

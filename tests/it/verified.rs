@@ -2,16 +2,10 @@
 //! on the way are read again from a fresh URL, damage that stays stops the run, and a local copy
 //! is checked against what `hf download` recorded beside it.
 
-mod support;
-
 use std::path::Path;
 
-use support::*;
+use crate::support::*;
 use testhub::{Damage, Quirks};
-
-const LMSYS: &str = "lmsys/lmsys-chat-1m";
-const WILDCHAT: &str = "allenai/WildChat-1M";
-const DAMAGED_SHARD: &str = "data/train-00001-of-00004.parquet";
 
 fn damaging_hub(damage: Damage) -> TestHub {
     TestHub::start(golden_hub_config().quirks(Quirks {
@@ -45,7 +39,7 @@ fn shard_entries(manifest: &serde_json::Value) -> Vec<(String, String, bool, Str
 }
 
 fn fixture_shard(repo: &str, path: &str) -> std::path::PathBuf {
-    fixtures().join("hub/datasets").join(repo).join(path)
+    repo_dir(&hub_tree(), repo).join(path)
 }
 
 #[test]
@@ -92,7 +86,7 @@ fn a_shard_that_always_comes_damaged_stops_the_run_naming_both_hashes() {
     assert!(message.contains("twice"), "{message}");
     assert!(message.contains("Next:"), "{message}");
     let named = [LMSYS, WILDCHAT].iter().any(|repo| {
-        let data = fixtures().join("hub/datasets").join(repo).join("data");
+        let data = repo_dir(&hub_tree(), repo).join("data");
         std::fs::read_dir(data).unwrap().any(|entry| {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_str().unwrap().to_owned();
@@ -143,7 +137,7 @@ fn a_local_copy_is_checked_against_what_hf_download_recorded() {
     std::fs::remove_dir_all(workspace.artifacts("2.1.0")).unwrap();
 
     // One byte flipped in one copy.
-    let shard = copies.path().join(WILDCHAT).join(DAMAGED_SHARD);
+    let shard = copies.path().join(WILDCHAT).join(WILDCHAT_SHARD);
     let mut bytes = std::fs::read(&shard).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 1;
@@ -151,10 +145,13 @@ fn a_local_copy_is_checked_against_what_hf_download_recorded() {
     let output = workspace.run(&hub, Some(GRANTED_TOKEN), &args);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let message = stderr(&output);
-    assert!(message.contains(DAMAGED_SHARD), "{message}");
+    assert!(message.contains(WILDCHAT_SHARD), "{message}");
     assert!(message.contains("download it again"), "{message}");
     assert!(
-        message.contains(&independent_sha256(&fixture_shard(WILDCHAT, DAMAGED_SHARD))),
+        message.contains(&independent_sha256(&fixture_shard(
+            WILDCHAT,
+            WILDCHAT_SHARD
+        ))),
         "{message}"
     );
     assert!(workspace.entries().is_empty(), "{:?}", workspace.entries());

@@ -2,14 +2,9 @@
 //! shared safely (with another run, with Python's huggingface_hub) and checked before use, the
 //! token only for the Hub's origin, and errors that say what really happened.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
-use support::*;
-
-const LMSYS: &str = "lmsys/lmsys-chat-1m";
-const ANNOTATIONS: &str = "yahskapar/HealthChat-11K";
+use crate::support::*;
 
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).expect("readable")).expect("JSON")
@@ -51,7 +46,7 @@ fn a_branch_that_moves_during_a_run_cannot_mix_two_commits() {
     let next = tempfile::tempdir().unwrap();
     let data = next.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    let old = fixtures().join("hub/datasets").join(LMSYS).join("data");
+    let old = repo_dir(&hub_tree(), LMSYS).join("data");
     let mut shards: Vec<PathBuf> = std::fs::read_dir(&old)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -160,7 +155,7 @@ fn a_damaged_cached_file_is_fetched_again_online_and_refused_offline() {
             "offline",
             "--source-dir",
         ])
-        .arg(fixtures().join("hub"))
+        .arg(hub_tree())
         .output()
         .unwrap();
     assert!(!offline.status.success());
@@ -345,13 +340,7 @@ fn a_cache_filled_by_python_huggingface_hub_serves_an_offline_run() {
     );
     assert_eq!(
         std::fs::read(&path).unwrap(),
-        std::fs::read(
-            fixtures()
-                .join("hub/datasets")
-                .join(ANNOTATIONS)
-                .join("HealthChat-11K_master_annotations_v1.0.0.jsonl")
-        )
-        .unwrap()
+        std::fs::read(annotation_file(&hub_tree(), "1.0.0")).unwrap()
     );
     let _ = std::fs::metadata(annotations_cache(&other).join("refs/main")).expect("a ref");
 }

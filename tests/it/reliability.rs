@@ -1,17 +1,12 @@
 //! Flaky networks, interrupted runs and broken inputs: the run either ends with exactly the
 //! reference's bytes or stops with a clear message and leaves nothing that looks complete.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
-const WILDCHAT_DATA: &str = "datasets/allenai/WildChat-1M/data";
-const ANNOTATIONS: &str = "datasets/yahskapar/HealthChat-11K";
-const BROKEN_SHARD: &str = "train-00001-of-00004.parquet";
 /// Shards in the golden Hub: 4 of WildChat, 3 of LMSYS.
 const SHARDS: usize = 7;
 
@@ -238,10 +233,7 @@ fn a_shard_that_changes_during_the_run_stops_it() {
     let workspace = Workspace::new();
     // One shard at a time: the last WildChat shard is read last, after it has changed.
     let child = start_slow_run(&workspace, &hub, "1");
-    let last_shard = tree
-        .path()
-        .join(WILDCHAT_DATA)
-        .join("train-00003-of-00004.parquet");
+    let last_shard = repo_dir(tree.path(), WILDCHAT).join("data/train-00003-of-00004.parquet");
     let mut bytes = std::fs::read(&last_shard).unwrap();
     bytes.extend_from_slice(b"new rows");
     std::fs::write(&last_shard, &bytes).unwrap();
@@ -279,15 +271,15 @@ fn run_broken(break_tree: impl FnOnce(&Path)) -> (Workspace, Output) {
     (workspace, output)
 }
 
-fn annotation_file(tree: &Path) -> std::path::PathBuf {
-    tree.join(ANNOTATIONS)
-        .join("HealthChat-11K_master_annotations_v2.0.0.jsonl")
+/// The shard [`run_broken`]'s callers break.
+fn broken_shard(tree: &Path) -> std::path::PathBuf {
+    repo_dir(tree, WILDCHAT).join(WILDCHAT_SHARD)
 }
 
 #[test]
 fn malformed_annotation_lines_are_reported_with_their_number() {
     let (_, output) = run_broken(|tree| {
-        let path = annotation_file(tree);
+        let path = annotation_file(tree, "2.0.0");
         let text = std::fs::read_to_string(&path).unwrap();
         let mut lines: Vec<&str> = text.lines().collect();
         lines[2] = "{\"conversation_id\": \"abc\", \"dataset_source\": ";
@@ -304,7 +296,11 @@ fn malformed_annotation_lines_are_reported_with_their_number() {
 #[test]
 fn an_annotation_file_of_another_tool_is_refused() {
     let (_, output) = run_broken(|tree| {
-        std::fs::write(annotation_file(tree), "{\"id\": 1, \"text\": \"hello\"}\n").unwrap();
+        std::fs::write(
+            annotation_file(tree, "2.0.0"),
+            "{\"id\": 1, \"text\": \"hello\"}\n",
+        )
+        .unwrap();
     });
     let message = stderr(&output);
     assert!(message.contains("conversation_id"), "{message}");
@@ -313,36 +309,36 @@ fn an_annotation_file_of_another_tool_is_refused() {
 #[test]
 fn a_truncated_shard_is_named() {
     let (_, output) = run_broken(|tree| {
-        let path = tree.join(WILDCHAT_DATA).join(BROKEN_SHARD);
+        let path = broken_shard(tree);
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     });
     let message = stderr(&output);
-    assert!(message.contains(BROKEN_SHARD), "{message}");
+    assert!(message.contains(WILDCHAT_SHARD), "{message}");
     assert!(message.contains("allenai/WildChat-1M"), "{message}");
 }
 
 #[test]
 fn a_corrupt_shard_is_named() {
     let (_, output) = run_broken(|tree| {
-        let path = tree.join(WILDCHAT_DATA).join(BROKEN_SHARD);
+        let path = broken_shard(tree);
         let mut bytes = std::fs::read(&path).unwrap();
         // Garbage over the start of the first row group's pages, footer intact.
         bytes[4..4096].fill(0xA5);
         std::fs::write(&path, &bytes).unwrap();
     });
     let message = stderr(&output);
-    assert!(message.contains(BROKEN_SHARD), "{message}");
+    assert!(message.contains(WILDCHAT_SHARD), "{message}");
     assert!(message.contains("could not be decoded"), "{message}");
 }
 
 #[test]
 fn a_shard_without_the_id_column_is_named() {
     let (_, output) = run_broken(|tree| {
-        write_parquet_without_id(&tree.join(WILDCHAT_DATA).join(BROKEN_SHARD));
+        write_parquet_without_id(&broken_shard(tree));
     });
     let message = stderr(&output);
-    assert!(message.contains(BROKEN_SHARD), "{message}");
+    assert!(message.contains(WILDCHAT_SHARD), "{message}");
     assert!(
         message.contains("no `conversation_hash` column"),
         "{message}"
@@ -352,17 +348,17 @@ fn a_shard_without_the_id_column_is_named() {
 #[test]
 fn text_that_is_not_utf8_is_named() {
     let (_, output) = run_broken(|tree| {
-        let annotations = std::fs::read_to_string(annotation_file(tree)).unwrap();
+        let annotations = std::fs::read_to_string(annotation_file(tree, "2.0.0")).unwrap();
         let wanted = annotations
             .lines()
             .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
             .find(|record| record["dataset_source"] == "wildchat")
             .and_then(|record| record["conversation_id"].as_str().map(str::to_owned))
             .unwrap();
-        write_parquet_with_bad_text(&tree.join(WILDCHAT_DATA).join(BROKEN_SHARD), &wanted);
+        write_parquet_with_bad_text(&broken_shard(tree), &wanted);
     });
     let message = stderr(&output);
-    assert!(message.contains(BROKEN_SHARD), "{message}");
+    assert!(message.contains(WILDCHAT_SHARD), "{message}");
     assert!(message.contains("column `model`"), "{message}");
     assert!(message.contains("not valid UTF-8"), "{message}");
 }

@@ -1,9 +1,7 @@
 //! `healthchat generate` end to end: the real binary against the local Hub, outputs compared byte
 //! for byte with the reference generator's.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 #[test]
 fn every_version_is_byte_identical_to_the_reference() {
@@ -150,14 +148,11 @@ fn the_annotation_file_is_cached_in_hf_home() {
         .hf_home
         .path()
         .join("hub/datasets--yahskapar--HealthChat-11K/snapshots")
-        .join(testhub::commit_of("yahskapar/HealthChat-11K"))
+        .join(testhub::commit_of(ANNOTATIONS))
         .join("HealthChat-11K_master_annotations_v1.0.0.jsonl");
     assert_eq!(
         std::fs::read(&snapshot).expect("the annotation file is in the cache"),
-        std::fs::read(fixtures().join(
-            "hub/datasets/yahskapar/HealthChat-11K/HealthChat-11K_master_annotations_v1.0.0.jsonl"
-        ))
-        .unwrap()
+        std::fs::read(annotation_file(&hub_tree(), "1.0.0")).unwrap()
     );
     let main_ref = workspace
         .hf_home
@@ -165,7 +160,7 @@ fn the_annotation_file_is_cached_in_hf_home() {
         .join("hub/datasets--yahskapar--HealthChat-11K/refs/main");
     assert_eq!(
         std::fs::read_to_string(main_ref).unwrap(),
-        testhub::commit_of("yahskapar/HealthChat-11K")
+        testhub::commit_of(ANNOTATIONS)
     );
 
     std::fs::remove_dir_all(workspace.artifacts("1.0.0")).unwrap();

@@ -1,11 +1,9 @@
 //! The artifacts directory as a Hugging Face dataset: loaded by the real `datasets`, Polars and
 //! DuckDB, every row equal to its JSONL record; `--sources` subsets; `--reference-only`.
 
-mod support;
-
 use std::path::Path;
 
-use support::*;
+use crate::support::*;
 
 /// Python's value of a row as the JSONL holds it: a datetime as its ISO text (a prefix of the
 /// scripts below).
@@ -107,7 +105,7 @@ fn every_version_loads_with_datasets_polars_and_duckdb_row_for_row() {
             "license:\n- cc-by-nc-sa-4.0\ntags:"
         };
         assert!(card.contains(licences), "{card}");
-        assert!(card.contains(&testhub::commit_of("lmsys/lmsys-chat-1m")));
+        assert!(card.contains(&testhub::commit_of(LMSYS)));
 
         // verify checks the dataset's files too.
         assert_success(&workspace.run(&hub, None, &["verify", artifacts.to_str().unwrap()]));
@@ -270,9 +268,7 @@ fn an_unknown_source_is_a_usage_error() {
 #[test]
 fn inputs_the_reference_repairs_do_not_break_the_dataset() {
     let tree = hub_tree_copy();
-    let annotations = tree
-        .path()
-        .join("datasets/yahskapar/HealthChat-11K/HealthChat-11K_master_annotations_v2.1.0.jsonl");
+    let annotations = annotation_file(tree.path(), "2.1.0");
     let text = std::fs::read_to_string(&annotations).unwrap();
     let repairs = [
         serde_json::json!({"taxonomy_messages_classified": null}),
@@ -397,8 +393,8 @@ fn non_finite_floats_keep_the_references_bytes_and_stay_floats_in_parquet() {
     let tree = hub_tree_copy();
     let mut planted = Vec::new();
     for (source, repo, id_column) in [
-        ("lmsys", "lmsys/lmsys-chat-1m", "conversation_id"),
-        ("wildchat", "allenai/WildChat-1M", "conversation_hash"),
+        ("lmsys", LMSYS, "conversation_id"),
+        ("wildchat", WILDCHAT, "conversation_hash"),
     ] {
         let id = records
             .iter()
