@@ -8,8 +8,8 @@ use std::process::{Command, Stdio};
 
 use healthchat::annotations::AnnotationIndex;
 use healthchat::artifacts::encode_csv;
-use healthchat::pyjson::{write_float, write_value};
-use healthchat::review::Row;
+use healthchat::record::pyjson::{write_float, write_value};
+use healthchat::record::review::Row;
 use healthchat::source::Source;
 use healthchat::value::{Object, Value};
 use proptest::prelude::*;
