@@ -21,7 +21,7 @@ use crate::source::Source;
         HF_HUB_DOWNLOAD_TIMEOUT, SSL_CERT_FILE, SSL_CERT_DIR, HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, \
         NO_PROXY.\n\
         Exit status: 0 done, 1 failed, 2 usage error, 3 conversations missing with --strict, \
-        130/143 interrupted."
+        4 differences with diff --exit-code, 130/143 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -52,6 +52,20 @@ pub enum Command {
         healthchat verify HealthChat-11K_v2.1.0_artifacts\n\n\
         Exit status: 0 when every artifact matches, 1 otherwise.")]
     Verify(VerifyArgs),
+    /// Compare two annotation versions or artifacts directories: conversations added and
+    /// removed, changed specialties, taxonomy codes, LQST labels and source text.
+    #[command(after_help = "Examples:\n  \
+        healthchat diff 2.0.0 2.1.0                      # two annotation versions (no shard is read)\n  \
+        healthchat diff 1.0.0 HealthChat-11K_v2.1.0_artifacts\n  \
+        healthchat diff old/HealthChat-11K_v2.1.0_artifacts new/HealthChat-11K_v2.1.0_artifacts \
+        --csv changes.csv\n  \
+        healthchat diff 2.0.0 2.1.0 --json --exit-code   # in CI\n\n\
+        A side is an existing path (an artifacts directory, or its JSONL file), else a version \
+        (write v2.1.0 when a path 2.1.0 is in the way). Source text is compared when both sides \
+        are paths.\n\
+        Exit status: 0 compared (identical or not), 1 failed, 2 usage error, 4 the sides differ \
+        with --exit-code.")]
+    Diff(DiffArgs),
     /// Show the cache of matched rows: where it is, its size, what it holds; or clean it.
     #[command(after_help = "Examples:\n  \
         healthchat cache\n  \
@@ -140,6 +154,39 @@ pub struct VersionsArgs {
     /// Print the list as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The old side: an annotation version (MAJOR.MINOR.PATCH), an artifacts directory or its
+    /// JSONL file.
+    #[arg(value_name = "A")]
+    pub a: PathBuf,
+
+    /// The new side, as A.
+    #[arg(value_name = "B")]
+    pub b: PathBuf,
+
+    /// Branch, tag or commit of yahskapar/HealthChat-11K, for the sides that are versions.
+    #[arg(long, value_name = "REV", default_value = "main")]
+    pub annotations_revision: String,
+
+    /// Also write every change to FILE as CSV: conversation_id, source, field (added, removed,
+    /// specialty, taxonomy_codes, lqst, text), key, user_message, turn_index, before, after.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+
+    /// Print the comparison as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Exit with status 4 when the sides differ.
+    #[arg(long)]
+    pub exit_code: bool,
+
+    /// No status lines; errors are still printed.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, clap::Args)]

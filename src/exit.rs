@@ -18,6 +18,14 @@ pub struct MissingConversations {
     pub directory: PathBuf,
 }
 
+/// `diff --exit-code` and the two sides differ.
+#[derive(Debug, thiserror::Error)]
+#[error("{a} and {b} differ (--exit-code)")]
+pub struct Differences {
+    pub a: String,
+    pub b: String,
+}
+
 /// Prints an error chain as `error: outer: inner` and gives its exit status.
 pub fn report(error: &anyhow::Error) -> ExitCode {
     Printer::error(message(error));
@@ -25,12 +33,14 @@ pub fn report(error: &anyhow::Error) -> ExitCode {
 }
 
 /// 128 + the signal's number for an interrupted run, as shells report it; 3 for missing
-/// conversations with `--strict`; else 1.
+/// conversations with `--strict`; 4 for differences with `diff --exit-code`; else 1.
 fn status(error: &anyhow::Error) -> ExitCode {
     if let Some(interrupted) = error.downcast_ref::<Interrupted>() {
         ExitCode::from(128 + interrupted.number)
     } else if error.is::<MissingConversations>() {
         ExitCode::from(3)
+    } else if error.is::<Differences>() {
+        ExitCode::from(4)
     } else {
         ExitCode::FAILURE
     }
@@ -79,6 +89,11 @@ mod tests {
             directory: PathBuf::from("out"),
         });
         assert_eq!(status(&missing), ExitCode::from(3));
+        let differences = anyhow::Error::from(Differences {
+            a: "1.0.0".to_owned(),
+            b: "2.1.0".to_owned(),
+        });
+        assert_eq!(status(&differences), ExitCode::from(4));
         assert_eq!(status(&anyhow::anyhow!("boom")), ExitCode::FAILURE);
     }
 }

@@ -13,6 +13,7 @@ pub mod annotations;
 pub mod artifacts;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod dataset;
 pub mod digest;
 pub mod exit;

@@ -3,6 +3,7 @@
 
 mod cache;
 mod completions;
+mod diff;
 mod generate;
 mod verify;
 mod versions;
@@ -16,6 +17,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Generate(args) => block_on(generate::run(args))?,
         Command::Versions(args) => block_on(versions::run(args))?,
         Command::Verify(args) => verify::run(&args.directory),
+        Command::Diff(args) => diff::run(args),
         Command::Cache(args) => cache::run(&args),
         Command::Completions(args) => {
             completions::run(args.shell);
