@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::fields;
 use super::key::Key;
-use crate::pyjson;
+use crate::record::pyjson;
 use crate::value::{Object, Value};
 
 /// A user message whose codes differ; a message on one side only has `None` on the other.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::json_line::JsonError;
 use crate::annotations::AnnotationError;
-use crate::version::AnnotationVersion;
+use crate::annotations::version::AnnotationVersion;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {

@@ -3,7 +3,7 @@
 //! message, the leading-question (LQST) labels as a multiset, and which top-level keys differ.
 
 use super::key::Key;
-use crate::review;
+use crate::record::review;
 use crate::value::{Object, Value};
 
 pub const SPECIALTY: &str = "specialty_conversation_classification";

@@ -291,7 +291,7 @@ mod tests {
         assert_eq!(object.get("b").unwrap().as_str(), Some("é😀\n\"\\"));
         assert_eq!(object.get("g"), Some(&Value::Int(0)));
         let mut written = Vec::new();
-        crate::pyjson::write_value(&mut written, &value);
+        crate::record::pyjson::write_value(&mut written, &value);
         assert_eq!(String::from_utf8(written).unwrap(), line);
     }
 

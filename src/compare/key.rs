@@ -4,7 +4,7 @@
 //! (for multisets) and hashed. One departure: NaN equals NaN, so that a record compares equal to
 //! itself.
 
-use crate::pyjson;
+use crate::record::pyjson;
 use crate::value::{Timestamp, Value};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use super::error::CompareError;
 use super::json_line;
 use crate::annotations::AnnotationIndex;
+use crate::annotations::version::AnnotationVersion;
 use crate::source::Source;
 use crate::value::{Object, Value};
-use crate::version::AnnotationVersion;
 
 pub enum Records {
     /// An annotation version's records, as the reference loads them.

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::error::CompareError;
+use crate::annotations::version::{self, ANNOTATIONS_REPO, AnnotationVersion};
 use crate::hub::{DatasetRepo, Hub, HubSettings, ListedFile};
 use crate::printer::Printer;
-use crate::version::{self, ANNOTATIONS_REPO, AnnotationVersion};
 
 /// The annotation repository at a pinned revision, and its annotation files once listed.
 pub struct AnnotationFiles {

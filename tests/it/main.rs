@@ -8,6 +8,7 @@ mod support;
 
 mod cache;
 mod dataset;
+mod diff;
 mod generate;
 mod integrity;
 mod lying_footer;

@@ -2,17 +2,11 @@
 //! warm cache) without a shard byte; artifacts directories with planted changes, each
 //! definition counted exactly; the `--csv` rows; the exit statuses; every error.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use crate::support::*;
 use serde_json::{Value, json};
-use support::*;
-
-const LMSYS: &str = "lmsys/lmsys-chat-1m";
-const WILDCHAT: &str = "allenai/WildChat-1M";
-const ANNOTATIONS: &str = "yahskapar/HealthChat-11K";
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
