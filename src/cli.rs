@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::annotations::version::AnnotationVersion;
+use crate::annotations::AnnotationVersion;
 use crate::source::Source;
 
 #[derive(Debug, Parser)]

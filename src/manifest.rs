@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::annotations::{AnnotationFile, AnnotationIndex};
 use crate::digest::hash_file;
-use crate::shards::SourcePlan;
-use crate::shards::Verifications;
+use crate::shards::{SourcePlan, Verifications};
+use crate::source::Source;
+use crate::tally::Tally;
 
 pub const FILE_NAME: &str = "manifest.json";
 
@@ -45,6 +47,27 @@ pub struct Repository {
 }
 
 impl Repository {
+    /// The annotation repository and the version's file, as downloaded and checked.
+    pub fn of_annotations(annotations: &AnnotationFile) -> Repository {
+        let verified = annotations.cached.verified();
+        Repository {
+            id: annotations.repo.id().to_owned(),
+            revision: annotations.repo.revision().to_owned(),
+            commit: annotations.cached.commit().map(str::to_owned),
+            source_dir: None,
+            files: vec![RepositoryFile {
+                path: annotations.version.file_name(),
+                size: annotations.size,
+                sha256: Some(annotations.sha256.clone()),
+                verified,
+                verified_against: verified
+                    .then(|| "its blob name in the Hugging Face cache".to_owned()),
+                rows_from_cache: 0,
+                bytes_fetched: 0,
+            }],
+        }
+    }
+
     /// A source's repository and shards, as scanned and checked.
     pub fn of_source(
         plan: &SourcePlan,
@@ -106,6 +129,25 @@ pub struct SourceCounts {
     pub missing: Vec<String>,
 }
 
+impl SourceCounts {
+    /// The conversations of `source` that `index` wants, and which of them `tally` found.
+    fn of(source: Source, index: &AnnotationIndex, tally: &Tally) -> SourceCounts {
+        let wanted: Vec<&str> = index.ids_in_order(source).collect();
+        let missing: Vec<String> = wanted
+            .iter()
+            .filter(|id| tally.is_missing(source, id))
+            .map(|id| id.to_string())
+            .collect();
+        SourceCounts {
+            source: source.name().to_owned(),
+            repository: source.repo_id().to_owned(),
+            wanted: wanted.len() as u64,
+            found: (wanted.len() - missing.len()) as u64,
+            missing,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Artifact {
     pub name: String,
@@ -114,6 +156,50 @@ pub struct Artifact {
 }
 
 impl Manifest {
+    /// A run's manifest, its artifacts listed once they are written: what was read (the
+    /// annotation file, then each of `plans`' shards, from `source_dir` when given, as
+    /// `verifications` says they were checked) and what the hand-over's `tally` counted of the
+    /// `included` sources.
+    pub fn assemble(
+        annotations: &AnnotationFile,
+        plans: &[SourcePlan],
+        source_dir: Option<&Path>,
+        verifications: &Verifications,
+        tally: &Tally,
+        included: &[Source],
+    ) -> Manifest {
+        let mut repositories = vec![Repository::of_annotations(annotations)];
+        repositories.extend(
+            plans
+                .iter()
+                .map(|plan| Repository::of_source(plan, source_dir, verifications)),
+        );
+        Manifest {
+            tool: format!("healthchat {}", env!("CARGO_PKG_VERSION")),
+            annotation_version: annotations.version.to_string(),
+            repositories,
+            sources: included
+                .iter()
+                .map(|&source| SourceCounts::of(source, &annotations.index, tally))
+                .collect(),
+            conversations: tally.conversations,
+            full_review_rows: tally.full_review_rows,
+            sycophancy_review_rows: tally.sycophancy_review_rows,
+            specialties: tally.specialties.clone(),
+            included_sources: included.iter().map(|s| s.name().to_owned()).collect(),
+            artifacts: Vec::new(),
+        }
+    }
+
+    /// The source rows taken from the cache of rows.
+    pub fn rows_from_cache(&self) -> u64 {
+        self.repositories
+            .iter()
+            .flat_map(|repo| &repo.files)
+            .map(|file| file.rows_from_cache)
+            .sum()
+    }
+
     /// The files read whose SHA-256 had nothing to be checked against, as `repo/path`.
     pub fn unverified(&self) -> Vec<String> {
         self.repositories
@@ -140,18 +226,47 @@ impl Manifest {
 
 #[derive(Debug, Error)]
 pub enum VerifyError {
-    #[error(
-        "could not read {path}: {source}\nNext: pass the HealthChat-11K_v{{V}}_artifacts directory that `healthchat generate` wrote."
-    )]
+    #[error("could not read {}", path.display())]
     Read {
         path: PathBuf,
+        #[source]
         source: std::io::Error,
     },
-    #[error("{path} is not a healthchat manifest: {source}")]
+    #[error("{} is not a healthchat manifest", path.display())]
     Parse {
         path: PathBuf,
+        #[source]
         source: serde_json::Error,
     },
+    #[error(
+        "{mismatched} of {artifacts} artifacts in {} do not match its manifest.json",
+        directory.display()
+    )]
+    Mismatched {
+        mismatched: usize,
+        artifacts: usize,
+        directory: PathBuf,
+        annotation_version: String,
+    },
+}
+
+impl VerifyError {
+    /// What the user can do about it, if anything.
+    pub fn next_step(&self) -> Option<String> {
+        match self {
+            VerifyError::Read { .. } => Some(
+                "pass the HealthChat-11K_v{V}_artifacts directory that `healthchat generate` \
+                 wrote."
+                    .to_owned(),
+            ),
+            VerifyError::Parse { .. } => None,
+            VerifyError::Mismatched {
+                annotation_version, ..
+            } => Some(format!(
+                "generate them again with `healthchat generate --version {annotation_version}`."
+            )),
+        }
+    }
 }
 
 /// The outcome of checking one artifact against the manifest.

@@ -3,14 +3,21 @@
 
 /// The run was stopped by a signal.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "interrupted by {name}; no artifacts were written\nNext: run the same command again: the rows \
-     found so far are kept in the cache of matched rows (unless --no-cache), and the scans go on \
-     from where they stopped."
-)]
+#[error("interrupted by {name}; no artifacts were written")]
 pub struct Interrupted {
     pub name: &'static str,
     pub number: u8,
+}
+
+impl Interrupted {
+    /// What the user can do: run again, which goes on from where this run stopped.
+    pub fn next_step(&self) -> Option<String> {
+        Some(
+            "run the same command again: the rows found so far are kept in the cache of matched \
+             rows (unless --no-cache), and the scans go on from where they stopped."
+                .to_owned(),
+        )
+    }
 }
 
 /// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM; on Windows, Ctrl-C or Ctrl-Break.

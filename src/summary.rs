@@ -17,8 +17,6 @@ pub struct Summary {
     /// Shard bytes read from the Hub (or from `--source-dir`, `fetched_from_disk`), retries too.
     pub bytes_fetched: u64,
     pub fetched_from_disk: bool,
-    /// Source rows taken from the cache of rows.
-    pub rows_from_cache: u64,
     pub elapsed: Duration,
 }
 
@@ -45,7 +43,7 @@ impl Summary {
             } else {
                 self.bytes_fetched
             },
-            rows_from_cache: self.rows_from_cache,
+            rows_from_cache: self.manifest.rows_from_cache(),
             missing: self.manifest.missing(),
             repairs: &self.repairs,
             manifest: &self.manifest,
@@ -131,7 +129,7 @@ impl Summary {
                 "the network"
             },
             HumanBytes((self.bytes_fetched as f64 / seconds.max(1e-3)) as u64),
-            self.rows_from_cache
+            self.manifest.rows_from_cache()
         ));
         lines
     }

@@ -1,10 +1,8 @@
 //! What the in-order hand-over keeps and counts: of rows sharing a wanted ID, only the first
-//! (FORMAT.md §3); per source what was found and missing; the totals the manifest records.
+//! (FORMAT.md §3); per source what is still missing; the totals the manifest records.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::annotations::AnnotationIndex;
-use crate::manifest::SourceCounts;
 use crate::record::PreparedRecord;
 use crate::source::Source;
 
@@ -46,35 +44,18 @@ impl Tally {
         self.repairs.extend(record.repairs);
     }
 
-    /// Per source of `included`, the conversations wanted, found and missing (in
-    /// annotation-file order).
-    pub fn sources(&self, index: &AnnotationIndex, included: &[Source]) -> Vec<SourceCounts> {
-        included
-            .iter()
-            .copied()
-            .map(|source| {
-                let wanted: Vec<&str> = index.ids_in_order(source).collect();
-                let remaining = self.remaining.get(&source);
-                let missing: Vec<String> = wanted
-                    .iter()
-                    .filter(|id| remaining.is_some_and(|r| r.contains(**id)))
-                    .map(|id| id.to_string())
-                    .collect();
-                SourceCounts {
-                    source: source.name().to_owned(),
-                    repository: source.repo_id().to_owned(),
-                    wanted: wanted.len() as u64,
-                    found: (wanted.len() - missing.len()) as u64,
-                    missing,
-                }
-            })
-            .collect()
+    /// True for a wanted ID of `source` that no row had.
+    pub fn is_missing(&self, source: Source, id: &str) -> bool {
+        self.remaining
+            .get(&source)
+            .is_some_and(|remaining| remaining.contains(id))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::annotations::AnnotationIndex;
 
     #[test]
     fn the_first_row_of_an_id_wins_and_the_rest_are_missing() {
@@ -88,9 +69,8 @@ mod tests {
         assert!(tally.is_first(Source::Wildchat, "a"));
         assert!(!tally.is_first(Source::Wildchat, "a"));
         assert!(!tally.is_first(Source::Lmsys, "b"));
-        let sources = tally.sources(&index, &Source::ALL);
-        assert_eq!(sources[1].found, 1);
-        assert_eq!(sources[1].missing, ["b"]);
-        assert_eq!(sources[0].wanted, 0);
+        assert!(!tally.is_missing(Source::Wildchat, "a"));
+        assert!(tally.is_missing(Source::Wildchat, "b"));
+        assert!(!tally.is_missing(Source::Lmsys, "b"));
     }
 }

@@ -2,9 +2,11 @@
 //! repository.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
+use thiserror::Error;
 
 use crate::hub::{DatasetRepo, Hub, ListedFile};
 
@@ -13,6 +15,50 @@ pub const ANNOTATIONS_REPO: &str = "yahskapar/HealthChat-11K";
 
 const FILE_PREFIX: &str = "HealthChat-11K_master_annotations_v";
 const FILE_SUFFIX: &str = ".jsonl";
+
+/// Why no annotation version, or not the one asked for, can be used.
+#[derive(Debug, Error)]
+pub enum VersionError {
+    #[error(
+        "annotation version {requested} does not exist on the Hub; available versions: {}",
+        list(available).unwrap_or_else(|| "none".to_owned())
+    )]
+    Unknown {
+        requested: AnnotationVersion,
+        available: Vec<AnnotationVersion>,
+    },
+    #[error(
+        "HF_HUB_OFFLINE is set and no annotation file of {repo} is in the cache {}",
+        cache.display()
+    )]
+    NoneCached { repo: String, cache: PathBuf },
+    #[error("{repo} holds no {FILE_PREFIX}*{FILE_SUFFIX} annotation file")]
+    NoneListed { repo: String },
+}
+
+impl VersionError {
+    /// What the user can do about it, if anything.
+    pub fn next_step(&self) -> Option<String> {
+        match self {
+            VersionError::Unknown { available, .. } => Some(format!(
+                "run again with one of them, e.g. --version {}",
+                available
+                    .last()
+                    .map_or("2.1.0".to_owned(), ToString::to_string)
+            )),
+            VersionError::NoneCached { .. } => {
+                Some("run once with network access (unset HF_HUB_OFFLINE) to cache one.".to_owned())
+            }
+            VersionError::NoneListed { .. } => None,
+        }
+    }
+}
+
+/// `1.0.0, 2.0.0`, or `None` for no versions.
+fn list(versions: &[AnnotationVersion]) -> Option<String> {
+    let names: Vec<String> = versions.iter().map(ToString::to_string).collect();
+    (!names.is_empty()).then(|| names.join(", "))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AnnotationVersion {
@@ -114,7 +160,7 @@ pub struct VersionEntry {
 }
 
 /// The versions on the Hub (oldest first), or in the cache when offline.
-pub async fn listing(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<VersionEntry>> {
+pub async fn list_versions(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<VersionEntry>> {
     let versions = available(hub, repo).await?;
     let newest = versions.last().copied();
     // Offline, `available` listed the cache itself.
@@ -144,34 +190,16 @@ pub async fn newest(
     };
     match versions.last() {
         Some(newest) => Ok(*newest),
-        None if hub.settings().offline => bail!(
-            "HF_HUB_OFFLINE is set and no annotation file of {} is in the cache {}\n\
-             Next: run once with network access (unset HF_HUB_OFFLINE) to cache one.",
-            repo.id(),
-            hub.cache().dir().display()
-        ),
-        None => bail!(
-            "{} holds no {FILE_PREFIX}*{FILE_SUFFIX} annotation file",
-            repo.id()
-        ),
+        None if hub.settings().offline => Err(VersionError::NoneCached {
+            repo: repo.id().to_owned(),
+            cache: hub.cache().dir().to_owned(),
+        }
+        .into()),
+        None => Err(VersionError::NoneListed {
+            repo: repo.id().to_owned(),
+        }
+        .into()),
     }
-}
-
-pub fn unknown_version_message(
-    requested: &AnnotationVersion,
-    available: &[AnnotationVersion],
-) -> String {
-    let list: Vec<String> = available.iter().map(ToString::to_string).collect();
-    format!(
-        "annotation version {requested} does not exist on the Hub; available versions: {}\n\
-         Next: run again with one of them, e.g. --version {}",
-        if list.is_empty() {
-            "none".to_owned()
-        } else {
-            list.join(", ")
-        },
-        list.last().map(String::as_str).unwrap_or("2.1.0")
-    )
 }
 
 #[cfg(test)]

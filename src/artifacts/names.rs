@@ -13,10 +13,13 @@ pub struct ArtifactNames {
 }
 
 impl ArtifactNames {
-    pub fn new(version: &str, subset: Option<&str>) -> ArtifactNames {
-        let stem = match subset {
-            Some(subset) => format!("HealthChat-11K_v{version}_{subset}"),
-            None => format!("HealthChat-11K_v{version}"),
+    /// The names for `version` and the `included` sources (in scan order).
+    pub fn new(version: &str, included: &[Source]) -> ArtifactNames {
+        let stem = if included.len() < Source::ALL.len() {
+            let subset: Vec<&str> = included.iter().map(|source| source.name()).collect();
+            format!("HealthChat-11K_v{version}_{}", subset.join("_"))
+        } else {
+            format!("HealthChat-11K_v{version}")
         };
         ArtifactNames {
             stem,
@@ -50,10 +53,10 @@ mod tests {
 
     #[test]
     fn a_subset_carries_its_name_and_the_full_set_the_references() {
-        let full = ArtifactNames::new("2.1.0", None);
+        let full = ArtifactNames::new("2.1.0", &Source::ALL);
         assert_eq!(full.directory(), "HealthChat-11K_v2.1.0_artifacts");
         assert_eq!(full.reference_files()[0], "HealthChat-11K_v2.1.0.jsonl");
-        let subset = ArtifactNames::new("2.1.0", Some("wildchat"));
+        let subset = ArtifactNames::new("2.1.0", &[Source::Wildchat]);
         assert_eq!(
             subset.directory(),
             "HealthChat-11K_v2.1.0_wildchat_artifacts"

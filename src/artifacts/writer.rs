@@ -245,6 +245,7 @@ fn remove_abandoned(parent: &Path, prefix: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::Source;
 
     fn test_manifest(artifacts: Vec<Artifact>) -> Manifest {
         Manifest {
@@ -265,7 +266,8 @@ mod tests {
     fn artifacts_appear_only_when_finished() {
         let parent = tempfile::tempdir().unwrap();
         let mut writer =
-            ArtifactWriter::create(parent.path(), &ArtifactNames::new("9.9.9", None)).unwrap();
+            ArtifactWriter::create(parent.path(), &ArtifactNames::new("9.9.9", &Source::ALL))
+                .unwrap();
         writer.append(b"{}", b"", b"").unwrap();
         let final_dir = parent.path().join("HealthChat-11K_v9.9.9_artifacts");
         assert!(!final_dir.exists());
@@ -279,7 +281,8 @@ mod tests {
         std::fs::create_dir(&final_dir).unwrap();
         std::fs::write(final_dir.join("stale"), "old").unwrap();
         let mut writer =
-            ArtifactWriter::create(parent.path(), &ArtifactNames::new("9.9.9", None)).unwrap();
+            ArtifactWriter::create(parent.path(), &ArtifactNames::new("9.9.9", &Source::ALL))
+                .unwrap();
         writer.append(b"{\"a\": 1}", b"x\r\n", b"").unwrap();
         let (path, _) = writer
             .finish(|artifacts| {

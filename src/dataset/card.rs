@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::annotations::version::AnnotationVersion;
-use crate::manifest::{Repository, SourceCounts};
+use crate::annotations::AnnotationVersion;
+use crate::artifacts::{ArtifactError, ArtifactNames, ArtifactWriter};
+use crate::manifest::{Manifest, Repository, SourceCounts};
 use crate::source::Source;
 
 pub const FILE_NAME: &str = "README.md";
@@ -54,7 +55,31 @@ fn size_category(n: u64) -> &'static str {
     }
 }
 
-pub fn render_card(card: &Card<'_>) -> String {
+/// Adds the card of a run's artifacts to them: `manifest` says what was read and counted,
+/// `parquet_files` names each of the `included` sources' Parquet file.
+pub fn write_card(
+    artifacts: &mut ArtifactWriter,
+    manifest: &Manifest,
+    version: &AnnotationVersion,
+    included: &[Source],
+    parquet_files: &[(Source, String)],
+    names: &ArtifactNames,
+) -> Result<(), ArtifactError> {
+    let text = render_card(&Card {
+        version,
+        tool: &manifest.tool,
+        sources: included,
+        parquet_files,
+        reference_files: &names.reference_files(),
+        counts: &manifest.sources,
+        repositories: &manifest.repositories,
+        specialties: &manifest.specialties,
+        conversations: manifest.conversations,
+    });
+    artifacts.add_file(FILE_NAME, text.as_bytes())
+}
+
+fn render_card(card: &Card<'_>) -> String {
     let mut licences: Vec<&str> = card
         .sources
         .iter()

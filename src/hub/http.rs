@@ -464,7 +464,7 @@ mod tests {
         else {
             panic!("a failure")
         };
-        let text = error.to_string();
+        let text = format!("{error}\nNext: {}", error.next_step().unwrap_or_default());
         assert!(
             text.contains("https://hub.test/datasets/lmsys/lmsys-chat-1m"),
             "{text}"

@@ -44,14 +44,25 @@ pub enum HandOverError {
     Scan(#[from] ScanError),
     #[error("the scan of {path} of {repo} stopped unexpectedly")]
     Stopped { repo: &'static str, path: String },
-    #[error(
-        "could not use a temporary file in {dir}: {source}\nNext: check free disk space in the output directory, then run again."
-    )]
+    #[error("could not use a temporary file in {dir}")]
     Spool {
         dir: String,
         #[source]
         source: std::io::Error,
     },
+}
+
+impl HandOverError {
+    /// What the user can do about it, if anything.
+    pub fn next_step(&self) -> Option<String> {
+        match self {
+            HandOverError::Scan(ScanError::Read(error)) => error.next_step(),
+            HandOverError::Scan(_) | HandOverError::Stopped { .. } => None,
+            HandOverError::Spool { .. } => {
+                Some("check free disk space in the output directory, then run again.".to_owned())
+            }
+        }
+    }
 }
 
 /// Hands every record of `feeds` to `accept` in feed order, as the feeds' scans produce them.

@@ -208,13 +208,19 @@ impl ShardFile {
         /// which may be wrong or hostile; past it the buffer grows with the bytes that arrive.
         const RESERVED: u64 = 1 << 20;
         let mut reader = self.read(api, start, end);
-        let reserved = end.checked_sub(start).unwrap_or(0).min(RESERVED);
+        let reserved = end.saturating_sub(start).min(RESERVED);
         let mut bytes = Vec::with_capacity(reserved as usize);
         while let Some(chunk) = reader.next_chunk(None).await? {
             bytes.extend_from_slice(&chunk);
         }
         Ok(Bytes::from(bytes))
     }
+}
+
+/// True for the path of a shard: `data/train-*.parquet` (FORMAT.md §1).
+pub(super) fn is_shard(path: &str) -> bool {
+    let name = path.strip_prefix("data/").unwrap_or_default();
+    name.starts_with("train-") && name.ends_with(".parquet") && !name.contains('/')
 }
 
 /// The SHA-256 `hf download --local-dir ROOT` recorded for `path`: the second line (the ETag,
@@ -235,4 +241,22 @@ fn cache_blob_sha256(local: &Path) -> Option<String> {
     let in_blobs = blob.parent()?.file_name()? == "blobs";
     let name = blob.file_name()?.to_str()?;
     (in_blobs && is_sha256(name)).then(|| name.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_train_parquet_files_directly_in_data_are_shards() {
+        assert!(is_shard("data/train-00000-of-00004.parquet"));
+        for other in [
+            "data/test-0.parquet",
+            "data/train-0.json",
+            "data/sub/train-0.parquet",
+            "train-0.parquet",
+        ] {
+            assert!(!is_shard(other), "{other}");
+        }
+    }
 }

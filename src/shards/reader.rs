@@ -17,16 +17,29 @@ pub enum ReadError {
     Hub(#[from] HubError),
     #[error(
         "{path} of {repo} is needed, but HF_HUB_OFFLINE is set and the cache of rows does not \
-         hold all of what this run wants from it.\nNext: run once online (unset HF_HUB_OFFLINE), \
-         or pass --source-dir with a local copy."
+         hold all of what this run wants from it"
     )]
     Offline { repo: String, path: String },
-    #[error("could not read {}: {source}", path.display())]
+    #[error("could not read {}", path.display())]
     Disk {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+}
+
+impl ReadError {
+    /// What the user can do about it, if anything.
+    pub fn next_step(&self) -> Option<String> {
+        match self {
+            ReadError::Hub(error) => error.next_step(),
+            ReadError::Offline { .. } => Some(
+                "run once online (unset HF_HUB_OFFLINE), or pass --source-dir with a local copy."
+                    .to_owned(),
+            ),
+            ReadError::Disk { .. } => None,
+        }
+    }
 }
 
 /// Reads a byte range of a shard, from the Hub or from disk.
