@@ -22,9 +22,9 @@ use crate::signal::Interrupted;
      artifacts were written to {}",
     directory.display()
 )]
-pub struct MissingConversations {
-    pub missing: usize,
-    pub directory: PathBuf,
+pub(crate) struct MissingConversations {
+    pub(crate) missing: usize,
+    pub(crate) directory: PathBuf,
 }
 
 /// Prints an error chain as `error: outer: inner`, then what to do about it on a line of its

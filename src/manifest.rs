@@ -14,41 +14,41 @@ use crate::shards::{SourcePlan, Verifications};
 use crate::source::Source;
 use crate::tally::Tally;
 
-pub const FILE_NAME: &str = "manifest.json";
+pub(crate) const FILE_NAME: &str = "manifest.json";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// `healthchat X.Y.Z`.
-    pub tool: String,
-    pub annotation_version: String,
-    pub repositories: Vec<Repository>,
-    pub sources: Vec<SourceCounts>,
-    pub conversations: u64,
-    pub full_review_rows: u64,
-    pub sycophancy_review_rows: u64,
-    pub specialties: BTreeMap<String, u64>,
+    pub(crate) tool: String,
+    pub(crate) annotation_version: String,
+    pub(crate) repositories: Vec<Repository>,
+    pub(crate) sources: Vec<SourceCounts>,
+    pub(crate) conversations: u64,
+    pub(crate) full_review_rows: u64,
+    pub(crate) sycophancy_review_rows: u64,
+    pub(crate) specialties: BTreeMap<String, u64>,
     /// The sources this directory holds (`--sources`); all of them when absent.
     #[serde(default)]
-    pub included_sources: Vec<String>,
-    pub artifacts: Vec<Artifact>,
+    pub(crate) included_sources: Vec<String>,
+    pub(crate) artifacts: Vec<Artifact>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Repository {
-    pub id: String,
+pub(crate) struct Repository {
+    pub(crate) id: String,
     /// The branch, tag or commit asked for.
-    pub revision: String,
+    pub(crate) revision: String,
     /// The commit the Hub resolved it to; `None` for files read from `--source-dir`.
-    pub commit: Option<String>,
+    pub(crate) commit: Option<String>,
     /// Set when the files were read from disk instead of the Hub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_dir: Option<PathBuf>,
-    pub files: Vec<RepositoryFile>,
+    pub(crate) source_dir: Option<PathBuf>,
+    pub(crate) files: Vec<RepositoryFile>,
 }
 
 impl Repository {
     /// The annotation repository and the version's file, as downloaded and checked.
-    pub fn of_annotations(annotations: &AnnotationFile) -> Repository {
+    pub(crate) fn of_annotations(annotations: &AnnotationFile) -> Repository {
         let verified = annotations.cached.verified();
         Repository {
             id: annotations.repo.id().to_owned(),
@@ -69,7 +69,7 @@ impl Repository {
     }
 
     /// A source's repository and shards, as scanned and checked.
-    pub fn of_source(
+    pub(crate) fn of_source(
         plan: &SourcePlan,
         source_dir: Option<&Path>,
         verifications: &Verifications,
@@ -101,32 +101,32 @@ impl Repository {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RepositoryFile {
-    pub path: String,
-    pub size: u64,
+pub(crate) struct RepositoryFile {
+    pub(crate) path: String,
+    pub(crate) size: u64,
     /// The SHA-256 of the bytes read (FORMAT.md §9), never the storage's own ETag.
-    pub sha256: Option<String>,
+    pub(crate) sha256: Option<String>,
     /// Whether that SHA-256 was checked against a published one, and which.
     #[serde(default)]
-    pub verified: bool,
+    pub(crate) verified: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verified_against: Option<String>,
+    pub(crate) verified_against: Option<String>,
     /// Of a source shard: the rows taken from the cache of rows (FORMAT.md §11), and the bytes
     /// read from the Hub or disk (none when the cache held every wanted row).
     #[serde(default)]
-    pub rows_from_cache: u64,
+    pub(crate) rows_from_cache: u64,
     #[serde(default)]
-    pub bytes_fetched: u64,
+    pub(crate) bytes_fetched: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SourceCounts {
-    pub source: String,
-    pub repository: String,
-    pub wanted: u64,
-    pub found: u64,
+pub(crate) struct SourceCounts {
+    pub(crate) source: String,
+    pub(crate) repository: String,
+    pub(crate) wanted: u64,
+    pub(crate) found: u64,
     /// In annotation-file order.
-    pub missing: Vec<String>,
+    pub(crate) missing: Vec<String>,
 }
 
 impl SourceCounts {
@@ -149,10 +149,10 @@ impl SourceCounts {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Artifact {
-    pub name: String,
-    pub size: u64,
-    pub sha256: String,
+pub(crate) struct Artifact {
+    pub(crate) name: String,
+    pub(crate) size: u64,
+    pub(crate) sha256: String,
 }
 
 impl Manifest {
@@ -160,7 +160,7 @@ impl Manifest {
     /// annotation file, then each of `plans`' shards, from `source_dir` when given, as
     /// `verifications` says they were checked) and what the hand-over's `tally` counted of the
     /// `included` sources.
-    pub fn assemble(
+    pub(crate) fn assemble(
         annotations: &AnnotationFile,
         plans: &[SourcePlan],
         source_dir: Option<&Path>,
@@ -192,7 +192,7 @@ impl Manifest {
     }
 
     /// The source rows taken from the cache of rows.
-    pub fn rows_from_cache(&self) -> u64 {
+    pub(crate) fn rows_from_cache(&self) -> u64 {
         self.repositories
             .iter()
             .flat_map(|repo| &repo.files)
@@ -201,7 +201,7 @@ impl Manifest {
     }
 
     /// The files read whose SHA-256 had nothing to be checked against, as `repo/path`.
-    pub fn unverified(&self) -> Vec<String> {
+    pub(crate) fn unverified(&self) -> Vec<String> {
         self.repositories
             .iter()
             .flat_map(|repo| {
@@ -213,11 +213,11 @@ impl Manifest {
             .collect()
     }
 
-    pub fn missing(&self) -> usize {
+    pub(crate) fn missing(&self) -> usize {
         self.sources.iter().map(|s| s.missing.len()).sum()
     }
 
-    pub fn to_json(&self) -> Vec<u8> {
+    pub(crate) fn to_json(&self) -> Vec<u8> {
         let mut bytes = serde_json::to_vec_pretty(self).expect("a manifest serialises");
         bytes.push(b'\n');
         bytes
@@ -225,7 +225,7 @@ impl Manifest {
 }
 
 #[derive(Debug, Error)]
-pub enum VerifyError {
+pub(crate) enum VerifyError {
     #[error("could not read {}", path.display())]
     Read {
         path: PathBuf,
@@ -252,7 +252,7 @@ pub enum VerifyError {
 
 impl VerifyError {
     /// What the user can do about it, if anything.
-    pub fn next_step(&self) -> Option<String> {
+    pub(crate) fn next_step(&self) -> Option<String> {
         match self {
             VerifyError::Read { .. } => Some(
                 "pass the HealthChat-11K_v{V}_artifacts directory that `healthchat generate` \
@@ -271,20 +271,14 @@ impl VerifyError {
 
 /// The outcome of checking one artifact against the manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Check {
+pub(crate) enum Check {
     Ok { name: String },
     Missing { name: String },
     Mismatch { name: String, problem: String },
 }
 
-impl Check {
-    pub fn is_ok(&self) -> bool {
-        matches!(self, Check::Ok { .. })
-    }
-}
-
 /// Reads `dir/manifest.json` and checks the size and SHA-256 of every artifact it lists.
-pub fn verify(dir: &Path) -> Result<(Manifest, Vec<Check>), VerifyError> {
+pub(crate) fn verify(dir: &Path) -> Result<(Manifest, Vec<Check>), VerifyError> {
     let path = dir.join(FILE_NAME);
     let text = std::fs::read(&path).map_err(|source| VerifyError::Read {
         path: path.clone(),
@@ -366,7 +360,7 @@ mod tests {
         std::fs::write(dir.path().join("b.txt"), "abd").unwrap();
         let (read, checks) = verify(dir.path()).unwrap();
         assert_eq!(read, manifest);
-        assert!(checks[0].is_ok());
+        assert!(matches!(&checks[0], Check::Ok { .. }));
         assert!(
             matches!(&checks[1], Check::Mismatch { problem, .. } if problem.contains("SHA-256"))
         );

@@ -7,18 +7,20 @@ use crate::record::PreparedRecord;
 use crate::source::Source;
 
 #[derive(Default)]
-pub struct Tally {
+pub(crate) struct Tally {
     /// The IDs of each source not found yet.
     remaining: HashMap<Source, HashSet<String>>,
-    pub conversations: u64,
-    pub full_review_rows: u64,
-    pub sycophancy_review_rows: u64,
-    pub specialties: BTreeMap<String, u64>,
-    pub repairs: Vec<String>,
+    pub(crate) conversations: u64,
+    pub(crate) full_review_rows: u64,
+    pub(crate) sycophancy_review_rows: u64,
+    pub(crate) specialties: BTreeMap<String, u64>,
+    pub(crate) repairs: Vec<String>,
 }
 
 impl Tally {
-    pub fn new<'a>(targets: impl IntoIterator<Item = (Source, &'a HashSet<String>)>) -> Tally {
+    pub(crate) fn new<'a>(
+        targets: impl IntoIterator<Item = (Source, &'a HashSet<String>)>,
+    ) -> Tally {
         Tally {
             remaining: targets
                 .into_iter()
@@ -29,14 +31,14 @@ impl Tally {
     }
 
     /// True for the first row with this wanted ID: it is written, later ones are not.
-    pub fn is_first(&mut self, source: Source, id: &str) -> bool {
+    pub(crate) fn is_first(&mut self, source: Source, id: &str) -> bool {
         self.remaining
             .get_mut(&source)
             .is_some_and(|remaining| remaining.remove(id))
     }
 
     /// Counts a record that was written.
-    pub fn count(&mut self, record: PreparedRecord) {
+    pub(crate) fn count(&mut self, record: PreparedRecord) {
         self.conversations += 1;
         self.full_review_rows += record.full_review_rows;
         self.sycophancy_review_rows += record.sycophancy_rows;
@@ -45,7 +47,7 @@ impl Tally {
     }
 
     /// True for a wanted ID of `source` that no row had.
-    pub fn is_missing(&self, source: Source, id: &str) -> bool {
+    pub(crate) fn is_missing(&self, source: Source, id: &str) -> bool {
         self.remaining
             .get(&source)
             .is_some_and(|remaining| remaining.contains(id))

@@ -15,7 +15,7 @@ use crate::printer::Printer;
 
 /// Why a downloaded annotation file cannot be used.
 #[derive(Debug, Error)]
-pub enum DownloadError {
+pub(super) enum DownloadError {
     #[error("could not read the cached annotation file {}", path.display())]
     Read {
         path: PathBuf,
@@ -31,14 +31,14 @@ pub enum DownloadError {
 }
 
 /// A version's annotation file in the Hugging Face cache, and its index.
-pub struct AnnotationFile {
+pub(crate) struct AnnotationFile {
     /// The annotation repository, pinned.
-    pub repo: DatasetRepo,
-    pub version: AnnotationVersion,
-    pub cached: CachedFile,
-    pub size: u64,
-    pub sha256: String,
-    pub index: Arc<AnnotationIndex>,
+    pub(crate) repo: DatasetRepo,
+    pub(crate) version: AnnotationVersion,
+    pub(crate) cached: CachedFile,
+    pub(crate) size: u64,
+    pub(crate) sha256: String,
+    pub(crate) index: Arc<AnnotationIndex>,
 }
 
 impl AnnotationFile {
@@ -46,7 +46,7 @@ impl AnnotationFile {
     /// repository at `revision`, downloaded into the Hugging Face cache (offline: found there)
     /// and indexed. Online, `found` is called once the version's file is known to exist, before
     /// it is fetched, so that a caller can start what needs the version (`|| {}` for nothing).
-    pub async fn download(
+    pub(crate) async fn download(
         hub: &Hub,
         revision: &str,
         requested: Option<AnnotationVersion>,

@@ -137,7 +137,7 @@ impl AnnotationIndex {
 
     /// The annotation columns in first-seen order, each with the shape its values take across
     /// the whole file.
-    pub fn columns(&self) -> &[(String, Shape)] {
+    pub(crate) fn columns(&self) -> &[(String, Shape)] {
         match &self.shape {
             Shape::Object(columns) => columns,
             _ => &[],

@@ -7,7 +7,7 @@ mod index;
 mod shape;
 mod version;
 
-pub use download::{AnnotationFile, DownloadError};
+pub(crate) use download::AnnotationFile;
 pub use index::{Annotation, AnnotationError, AnnotationIndex};
-pub use shape::Shape;
-pub use version::{ANNOTATIONS_REPO, AnnotationVersion, VersionEntry, VersionError, list_versions};
+pub(crate) use shape::Shape;
+pub(crate) use version::{ANNOTATIONS_REPO, AnnotationVersion, VersionError, list_versions};

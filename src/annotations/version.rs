@@ -11,14 +11,14 @@ use thiserror::Error;
 use crate::hub::{DatasetRepo, Hub, ListedFile};
 
 /// The repository of the annotation files, one per version (FORMAT.md §1).
-pub const ANNOTATIONS_REPO: &str = "yahskapar/HealthChat-11K";
+pub(crate) const ANNOTATIONS_REPO: &str = "yahskapar/HealthChat-11K";
 
 const FILE_PREFIX: &str = "HealthChat-11K_master_annotations_v";
 const FILE_SUFFIX: &str = ".jsonl";
 
 /// Why no annotation version, or not the one asked for, can be used.
 #[derive(Debug, Error)]
-pub enum VersionError {
+pub(crate) enum VersionError {
     #[error(
         "annotation version {requested} does not exist on the Hub; available versions: {}",
         list(available).unwrap_or_else(|| "none".to_owned())
@@ -38,7 +38,7 @@ pub enum VersionError {
 
 impl VersionError {
     /// What the user can do about it, if anything.
-    pub fn next_step(&self) -> Option<String> {
+    pub(crate) fn next_step(&self) -> Option<String> {
         match self {
             VersionError::Unknown { available, .. } => Some(format!(
                 "run again with one of them, e.g. --version {}",
@@ -118,7 +118,7 @@ impl fmt::Display for AnnotationVersion {
 }
 
 /// The annotation files at the top of the repository, with their versions, oldest first.
-pub async fn annotation_files(
+pub(super) async fn annotation_files(
     hub: &Hub,
     repo: &DatasetRepo,
 ) -> Result<Vec<(AnnotationVersion, ListedFile)>> {
@@ -135,7 +135,7 @@ pub async fn annotation_files(
 
 /// The versions whose annotation file is in the repository (offline: in the cache), oldest
 /// first.
-pub async fn available(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<AnnotationVersion>> {
+pub(super) async fn available(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<AnnotationVersion>> {
     if !hub.settings().offline {
         let files = annotation_files(hub, repo).await?;
         return Ok(files.into_iter().map(|(version, _)| version).collect());
@@ -152,15 +152,15 @@ pub async fn available(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<AnnotationVe
 
 /// A version for `healthchat versions`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VersionEntry {
-    pub version: AnnotationVersion,
-    pub newest: bool,
+pub(crate) struct VersionEntry {
+    pub(crate) version: AnnotationVersion,
+    pub(crate) newest: bool,
     /// Its file is in the local Hugging Face cache.
-    pub cached: bool,
+    pub(crate) cached: bool,
 }
 
 /// The versions on the Hub (oldest first), or in the cache when offline.
-pub async fn list_versions(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<VersionEntry>> {
+pub(crate) async fn list_versions(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<VersionEntry>> {
     let versions = available(hub, repo).await?;
     let newest = versions.last().copied();
     // Offline, `available` listed the cache itself.
@@ -179,7 +179,7 @@ pub async fn list_versions(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<VersionE
 
 /// The newest version: of `listed` when the repository's files were listed already, else of
 /// [`available`].
-pub async fn newest(
+pub(super) async fn newest(
     hub: &Hub,
     repo: &DatasetRepo,
     listed: Option<&[(AnnotationVersion, ListedFile)]>,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
-pub enum ArtifactError {
+pub(crate) enum ArtifactError {
     #[error("could not create the artifacts directory in {}", dir.display())]
     Create {
         dir: PathBuf,
@@ -28,7 +28,7 @@ pub enum ArtifactError {
 
 impl ArtifactError {
     /// What the user can do about it, if anything.
-    pub fn next_step(&self) -> Option<String> {
+    pub(crate) fn next_step(&self) -> Option<String> {
         let step = match self {
             ArtifactError::Create { .. } => {
                 "check that the directory exists, is writable and has free space, or choose \

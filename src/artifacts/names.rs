@@ -6,7 +6,7 @@ use crate::source::Source;
 /// the full set; with the subset's name in each for a subset of the sources, so that it cannot be
 /// taken for the full set.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArtifactNames {
+pub(crate) struct ArtifactNames {
     /// `HealthChat-11K_v{V}` or `HealthChat-11K_v{V}_{subset}`.
     stem: String,
     version: String,
@@ -14,7 +14,7 @@ pub struct ArtifactNames {
 
 impl ArtifactNames {
     /// The names for `version` and the `included` sources (in scan order).
-    pub fn new(version: &str, included: &[Source]) -> ArtifactNames {
+    pub(crate) fn new(version: &str, included: &[Source]) -> ArtifactNames {
         let stem = if included.len() < Source::ALL.len() {
             let subset: Vec<&str> = included.iter().map(|source| source.name()).collect();
             format!("HealthChat-11K_v{version}_{}", subset.join("_"))
@@ -28,12 +28,12 @@ impl ArtifactNames {
     }
 
     /// `{stem}_artifacts`
-    pub fn directory(&self) -> String {
+    pub(crate) fn directory(&self) -> String {
         format!("{}_artifacts", self.stem)
     }
 
     /// The JSONL file and the two review CSV files.
-    pub fn reference_files(&self) -> [String; 3] {
+    pub(crate) fn reference_files(&self) -> [String; 3] {
         [
             format!("{}.jsonl", self.stem),
             format!("{}_full_review.csv", self.stem),
@@ -42,7 +42,7 @@ impl ArtifactNames {
     }
 
     /// The Parquet file of one source's conversations.
-    pub fn parquet(&self, source: Source) -> String {
+    pub(crate) fn parquet(&self, source: Source) -> String {
         format!("HealthChat-11K_v{}_{source}.parquet", self.version)
     }
 }

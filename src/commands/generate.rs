@@ -24,7 +24,7 @@ use crate::source::Source;
 use crate::summary::Summary;
 use crate::tally::Tally;
 
-pub async fn run(args: GenerateArgs) -> Result<()> {
+pub(super) async fn run(args: GenerateArgs) -> Result<()> {
     let printer = Printer::new(args.quiet);
     let hub = Hub::new(HubSettings::from_env())?;
     let summary = tokio::select! {

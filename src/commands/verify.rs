@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::manifest::{self, Check, VerifyError};
 use crate::printer::Printer;
 
-pub fn run(directory: &Path) -> anyhow::Result<()> {
+pub(super) fn run(directory: &Path) -> anyhow::Result<()> {
     let printer = Printer::new(false);
     let (manifest, checks) = manifest::verify(directory)?;
     let mut bad = 0;

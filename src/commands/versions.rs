@@ -5,7 +5,7 @@ use crate::cli::VersionsArgs;
 use crate::hub::{DatasetRepo, Hub, HubSettings};
 use crate::printer::Printer;
 
-pub async fn run(args: VersionsArgs) -> anyhow::Result<()> {
+pub(super) async fn run(args: VersionsArgs) -> anyhow::Result<()> {
     let printer = Printer::new(false);
     let hub = Hub::new(HubSettings::from_env())?;
     let repo = DatasetRepo::new(ANNOTATIONS_REPO, &args.annotations_revision);

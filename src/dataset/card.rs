@@ -10,21 +10,21 @@ use crate::artifacts::{ArtifactError, ArtifactNames, ArtifactWriter};
 use crate::manifest::{Manifest, Repository, SourceCounts};
 use crate::source::Source;
 
-pub const FILE_NAME: &str = "README.md";
+pub(super) const FILE_NAME: &str = "README.md";
 
 /// What the card says.
-pub struct Card<'a> {
-    pub version: &'a AnnotationVersion,
-    pub tool: &'a str,
+pub(super) struct Card<'a> {
+    pub(crate) version: &'a AnnotationVersion,
+    pub(crate) tool: &'a str,
     /// The sources this directory holds, in scan order.
-    pub sources: &'a [Source],
+    pub(crate) sources: &'a [Source],
     /// Each source's Parquet file.
-    pub parquet_files: &'a [(Source, String)],
-    pub reference_files: &'a [String; 3],
-    pub counts: &'a [SourceCounts],
-    pub repositories: &'a [Repository],
-    pub specialties: &'a BTreeMap<String, u64>,
-    pub conversations: u64,
+    pub(crate) parquet_files: &'a [(Source, String)],
+    pub(crate) reference_files: &'a [String; 3],
+    pub(crate) counts: &'a [SourceCounts],
+    pub(crate) repositories: &'a [Repository],
+    pub(crate) specialties: &'a BTreeMap<String, u64>,
+    pub(crate) conversations: u64,
 }
 
 /// The first version whose WildChat-derived annotations are ODC-BY rather than CC BY-NC-SA.
@@ -57,7 +57,7 @@ fn size_category(n: u64) -> &'static str {
 
 /// Adds the card of a run's artifacts to them: `manifest` says what was read and counted,
 /// `parquet_files` names each of the `included` sources' Parquet file.
-pub fn write_card(
+pub(crate) fn write_card(
     artifacts: &mut ArtifactWriter,
     manifest: &Manifest,
     version: &AnnotationVersion,

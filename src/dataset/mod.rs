@@ -18,7 +18,7 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use thiserror::Error;
 
-pub use card::write_card;
+pub(crate) use card::write_card;
 
 use crate::annotations::AnnotationIndex;
 use crate::artifacts::{ArtifactNames, ArtifactWriter};
@@ -34,7 +34,7 @@ const ROWS_PER_GROUP: usize = 500;
 const ROWS_PER_BATCH: usize = 100;
 
 #[derive(Debug, Error)]
-pub enum DatasetError {
+pub(crate) enum DatasetError {
     #[error("could not write {}", path.display())]
     Write {
         path: PathBuf,
@@ -51,7 +51,7 @@ pub enum DatasetError {
 
 impl DatasetError {
     /// What the user can do about it.
-    pub fn next_step(&self) -> Option<String> {
+    pub(crate) fn next_step(&self) -> Option<String> {
         let step = match self {
             DatasetError::Write { .. } => {
                 "check free disk space and permissions, then run again (or pass \
@@ -69,18 +69,18 @@ impl DatasetError {
 /// The columns each source's shards declare, as the first of its scans to open a shard finds
 /// them.
 #[derive(Default)]
-pub struct SourceSchemas {
+pub(crate) struct SourceSchemas {
     schemas: HashMap<Source, OnceLock<SchemaRef>>,
 }
 
 impl SourceSchemas {
-    pub fn new() -> SourceSchemas {
+    pub(crate) fn new() -> SourceSchemas {
         SourceSchemas {
             schemas: Source::ALL.map(|s| (s, OnceLock::new())).into(),
         }
     }
 
-    pub fn offer(&self, source: Source, schema: &SchemaRef) {
+    pub(crate) fn offer(&self, source: Source, schema: &SchemaRef) {
         let _ = self.schemas[&source].set(Arc::clone(schema));
     }
 
@@ -90,7 +90,7 @@ impl SourceSchemas {
 }
 
 /// Writes each source's records into its Parquet file in the artifacts directory.
-pub struct DatasetWriter {
+pub(crate) struct DatasetWriter {
     directory: PathBuf,
     names: ArtifactNames,
     annotation_fields: Vec<Field>,
@@ -110,7 +110,7 @@ struct SourceWriter {
 }
 
 impl DatasetWriter {
-    pub fn new(
+    pub(crate) fn new(
         directory: &Path,
         names: &ArtifactNames,
         index: &AnnotationIndex,
@@ -126,7 +126,12 @@ impl DatasetWriter {
     }
 
     /// Adds a record of `source` (FORMAT.md §4) to the source's Parquet file.
-    pub fn append(&mut self, source: Source, id: &str, record: Object) -> Result<(), DatasetError> {
+    pub(crate) fn append(
+        &mut self,
+        source: Source,
+        id: &str,
+        record: Object,
+    ) -> Result<(), DatasetError> {
         let position = match self.writers.iter().position(|w| w.source == source) {
             Some(position) => position,
             None => {
@@ -181,7 +186,7 @@ impl DatasetWriter {
     /// Closes the files (a `planned` source that found no conversation gets an empty one, when
     /// its shards' columns are known) and adds them to `artifacts`, hashed as they were
     /// written; returns each source's file name, in source order.
-    pub fn finish(
+    pub(crate) fn finish(
         mut self,
         planned: &[Source],
         artifacts: &mut ArtifactWriter,

@@ -4,7 +4,7 @@ use thiserror::Error;
 
 /// Everything that can go wrong talking to the Hub; `next_step` says what the user can do.
 #[derive(Debug, Error)]
-pub enum HubError {
+pub(crate) enum HubError {
     #[error(
         "{repo} is a gated dataset: downloading it needs a Hugging Face token of an account that \
          accepted its terms, and no token was found."
@@ -157,7 +157,7 @@ pub enum HubError {
 
 impl HubError {
     /// What the user can do about it, if anything.
-    pub fn next_step(&self) -> Option<String> {
+    pub(crate) fn next_step(&self) -> Option<String> {
         let step = match self {
             HubError::GatedNoToken { page, endpoint, .. } => format!(
                 "accept the terms at {page} , create a read token at {endpoint}/settings/tokens , \

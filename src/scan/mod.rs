@@ -13,4 +13,4 @@ mod schema;
 mod shard;
 
 pub use error::{ScanError, ShardProblem};
-pub use shard::{DecodedGroup, ReadKind, Scanned, Shard, SourceRow};
+pub use shard::{DecodedGroup, ReadKind, Shard, SourceRow};

@@ -9,7 +9,7 @@ use crate::row_cache::CacheError;
 use crate::shards::ReadError;
 
 #[derive(Debug, Error)]
-pub enum FindError {
+pub(crate) enum FindError {
     #[error(transparent)]
     Hub(#[from] HubError),
     #[error(transparent)]
@@ -69,7 +69,7 @@ pub enum FindError {
 
 impl FindError {
     /// What the user can do about it, if anything.
-    pub fn next_step(&self) -> Option<String> {
+    pub(crate) fn next_step(&self) -> Option<String> {
         match self {
             FindError::Hub(error) => {
                 let step = error.next_step()?;

@@ -20,15 +20,15 @@ use crate::row_cache::{CachedShard, Listing, RowCache};
 use crate::source::Source;
 
 /// A source to scan: its repository, the IDs wanted from it, and its shards in scan order.
-pub struct SourcePlan {
-    pub source: Source,
-    pub repo: DatasetRepo,
-    pub targets: Arc<HashSet<String>>,
-    pub shards: Vec<ShardFile>,
+pub(crate) struct SourcePlan {
+    pub(crate) source: Source,
+    pub(crate) repo: DatasetRepo,
+    pub(crate) targets: Arc<HashSet<String>>,
+    pub(crate) shards: Vec<ShardFile>,
 }
 
 impl SourcePlan {
-    pub fn total_bytes(&self) -> u64 {
+    pub(crate) fn total_bytes(&self) -> u64 {
         self.shards.iter().map(ShardFile::size).sum()
     }
 }
@@ -38,10 +38,13 @@ impl SourcePlan {
 const RESOLVES_AT_ONCE: usize = 16;
 
 /// Each source's repository, pinned, with its shards (or why they could not be had).
-pub type SourceShards = Vec<(Source, Result<(DatasetRepo, Vec<ShardFile>), FindError>)>;
+pub(crate) type SourceShards = Vec<(Source, Result<(DatasetRepo, Vec<ShardFile>), FindError>)>;
 
 /// Each of the `included` sources' repository at the revision asked for.
-pub fn source_repos(included: &[Source], revisions: &RevisionArgs) -> Vec<(Source, DatasetRepo)> {
+pub(crate) fn source_repos(
+    included: &[Source],
+    revisions: &RevisionArgs,
+) -> Vec<(Source, DatasetRepo)> {
     included
         .iter()
         .map(|&source| {
@@ -55,7 +58,7 @@ pub fn source_repos(included: &[Source], revisions: &RevisionArgs) -> Vec<(Sourc
 }
 
 /// Offline, the rows come from the cache of rows or the shards from `--source-dir`.
-pub fn check_offline(
+pub(crate) fn check_offline(
     offline: bool,
     source_dir: Option<&Path>,
     cache: Option<&RowCache>,
@@ -69,7 +72,7 @@ pub fn check_offline(
 /// Pins, lists and resolves the shards of every source of `repos` at once (from `source_dir`
 /// when given); no other source is asked for.
 /// Online, what the Hub lists is kept in `cache` for offline runs; offline, `cache` answers.
-pub async fn find_all_shards(
+pub(crate) async fn find_all_shards(
     api: &Arc<HubApi>,
     repos: &[(Source, DatasetRepo)],
     source_dir: Option<&Path>,
@@ -99,7 +102,7 @@ pub async fn find_all_shards(
 
 /// The sources that have targets, in scan order (FORMAT.md §3), each with its shards; a source
 /// without targets is left out, and so is any error finding its shards.
-pub fn plan_sources(
+pub(crate) fn plan_sources(
     index: &AnnotationIndex,
     shards: SourceShards,
     printer: &Printer,
@@ -127,7 +130,7 @@ pub fn plan_sources(
 }
 
 /// The progress bars of `plans`: one line for all sources together, above a bar per source.
-pub fn progress_bars(printer: &Printer, plans: &[SourcePlan]) -> Vec<Arc<SourceBar>> {
+pub(crate) fn progress_bars(printer: &Printer, plans: &[SourcePlan]) -> Vec<Arc<SourceBar>> {
     let overall = printer.overall_bar(plans.iter().map(SourcePlan::total_bytes).sum());
     plans
         .iter()

@@ -7,12 +7,12 @@ mod file;
 mod find;
 mod local;
 mod reader;
-pub mod spare_buffers;
+pub(crate) mod spare_buffers;
 
-pub use error::FindError;
-pub use file::{Published, ShardFile, Verification, Verifications};
-pub use find::{
+pub(crate) use error::FindError;
+pub(crate) use file::{ShardFile, Verification, Verifications};
+pub(crate) use find::{
     SourcePlan, SourceShards, check_offline, find_all_shards, plan_sources, progress_bars,
     source_repos,
 };
-pub use reader::{DiskReader, ReadError, ShardReader};
+pub(crate) use reader::{ReadError, ShardReader};
