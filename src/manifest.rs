@@ -335,6 +335,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn source_counts_list_the_missing_in_annotation_file_order() {
+        let index = AnnotationIndex::from_jsonl(
+            "{\"conversation_id\": \"b\", \"dataset_source\": \"wildchat\"}\n\
+             {\"conversation_id\": \"a\", \"dataset_source\": \"wildchat\"}\n\
+             {\"conversation_id\": \"c\", \"dataset_source\": \"wildchat\"}\n",
+        )
+        .unwrap();
+        let targets = index.targets(Source::Wildchat);
+        let mut tally = Tally::new([(Source::Wildchat, &targets)]);
+        assert!(tally.is_first(Source::Wildchat, "a"));
+        let counts = SourceCounts::of(Source::Wildchat, &index, &tally);
+        assert_eq!((counts.wanted, counts.found), (3, 1));
+        assert_eq!(counts.missing, ["b", "c"]);
+        assert_eq!(SourceCounts::of(Source::Lmsys, &index, &tally).wanted, 0);
+    }
+
+    #[test]
     fn verify_reports_missing_and_changed_files() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.txt"), "abc").unwrap();

@@ -113,3 +113,28 @@ impl FindError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gated_source_suggests_the_wildchat_part_after_the_hubs_step() {
+        let gated = FindError::Hub(HubError::GatedNoToken {
+            repo: "lmsys/lmsys-chat-1m".to_owned(),
+            page: "https://hub.test/datasets/lmsys/lmsys-chat-1m".to_owned(),
+            endpoint: "https://hub.test".to_owned(),
+        });
+        let step = gated.next_step().unwrap();
+        assert!(
+            step.starts_with("accept the terms at https://hub.test/"),
+            "{step}"
+        );
+        assert!(step.ends_with("\nOr build only the WildChat part (ODC-BY), which needs no token: add --sources wildchat."), "{step}");
+        let missing = FindError::Hub(HubError::RepoNotFound {
+            repo: "x/y".to_owned(),
+            endpoint: "https://hub.test".to_owned(),
+        });
+        assert_eq!(missing.next_step(), None);
+    }
+}
