@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::annotations::version::AnnotationVersion;
+use crate::annotations::AnnotationVersion;
 use crate::source::Source;
 
 #[derive(Debug, Parser)]
@@ -25,11 +25,11 @@ use crate::source::Source;
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Download the annotations, stream the source datasets and write the three artifacts.
     #[command(after_help = "Examples:\n  \
         healthchat generate                              # newest annotation version\n  \
@@ -82,140 +82,140 @@ pub enum Command {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct GenerateArgs {
+pub(crate) struct GenerateArgs {
     /// Annotation version to build (MAJOR.MINOR.PATCH); default: the newest on the Hub.
     #[arg(long, value_name = "V", value_parser = parse_version)]
-    pub version: Option<AnnotationVersion>,
+    pub(crate) version: Option<AnnotationVersion>,
 
     /// Directory in which HealthChat-11K_v{V}_artifacts/ is written (created if missing).
     #[arg(short, long, value_name = "DIR", default_value = ".")]
-    pub output_dir: PathBuf,
+    pub(crate) output_dir: PathBuf,
 
     /// Source shards streamed at once.
     #[arg(short, long, value_name = "N", default_value_t = default_jobs(), value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub jobs: u16,
+    pub(crate) jobs: u16,
 
     #[command(flatten)]
-    pub revisions: RevisionArgs,
+    pub(crate) revisions: RevisionArgs,
 
     /// Build only these sources, comma-separated: lmsys, wildchat. WildChat alone needs no
     /// token; a subset is written to HealthChat-11K_v{V}_{subset}_artifacts/.
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_source, default_value = "lmsys,wildchat")]
-    pub sources: Vec<Source>,
+    pub(crate) sources: Vec<Source>,
 
     /// Write only the reference artifacts (JSONL, the two CSVs, manifest.json), not the Parquet
     /// files and dataset card.
     #[arg(long)]
-    pub reference_only: bool,
+    pub(crate) reference_only: bool,
 
     /// Read the source shards from DIR (laid out as on the Hub) instead of streaming them.
     #[arg(long, value_name = "DIR")]
-    pub source_dir: Option<PathBuf>,
+    pub(crate) source_dir: Option<PathBuf>,
 
     /// Neither read nor write the cache of matched rows: fetch every shard whole.
     #[arg(long)]
-    pub no_cache: bool,
+    pub(crate) no_cache: bool,
 
     /// Exit with status 3 when any annotated conversation is missing from the sources (the
     /// artifacts are still written).
     #[arg(long)]
-    pub strict: bool,
+    pub(crate) strict: bool,
 
     /// Print a machine-readable summary (JSON) on stdout instead of the artifacts path.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 
     /// No progress bars or status lines; errors are still printed.
     #[arg(short, long)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct RevisionArgs {
+pub(crate) struct RevisionArgs {
     /// Branch, tag or commit of yahskapar/HealthChat-11K.
     #[arg(long, value_name = "REV", default_value = "main")]
-    pub annotations_revision: String,
+    pub(crate) annotations_revision: String,
 
     /// Branch, tag or commit of lmsys/lmsys-chat-1m.
     #[arg(long, value_name = "REV", default_value = "main")]
-    pub lmsys_revision: String,
+    pub(crate) lmsys_revision: String,
 
     /// Branch, tag or commit of allenai/WildChat-1M.
     #[arg(long, value_name = "REV", default_value = "main")]
-    pub wildchat_revision: String,
+    pub(crate) wildchat_revision: String,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct VersionsArgs {
+pub(crate) struct VersionsArgs {
     /// Branch, tag or commit of yahskapar/HealthChat-11K.
     #[arg(long, value_name = "REV", default_value = "main")]
-    pub annotations_revision: String,
+    pub(crate) annotations_revision: String,
 
     /// Print the list as JSON.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct DiffArgs {
+pub(crate) struct DiffArgs {
     /// The old side: an annotation version (MAJOR.MINOR.PATCH), an artifacts directory or its
     /// JSONL file.
     #[arg(value_name = "A")]
-    pub a: PathBuf,
+    pub(crate) a: PathBuf,
 
     /// The new side, as A.
     #[arg(value_name = "B")]
-    pub b: PathBuf,
+    pub(crate) b: PathBuf,
 
     /// Branch, tag or commit of yahskapar/HealthChat-11K, for the sides that are versions.
     #[arg(long, value_name = "REV", default_value = "main")]
-    pub annotations_revision: String,
+    pub(crate) annotations_revision: String,
 
     /// Also write every change to FILE as CSV: conversation_id, source, field (added, removed,
     /// specialty, taxonomy_codes, lqst, text), key, user_message, turn_index, before, after.
     #[arg(long, value_name = "FILE")]
-    pub csv: Option<PathBuf>,
+    pub(crate) csv: Option<PathBuf>,
 
     /// Print the comparison as JSON on stdout.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 
     /// Exit with status 4 when the sides differ.
     #[arg(long)]
-    pub exit_code: bool,
+    pub(crate) exit_code: bool,
 
     /// No status lines; errors are still printed.
     #[arg(short, long)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct CacheArgs {
+pub(crate) struct CacheArgs {
     #[command(subcommand)]
-    pub action: Option<CacheAction>,
+    pub(crate) action: Option<CacheAction>,
 
     /// Print JSON on stdout.
     #[arg(long, global = true)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum CacheAction {
+pub(crate) enum CacheAction {
     /// Remove the cache of matched rows.
     Clean,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// An artifacts directory written by `healthchat generate`.
     #[arg(value_name = "DIR")]
-    pub directory: PathBuf,
+    pub(crate) directory: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     #[arg(value_name = "SHELL")]
-    pub shell: clap_complete::Shell,
+    pub(crate) shell: clap_complete::Shell,
 }
 
 fn parse_source(text: &str) -> Result<Source, String> {

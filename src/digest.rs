@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 /// The byte count and SHA-256 of a file.
-pub fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
+pub(crate) fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
     let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0; 1 << 20];
@@ -52,13 +52,13 @@ impl Default for Sha256 {
 }
 
 /// A writer that hashes what it passes on, so that a file's SHA-256 needs no second read.
-pub struct HashingWriter<W> {
+pub(crate) struct HashingWriter<W> {
     inner: W,
     hash: Sha256,
 }
 
 impl<W: Write> HashingWriter<W> {
-    pub fn new(inner: W) -> HashingWriter<W> {
+    pub(crate) fn new(inner: W) -> HashingWriter<W> {
         HashingWriter {
             inner,
             hash: Sha256::new(),
@@ -66,7 +66,7 @@ impl<W: Write> HashingWriter<W> {
     }
 
     /// The inner writer, the byte count and the hex SHA-256 of what was written.
-    pub fn finish(self) -> (W, u64, String) {
+    pub(crate) fn finish(self) -> (W, u64, String) {
         let (size, sha256) = self.hash.finish();
         (self.inner, size, sha256)
     }
@@ -90,7 +90,7 @@ impl<W: Write> Write for HashingWriter<W> {
 /// read whose whole-file SHA-256 matched. (`ring` keeps its state private; `sha2` exposes the
 /// compression function this is built on.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HashState {
+pub(crate) struct HashState {
     words: [u32; 8],
     /// The bytes of the block not yet compressed (fewer than 64).
     pending: Vec<u8>,
@@ -104,7 +104,7 @@ const SHA256_INITIAL: [u32; 8] = [
 ];
 
 impl HashState {
-    pub fn new() -> HashState {
+    pub(crate) fn new() -> HashState {
         HashState {
             words: SHA256_INITIAL,
             pending: Vec::with_capacity(64),
@@ -113,11 +113,11 @@ impl HashState {
     }
 
     /// How many bytes have been hashed: the file offset of the next byte.
-    pub fn position(&self) -> u64 {
+    pub(crate) fn position(&self) -> u64 {
         self.length
     }
 
-    pub fn update(&mut self, mut bytes: &[u8]) {
+    pub(crate) fn update(&mut self, mut bytes: &[u8]) {
         self.length += bytes.len() as u64;
         if !self.pending.is_empty() {
             let take = (64 - self.pending.len()).min(bytes.len());
@@ -136,7 +136,7 @@ impl HashState {
     }
 
     /// The hex SHA-256 of the bytes hashed so far.
-    pub fn finish(&self) -> String {
+    pub(crate) fn finish(&self) -> String {
         let mut words = self.words;
         let mut last = self.pending.clone();
         last.push(0x80);
@@ -157,13 +157,13 @@ impl Default for HashState {
 }
 
 /// Whether `value` has the form of a SHA-256 in hex: 64 hexadecimal digits.
-pub fn is_sha256(value: &str) -> bool {
+pub(crate) fn is_sha256(value: &str) -> bool {
     value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// What an ETag says a file's bytes hash to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BlobId {
+pub(crate) enum BlobId {
     /// 64 hex digits: SHA-256 of the bytes (the Hub's large files).
     Sha256(String),
     /// 40 hex digits: SHA-1 of `blob {len}\0` and the bytes (git's object ID of a small file).
@@ -172,7 +172,7 @@ pub enum BlobId {
 
 impl BlobId {
     /// The hash an ETag names, if it names one.
-    pub fn parse(etag: &str) -> Option<BlobId> {
+    pub(crate) fn parse(etag: &str) -> Option<BlobId> {
         let hex = etag.bytes().all(|b| b.is_ascii_hexdigit());
         match etag.len() {
             _ if is_sha256(etag) => Some(BlobId::Sha256(etag.to_ascii_lowercase())),
@@ -181,7 +181,7 @@ impl BlobId {
         }
     }
 
-    pub fn matches(&self, bytes: &[u8]) -> bool {
+    pub(crate) fn matches(&self, bytes: &[u8]) -> bool {
         let mut hasher = self.hasher(bytes.len() as u64);
         hasher.update(bytes);
         self.expected() == hex(hasher.finish().as_ref())
@@ -207,7 +207,7 @@ impl BlobId {
 }
 
 /// Whether the file at `path` hashes to `id`.
-pub fn blob_id_of_file(path: &Path, id: &BlobId) -> std::io::Result<bool> {
+pub(crate) fn blob_id_of_file(path: &Path, id: &BlobId) -> std::io::Result<bool> {
     let mut file = std::fs::File::open(path)?;
     let mut hasher = id.hasher(file.metadata()?.len());
     let mut buffer = vec![0; 1 << 20];

@@ -1,9 +1,19 @@
-//! How a run ends: the error's message and the exit status (README.md, "Exit status").
+//! How a run ends: the error's message, the next step, and the exit status (README.md, "Exit
+//! status").
 
+use std::error::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::annotations::VersionError;
+use crate::artifacts::ArtifactError;
+use crate::compare::CompareError;
+use crate::dataset::DatasetError;
+use crate::hub::HubError;
+use crate::in_order::HandOverError;
+use crate::manifest::VerifyError;
 use crate::printer::Printer;
+use crate::shards::{FindError, ReadError};
 use crate::signal::Interrupted;
 
 /// `--strict` and some annotated conversations were not found.
@@ -13,22 +23,26 @@ use crate::signal::Interrupted;
      artifacts were written to {}",
     directory.display()
 )]
-pub struct MissingConversations {
-    pub missing: usize,
-    pub directory: PathBuf,
+pub(crate) struct MissingConversations {
+    pub(crate) missing: usize,
+    pub(crate) directory: PathBuf,
 }
 
 /// `diff --exit-code` and the two sides differ.
 #[derive(Debug, thiserror::Error)]
 #[error("{a} and {b} differ (--exit-code)")]
-pub struct Differences {
-    pub a: String,
-    pub b: String,
+pub(crate) struct Differences {
+    pub(crate) a: String,
+    pub(crate) b: String,
 }
 
-/// Prints an error chain as `error: outer: inner` and gives its exit status.
+/// Prints an error chain as `error: outer: inner`, then what to do about it on a line of its
+/// own, and gives its exit status.
 pub fn report(error: &anyhow::Error) -> ExitCode {
-    Printer::error(message(error));
+    match next_step(error) {
+        Some(step) => Printer::error(format!("{}\nNext: {step}", message(error))),
+        None => Printer::error(message(error)),
+    }
     status(error)
 }
 
@@ -46,18 +60,31 @@ fn status(error: &anyhow::Error) -> ExitCode {
     }
 }
 
-/// An error and its causes as `outer: inner`, leaving out a cause whose text an outer message
-/// already quotes.
+/// An error and its causes as `outer: inner`; each shows its cause in its message or as its
+/// source, never both.
 fn message(error: &anyhow::Error) -> String {
-    let mut message = error.to_string();
-    for cause in error.chain().skip(1) {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-    }
-    message
+    let messages: Vec<String> = error.chain().map(ToString::to_string).collect();
+    messages.join(": ")
+}
+
+/// The next step of the outermost error in the chain that names one.
+fn next_step(error: &anyhow::Error) -> Option<String> {
+    type Step = fn(&(dyn Error + 'static)) -> Option<String>;
+    const STEPS: [Step; 10] = [
+        |cause| cause.downcast_ref::<CompareError>()?.next_step(),
+        |cause| cause.downcast_ref::<HubError>()?.next_step(),
+        |cause| cause.downcast_ref::<FindError>()?.next_step(),
+        |cause| cause.downcast_ref::<ReadError>()?.next_step(),
+        |cause| cause.downcast_ref::<VersionError>()?.next_step(),
+        |cause| cause.downcast_ref::<HandOverError>()?.next_step(),
+        |cause| cause.downcast_ref::<ArtifactError>()?.next_step(),
+        |cause| cause.downcast_ref::<DatasetError>()?.next_step(),
+        |cause| cause.downcast_ref::<VerifyError>()?.next_step(),
+        |cause| cause.downcast_ref::<Interrupted>()?.next_step(),
+    ];
+    error
+        .chain()
+        .find_map(|cause| STEPS.iter().find_map(|step| step(cause)))
 }
 
 #[cfg(test)]
@@ -66,15 +93,22 @@ mod tests {
     use anyhow::Context;
 
     #[test]
-    fn causes_are_joined_once() {
-        let error = Err::<(), _>(std::io::Error::other("disk full"))
-            .context("could not write x: disk full")
-            .context("generate failed")
-            .unwrap_err();
+    fn causes_are_joined_and_the_next_step_comes_last() {
+        let error = Err::<(), _>(ArtifactError::Write {
+            path: PathBuf::from("x"),
+            source: std::io::Error::other("disk full"),
+        })
+        .context("generate failed")
+        .unwrap_err();
         assert_eq!(
             message(&error),
             "generate failed: could not write x: disk full"
         );
+        assert_eq!(
+            next_step(&error).as_deref(),
+            Some("check free disk space and permissions, then run again.")
+        );
+        assert_eq!(next_step(&anyhow::anyhow!("boom")), None);
     }
 
     #[test]

@@ -8,45 +8,68 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::annotations::{AnnotationFile, AnnotationIndex};
 use crate::digest::hash_file;
-use crate::shards::SourcePlan;
-use crate::shards::Verifications;
+use crate::shards::{SourcePlan, Verifications};
+use crate::source::Source;
+use crate::tally::Tally;
 
-pub const FILE_NAME: &str = "manifest.json";
+pub(crate) const FILE_NAME: &str = "manifest.json";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// `healthchat X.Y.Z`.
-    pub tool: String,
-    pub annotation_version: String,
-    pub repositories: Vec<Repository>,
-    pub sources: Vec<SourceCounts>,
-    pub conversations: u64,
-    pub full_review_rows: u64,
-    pub sycophancy_review_rows: u64,
-    pub specialties: BTreeMap<String, u64>,
+    pub(crate) tool: String,
+    pub(crate) annotation_version: String,
+    pub(crate) repositories: Vec<Repository>,
+    pub(crate) sources: Vec<SourceCounts>,
+    pub(crate) conversations: u64,
+    pub(crate) full_review_rows: u64,
+    pub(crate) sycophancy_review_rows: u64,
+    pub(crate) specialties: BTreeMap<String, u64>,
     /// The sources this directory holds (`--sources`); all of them when absent.
     #[serde(default)]
-    pub included_sources: Vec<String>,
-    pub artifacts: Vec<Artifact>,
+    pub(crate) included_sources: Vec<String>,
+    pub(crate) artifacts: Vec<Artifact>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Repository {
-    pub id: String,
+pub(crate) struct Repository {
+    pub(crate) id: String,
     /// The branch, tag or commit asked for.
-    pub revision: String,
+    pub(crate) revision: String,
     /// The commit the Hub resolved it to; `None` for files read from `--source-dir`.
-    pub commit: Option<String>,
+    pub(crate) commit: Option<String>,
     /// Set when the files were read from disk instead of the Hub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_dir: Option<PathBuf>,
-    pub files: Vec<RepositoryFile>,
+    pub(crate) source_dir: Option<PathBuf>,
+    pub(crate) files: Vec<RepositoryFile>,
 }
 
 impl Repository {
+    /// The annotation repository and the version's file, as downloaded and checked.
+    pub(crate) fn of_annotations(annotations: &AnnotationFile) -> Repository {
+        let verified = annotations.cached.verified();
+        Repository {
+            id: annotations.repo.id().to_owned(),
+            revision: annotations.repo.revision().to_owned(),
+            commit: annotations.cached.commit().map(str::to_owned),
+            source_dir: None,
+            files: vec![RepositoryFile {
+                path: annotations.version.file_name(),
+                size: annotations.size,
+                sha256: Some(annotations.sha256.clone()),
+                verified,
+                verified_against: verified
+                    .then(|| "its blob name in the Hugging Face cache".to_owned()),
+                rows_from_cache: 0,
+                bytes_fetched: 0,
+            }],
+        }
+    }
+
     /// A source's repository and shards, as scanned and checked.
-    pub fn of_source(
+    pub(crate) fn of_source(
         plan: &SourcePlan,
         source_dir: Option<&Path>,
         verifications: &Verifications,
@@ -78,44 +101,107 @@ impl Repository {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RepositoryFile {
-    pub path: String,
-    pub size: u64,
+pub(crate) struct RepositoryFile {
+    pub(crate) path: String,
+    pub(crate) size: u64,
     /// The SHA-256 of the bytes read (FORMAT.md §9), never the storage's own ETag.
-    pub sha256: Option<String>,
+    pub(crate) sha256: Option<String>,
     /// Whether that SHA-256 was checked against a published one, and which.
     #[serde(default)]
-    pub verified: bool,
+    pub(crate) verified: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verified_against: Option<String>,
+    pub(crate) verified_against: Option<String>,
     /// Of a source shard: the rows taken from the cache of rows (FORMAT.md §11), and the bytes
     /// read from the Hub or disk (none when the cache held every wanted row).
     #[serde(default)]
-    pub rows_from_cache: u64,
+    pub(crate) rows_from_cache: u64,
     #[serde(default)]
-    pub bytes_fetched: u64,
+    pub(crate) bytes_fetched: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SourceCounts {
-    pub source: String,
-    pub repository: String,
-    pub wanted: u64,
-    pub found: u64,
+pub(crate) struct SourceCounts {
+    pub(crate) source: String,
+    pub(crate) repository: String,
+    pub(crate) wanted: u64,
+    pub(crate) found: u64,
     /// In annotation-file order.
-    pub missing: Vec<String>,
+    pub(crate) missing: Vec<String>,
+}
+
+impl SourceCounts {
+    /// The conversations of `source` that `index` wants, and which of them `tally` found.
+    fn of(source: Source, index: &AnnotationIndex, tally: &Tally) -> SourceCounts {
+        let wanted: Vec<&str> = index.ids_in_order(source).collect();
+        let missing: Vec<String> = wanted
+            .iter()
+            .filter(|id| tally.is_missing(source, id))
+            .map(|id| id.to_string())
+            .collect();
+        SourceCounts {
+            source: source.name().to_owned(),
+            repository: source.repo_id().to_owned(),
+            wanted: wanted.len() as u64,
+            found: (wanted.len() - missing.len()) as u64,
+            missing,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Artifact {
-    pub name: String,
-    pub size: u64,
-    pub sha256: String,
+pub(crate) struct Artifact {
+    pub(crate) name: String,
+    pub(crate) size: u64,
+    pub(crate) sha256: String,
 }
 
 impl Manifest {
+    /// A run's manifest, its artifacts listed once they are written: what was read (the
+    /// annotation file, then each of `plans`' shards, from `source_dir` when given, as
+    /// `verifications` says they were checked) and what the hand-over's `tally` counted of the
+    /// `included` sources.
+    pub(crate) fn assemble(
+        annotations: &AnnotationFile,
+        plans: &[SourcePlan],
+        source_dir: Option<&Path>,
+        verifications: &Verifications,
+        tally: &Tally,
+        included: &[Source],
+    ) -> Manifest {
+        let mut repositories = vec![Repository::of_annotations(annotations)];
+        repositories.extend(
+            plans
+                .iter()
+                .map(|plan| Repository::of_source(plan, source_dir, verifications)),
+        );
+        Manifest {
+            tool: format!("healthchat {}", env!("CARGO_PKG_VERSION")),
+            annotation_version: annotations.version.to_string(),
+            repositories,
+            sources: included
+                .iter()
+                .map(|&source| SourceCounts::of(source, &annotations.index, tally))
+                .collect(),
+            conversations: tally.conversations,
+            full_review_rows: tally.full_review_rows,
+            sycophancy_review_rows: tally.sycophancy_review_rows,
+            specialties: tally.specialties.clone(),
+            included_sources: included.iter().map(|s| s.name().to_owned()).collect(),
+            artifacts: Vec::new(),
+        }
+    }
+
+    /// The source rows taken from the cache of rows.
+    pub(crate) fn rows_from_cache(&self) -> u64 {
+        self.repositories
+            .iter()
+            .flat_map(|repo| &repo.files)
+            .map(|file| file.rows_from_cache)
+            .sum()
+    }
+
     /// The files read whose SHA-256 had nothing to be checked against, as `repo/path`.
-    pub fn unverified(&self) -> Vec<String> {
+    pub(crate) fn unverified(&self) -> Vec<String> {
         self.repositories
             .iter()
             .flat_map(|repo| {
@@ -127,11 +213,11 @@ impl Manifest {
             .collect()
     }
 
-    pub fn missing(&self) -> usize {
+    pub(crate) fn missing(&self) -> usize {
         self.sources.iter().map(|s| s.missing.len()).sum()
     }
 
-    pub fn to_json(&self) -> Vec<u8> {
+    pub(crate) fn to_json(&self) -> Vec<u8> {
         let mut bytes = serde_json::to_vec_pretty(self).expect("a manifest serialises");
         bytes.push(b'\n');
         bytes
@@ -139,37 +225,60 @@ impl Manifest {
 }
 
 #[derive(Debug, Error)]
-pub enum VerifyError {
-    #[error(
-        "could not read {path}: {source}\nNext: pass the HealthChat-11K_v{{V}}_artifacts directory that `healthchat generate` wrote."
-    )]
+pub(crate) enum VerifyError {
+    #[error("could not read {}", path.display())]
     Read {
         path: PathBuf,
+        #[source]
         source: std::io::Error,
     },
-    #[error("{path} is not a healthchat manifest: {source}")]
+    #[error("{} is not a healthchat manifest", path.display())]
     Parse {
         path: PathBuf,
+        #[source]
         source: serde_json::Error,
     },
+    #[error(
+        "{mismatched} of {artifacts} artifacts in {} do not match its manifest.json",
+        directory.display()
+    )]
+    Mismatched {
+        mismatched: usize,
+        artifacts: usize,
+        directory: PathBuf,
+        annotation_version: String,
+    },
+}
+
+impl VerifyError {
+    /// What the user can do about it, if anything.
+    pub(crate) fn next_step(&self) -> Option<String> {
+        match self {
+            VerifyError::Read { .. } => Some(
+                "pass the HealthChat-11K_v{V}_artifacts directory that `healthchat generate` \
+                 wrote."
+                    .to_owned(),
+            ),
+            VerifyError::Parse { .. } => None,
+            VerifyError::Mismatched {
+                annotation_version, ..
+            } => Some(format!(
+                "generate them again with `healthchat generate --version {annotation_version}`."
+            )),
+        }
+    }
 }
 
 /// The outcome of checking one artifact against the manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Check {
+pub(crate) enum Check {
     Ok { name: String },
     Missing { name: String },
     Mismatch { name: String, problem: String },
 }
 
-impl Check {
-    pub fn is_ok(&self) -> bool {
-        matches!(self, Check::Ok { .. })
-    }
-}
-
 /// Reads `dir/manifest.json` and checks the size and SHA-256 of every artifact it lists.
-pub fn verify(dir: &Path) -> Result<(Manifest, Vec<Check>), VerifyError> {
+pub(crate) fn verify(dir: &Path) -> Result<(Manifest, Vec<Check>), VerifyError> {
     let path = dir.join(FILE_NAME);
     let text = std::fs::read(&path).map_err(|source| VerifyError::Read {
         path: path.clone(),
@@ -226,6 +335,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn source_counts_list_the_missing_in_annotation_file_order() {
+        let index = AnnotationIndex::from_jsonl(
+            "{\"conversation_id\": \"b\", \"dataset_source\": \"wildchat\"}\n\
+             {\"conversation_id\": \"a\", \"dataset_source\": \"wildchat\"}\n\
+             {\"conversation_id\": \"c\", \"dataset_source\": \"wildchat\"}\n",
+        )
+        .unwrap();
+        let targets = index.targets(Source::Wildchat);
+        let mut tally = Tally::new([(Source::Wildchat, &targets)]);
+        assert!(tally.is_first(Source::Wildchat, "a"));
+        let counts = SourceCounts::of(Source::Wildchat, &index, &tally);
+        assert_eq!((counts.wanted, counts.found), (3, 1));
+        assert_eq!(counts.missing, ["b", "c"]);
+        assert_eq!(SourceCounts::of(Source::Lmsys, &index, &tally).wanted, 0);
+    }
+
+    #[test]
     fn verify_reports_missing_and_changed_files() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.txt"), "abc").unwrap();
@@ -251,7 +377,7 @@ mod tests {
         std::fs::write(dir.path().join("b.txt"), "abd").unwrap();
         let (read, checks) = verify(dir.path()).unwrap();
         assert_eq!(read, manifest);
-        assert!(checks[0].is_ok());
+        assert!(matches!(&checks[0], Check::Ok { .. }));
         assert!(
             matches!(&checks[1], Check::Mismatch { problem, .. } if problem.contains("SHA-256"))
         );

@@ -13,7 +13,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::source::Source;
 
 #[derive(Clone)]
-pub struct Printer {
+pub(crate) struct Printer {
     bars: MultiProgress,
     quiet: bool,
 }
@@ -23,7 +23,7 @@ const BAR_TEMPLATE: &str =
 
 impl Printer {
     /// Bars are drawn only on a terminal; `quiet` silences status lines and bars.
-    pub fn new(quiet: bool) -> Printer {
+    pub(crate) fn new(quiet: bool) -> Printer {
         let target = if quiet || !std::io::stderr().is_terminal() {
             ProgressDrawTarget::hidden()
         } else {
@@ -38,12 +38,12 @@ impl Printer {
     /// A line of the command's result on stdout. A reader that went away (`| head`) is not an
     /// error of ours, so write errors are ignored rather than turned into a panic as `println!`
     /// does.
-    pub fn result(&self, line: impl Display) {
+    pub(crate) fn result(&self, line: impl Display) {
         let _ = writeln!(std::io::stdout().lock(), "{line}");
     }
 
     /// A line for the person watching, on stderr, above any progress bars.
-    pub fn status(&self, line: impl AsRef<str>) {
+    pub(crate) fn status(&self, line: impl AsRef<str>) {
         if self.quiet {
             return;
         }
@@ -55,7 +55,7 @@ impl Printer {
     }
 
     /// `error: ...` on stderr, whatever `quiet` says.
-    pub fn error(message: impl Display) {
+    pub(crate) fn error(message: impl Display) {
         let _ = writeln!(std::io::stderr().lock(), "error: {message}");
     }
 
@@ -72,13 +72,13 @@ impl Printer {
     }
 
     /// The line above the sources' bars: every source's bytes together, their rate and ETA.
-    pub fn overall_bar(&self, total_bytes: u64) -> ProgressBar {
+    pub(crate) fn overall_bar(&self, total_bytes: u64) -> ProgressBar {
         self.bar("all", total_bytes)
     }
 
     /// A bar of compressed bytes streamed from one source, with found/wanted in its message;
     /// what it reads counts in `overall` too.
-    pub fn source_bar(
+    pub(crate) fn source_bar(
         &self,
         source: Source,
         total_bytes: u64,
@@ -102,7 +102,7 @@ impl Printer {
 /// A source's progress bar as its scans report: the distinct wanted IDs found so far (the
 /// hand-over decides what is written, and comes to the same number), and the bar finished with
 /// the last shard rather than with the whole run.
-pub struct SourceBar {
+pub(crate) struct SourceBar {
     printer: Printer,
     found: Mutex<HashSet<String>>,
     wanted: usize,
@@ -112,7 +112,7 @@ pub struct SourceBar {
 }
 
 impl SourceBar {
-    pub fn read(&self, bytes: u64) {
+    pub(crate) fn read(&self, bytes: u64) {
         self.bar.inc(bytes);
         self.overall.inc(bytes);
         if self.overall.position() >= self.overall.length().unwrap_or(0) {
@@ -120,11 +120,7 @@ impl SourceBar {
         }
     }
 
-    pub fn bytes_read(&self) -> u64 {
-        self.bar.position()
-    }
-
-    pub fn saw(&self, id: &str) {
+    pub(crate) fn saw(&self, id: &str) {
         let mut found = self.found.lock().expect("no scan panics holding the lock");
         if !found.contains(id) {
             found.insert(id.to_owned());
@@ -134,11 +130,11 @@ impl SourceBar {
     }
 
     /// A line for the person watching, from a scan (a cache entry dropped, say).
-    pub fn warn(&self, line: impl AsRef<str>) {
+    pub(crate) fn warn(&self, line: impl AsRef<str>) {
         self.printer.status(line);
     }
 
-    pub fn shard_done(&self) {
+    pub(crate) fn shard_done(&self) {
         if self.shards_left.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.bar.finish();
         }

@@ -3,14 +3,21 @@
 
 /// The run was stopped by a signal.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "interrupted by {name}; no artifacts were written\nNext: run the same command again: the rows \
-     found so far are kept in the cache of matched rows (unless --no-cache), and the scans go on \
-     from where they stopped."
-)]
-pub struct Interrupted {
-    pub name: &'static str,
-    pub number: u8,
+#[error("interrupted by {name}; no artifacts were written")]
+pub(crate) struct Interrupted {
+    pub(crate) name: &'static str,
+    pub(crate) number: u8,
+}
+
+impl Interrupted {
+    /// What the user can do: run again, which goes on from where this run stopped.
+    pub(crate) fn next_step(&self) -> Option<String> {
+        Some(
+            "run the same command again: the rows found so far are kept in the cache of matched \
+             rows (unless --no-cache), and the scans go on from where they stopped."
+                .to_owned(),
+        )
+    }
 }
 
 /// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM; on Windows, Ctrl-C or Ctrl-Break.
@@ -18,7 +25,7 @@ pub struct Interrupted {
 /// Windows has no SIGTERM. Its console-close, log-off and shutdown events are not waited for:
 /// Windows ends the process as soon as the handler returns, before the temporary directory could
 /// be removed, so such a run is left as after SIGKILL (the next run removes its directory).
-pub async fn interruption() -> std::io::Result<Interrupted> {
+pub(crate) async fn interruption() -> std::io::Result<Interrupted> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -12,6 +12,14 @@ pub enum Source {
 impl Source {
     pub const ALL: [Source; 2] = [Source::Lmsys, Source::Wildchat];
 
+    /// The sources of `requested` (`--sources`), each once, in scan order.
+    pub fn included(requested: &[Source]) -> Vec<Source> {
+        Source::ALL
+            .into_iter()
+            .filter(|source| requested.contains(source))
+            .collect()
+    }
+
     /// The value of `dataset_source` in the annotation file.
     pub fn name(self) -> &'static str {
         match self {

@@ -9,22 +9,20 @@ use crate::manifest::Manifest;
 
 /// What a run did: the manifest written beside the artifacts, and what only the terminal gets.
 #[derive(Debug)]
-pub struct Summary {
-    pub directory: PathBuf,
-    pub manifest: Manifest,
+pub(crate) struct Summary {
+    pub(crate) directory: PathBuf,
+    pub(crate) manifest: Manifest,
     /// Annotation inputs the reference would crash on, and what was done with them.
-    pub repairs: Vec<String>,
+    pub(crate) repairs: Vec<String>,
     /// Shard bytes read from the Hub (or from `--source-dir`, `fetched_from_disk`), retries too.
-    pub bytes_fetched: u64,
-    pub fetched_from_disk: bool,
-    /// Source rows taken from the cache of rows.
-    pub rows_from_cache: u64,
-    pub elapsed: Duration,
+    pub(crate) bytes_fetched: u64,
+    pub(crate) fetched_from_disk: bool,
+    pub(crate) elapsed: Duration,
 }
 
 impl Summary {
     /// The `--json` summary: the run's directory, time and repairs, and the manifest.
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         #[derive(serde::Serialize)]
         struct JsonSummary<'a> {
             directory: &'a Path,
@@ -45,7 +43,7 @@ impl Summary {
             } else {
                 self.bytes_fetched
             },
-            rows_from_cache: self.rows_from_cache,
+            rows_from_cache: self.manifest.rows_from_cache(),
             missing: self.manifest.missing(),
             repairs: &self.repairs,
             manifest: &self.manifest,
@@ -55,7 +53,7 @@ impl Summary {
 
     /// The closing table: per source the conversations wanted, found and missing (with the
     /// missing IDs), conversations per specialty, row counts, file sizes, repairs, time.
-    pub fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         let manifest = &self.manifest;
         let mut lines = vec![
             String::new(),
@@ -131,7 +129,7 @@ impl Summary {
                 "the network"
             },
             HumanBytes((self.bytes_fetched as f64 / seconds.max(1e-3)) as u64),
-            self.rows_from_cache
+            self.manifest.rows_from_cache()
         ));
         lines
     }

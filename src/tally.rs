@@ -1,26 +1,26 @@
 //! What the in-order hand-over keeps and counts: of rows sharing a wanted ID, only the first
-//! (FORMAT.md §3); per source what was found and missing; the totals the manifest records.
+//! (FORMAT.md §3); per source what is still missing; the totals the manifest records.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::annotations::AnnotationIndex;
-use crate::manifest::SourceCounts;
 use crate::record::PreparedRecord;
 use crate::source::Source;
 
 #[derive(Default)]
-pub struct Tally {
+pub(crate) struct Tally {
     /// The IDs of each source not found yet.
     remaining: HashMap<Source, HashSet<String>>,
-    pub conversations: u64,
-    pub full_review_rows: u64,
-    pub sycophancy_review_rows: u64,
-    pub specialties: BTreeMap<String, u64>,
-    pub repairs: Vec<String>,
+    pub(crate) conversations: u64,
+    pub(crate) full_review_rows: u64,
+    pub(crate) sycophancy_review_rows: u64,
+    pub(crate) specialties: BTreeMap<String, u64>,
+    pub(crate) repairs: Vec<String>,
 }
 
 impl Tally {
-    pub fn new<'a>(targets: impl IntoIterator<Item = (Source, &'a HashSet<String>)>) -> Tally {
+    pub(crate) fn new<'a>(
+        targets: impl IntoIterator<Item = (Source, &'a HashSet<String>)>,
+    ) -> Tally {
         Tally {
             remaining: targets
                 .into_iter()
@@ -31,14 +31,14 @@ impl Tally {
     }
 
     /// True for the first row with this wanted ID: it is written, later ones are not.
-    pub fn is_first(&mut self, source: Source, id: &str) -> bool {
+    pub(crate) fn is_first(&mut self, source: Source, id: &str) -> bool {
         self.remaining
             .get_mut(&source)
             .is_some_and(|remaining| remaining.remove(id))
     }
 
     /// Counts a record that was written.
-    pub fn count(&mut self, record: PreparedRecord) {
+    pub(crate) fn count(&mut self, record: PreparedRecord) {
         self.conversations += 1;
         self.full_review_rows += record.full_review_rows;
         self.sycophancy_review_rows += record.sycophancy_rows;
@@ -46,35 +46,18 @@ impl Tally {
         self.repairs.extend(record.repairs);
     }
 
-    /// Per source of `included`, the conversations wanted, found and missing (in
-    /// annotation-file order).
-    pub fn sources(&self, index: &AnnotationIndex, included: &[Source]) -> Vec<SourceCounts> {
-        included
-            .iter()
-            .copied()
-            .map(|source| {
-                let wanted: Vec<&str> = index.ids_in_order(source).collect();
-                let remaining = self.remaining.get(&source);
-                let missing: Vec<String> = wanted
-                    .iter()
-                    .filter(|id| remaining.is_some_and(|r| r.contains(**id)))
-                    .map(|id| id.to_string())
-                    .collect();
-                SourceCounts {
-                    source: source.name().to_owned(),
-                    repository: source.repo_id().to_owned(),
-                    wanted: wanted.len() as u64,
-                    found: (wanted.len() - missing.len()) as u64,
-                    missing,
-                }
-            })
-            .collect()
+    /// True for a wanted ID of `source` that no row had.
+    pub(crate) fn is_missing(&self, source: Source, id: &str) -> bool {
+        self.remaining
+            .get(&source)
+            .is_some_and(|remaining| remaining.contains(id))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::annotations::AnnotationIndex;
 
     #[test]
     fn the_first_row_of_an_id_wins_and_the_rest_are_missing() {
@@ -88,9 +71,8 @@ mod tests {
         assert!(tally.is_first(Source::Wildchat, "a"));
         assert!(!tally.is_first(Source::Wildchat, "a"));
         assert!(!tally.is_first(Source::Lmsys, "b"));
-        let sources = tally.sources(&index, &Source::ALL);
-        assert_eq!(sources[1].found, 1);
-        assert_eq!(sources[1].missing, ["b"]);
-        assert_eq!(sources[0].wanted, 0);
+        assert!(!tally.is_missing(Source::Wildchat, "a"));
+        assert!(tally.is_missing(Source::Wildchat, "b"));
+        assert!(!tally.is_missing(Source::Lmsys, "b"));
     }
 }

@@ -1,7 +1,13 @@
-//! The annotations (FORMAT.md §1, §2): which versions exist (`version`) and the index of the
-//! conversations a version's annotation file selects (`index`).
+//! The annotations (FORMAT.md §1, §2): which versions exist (`version`), a version's file
+//! downloaded into the Hugging Face cache (`download`), and the index of the conversations it
+//! selects (`index`, with the table's column types in `shape`).
 
+mod download;
 mod index;
-pub mod version;
+mod shape;
+mod version;
 
-pub use index::{Annotation, AnnotationError, AnnotationIndex, Shape};
+pub(crate) use download::{AnnotationFile, AnnotationFiles};
+pub use index::{Annotation, AnnotationError, AnnotationIndex};
+pub(crate) use shape::Shape;
+pub(crate) use version::{ANNOTATIONS_REPO, AnnotationVersion, VersionError, list_versions};

@@ -2,17 +2,84 @@
 //! repository.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
+use thiserror::Error;
 
 use crate::hub::{DatasetRepo, Hub, ListedFile};
 
 /// The repository of the annotation files, one per version (FORMAT.md §1).
-pub const ANNOTATIONS_REPO: &str = "yahskapar/HealthChat-11K";
+pub(crate) const ANNOTATIONS_REPO: &str = "yahskapar/HealthChat-11K";
 
 const FILE_PREFIX: &str = "HealthChat-11K_master_annotations_v";
 const FILE_SUFFIX: &str = ".jsonl";
+
+/// Why no annotation version, or not the one asked for, can be used.
+#[derive(Debug, Error)]
+pub(crate) enum VersionError {
+    #[error(
+        "annotation version {requested} does not exist on the Hub; available versions: {}",
+        list(available).unwrap_or_else(|| "none".to_owned())
+    )]
+    Unknown {
+        requested: AnnotationVersion,
+        available: Vec<AnnotationVersion>,
+    },
+    #[error(
+        "HF_HUB_OFFLINE is set and no annotation file of {repo} is in the cache {}",
+        cache.display()
+    )]
+    NoneCached { repo: String, cache: PathBuf },
+    #[error(
+        "HF_HUB_OFFLINE is set and annotation version {requested} ({} of {repo}) is not in the \
+         Hugging Face cache {}; versions cached: {}",
+        requested.file_name(),
+        cache.display(),
+        list(cached).unwrap_or_else(|| "none".to_owned())
+    )]
+    NotCached {
+        requested: AnnotationVersion,
+        repo: String,
+        cache: PathBuf,
+        cached: Vec<AnnotationVersion>,
+    },
+    #[error("{repo} holds no {FILE_PREFIX}*{FILE_SUFFIX} annotation file")]
+    NoneListed { repo: String },
+}
+
+impl VersionError {
+    /// What the user can do about it, if anything.
+    pub(crate) fn next_step(&self) -> Option<String> {
+        match self {
+            VersionError::Unknown { available, .. } => Some(format!(
+                "run again with one of them, e.g. --version {}",
+                available
+                    .last()
+                    .map_or("2.1.0".to_owned(), ToString::to_string)
+            )),
+            VersionError::NoneCached { .. } => {
+                Some("run once with network access (unset HF_HUB_OFFLINE) to cache one.".to_owned())
+            }
+            VersionError::NotCached { cached, .. } if !cached.is_empty() => Some(
+                "run once with network access (unset HF_HUB_OFFLINE) to cache it, or use a \
+                 cached version."
+                    .to_owned(),
+            ),
+            VersionError::NotCached { .. } => {
+                Some("run once with network access (unset HF_HUB_OFFLINE) to cache it.".to_owned())
+            }
+            VersionError::NoneListed { .. } => None,
+        }
+    }
+}
+
+/// `1.0.0, 2.0.0`, or `None` for no versions.
+fn list(versions: &[AnnotationVersion]) -> Option<String> {
+    let names: Vec<String> = versions.iter().map(ToString::to_string).collect();
+    (!names.is_empty()).then(|| names.join(", "))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AnnotationVersion {
@@ -72,7 +139,7 @@ impl fmt::Display for AnnotationVersion {
 }
 
 /// The annotation files at the top of the repository, with their versions, oldest first.
-pub async fn annotation_files(
+pub(super) async fn annotation_files(
     hub: &Hub,
     repo: &DatasetRepo,
 ) -> Result<Vec<(AnnotationVersion, ListedFile)>> {
@@ -89,7 +156,7 @@ pub async fn annotation_files(
 
 /// The versions whose annotation file is in the repository (offline: in the cache), oldest
 /// first.
-pub async fn available(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<AnnotationVersion>> {
+pub(super) async fn available(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<AnnotationVersion>> {
     if !hub.settings().offline {
         let files = annotation_files(hub, repo).await?;
         return Ok(files.into_iter().map(|(version, _)| version).collect());
@@ -106,15 +173,15 @@ pub async fn available(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<AnnotationVe
 
 /// A version for `healthchat versions`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VersionEntry {
-    pub version: AnnotationVersion,
-    pub newest: bool,
+pub(crate) struct VersionEntry {
+    pub(crate) version: AnnotationVersion,
+    pub(crate) newest: bool,
     /// Its file is in the local Hugging Face cache.
-    pub cached: bool,
+    pub(crate) cached: bool,
 }
 
 /// The versions on the Hub (oldest first), or in the cache when offline.
-pub async fn listing(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<VersionEntry>> {
+pub(crate) async fn list_versions(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<VersionEntry>> {
     let versions = available(hub, repo).await?;
     let newest = versions.last().copied();
     // Offline, `available` listed the cache itself.
@@ -133,7 +200,7 @@ pub async fn listing(hub: &Hub, repo: &DatasetRepo) -> Result<Vec<VersionEntry>>
 
 /// The newest version: of `listed` when the repository's files were listed already, else of
 /// [`available`].
-pub async fn newest(
+pub(super) async fn newest(
     hub: &Hub,
     repo: &DatasetRepo,
     listed: Option<&[(AnnotationVersion, ListedFile)]>,
@@ -144,34 +211,16 @@ pub async fn newest(
     };
     match versions.last() {
         Some(newest) => Ok(*newest),
-        None if hub.settings().offline => bail!(
-            "HF_HUB_OFFLINE is set and no annotation file of {} is in the cache {}\n\
-             Next: run once with network access (unset HF_HUB_OFFLINE) to cache one.",
-            repo.id(),
-            hub.cache().dir().display()
-        ),
-        None => bail!(
-            "{} holds no {FILE_PREFIX}*{FILE_SUFFIX} annotation file",
-            repo.id()
-        ),
+        None if hub.settings().offline => Err(VersionError::NoneCached {
+            repo: repo.id().to_owned(),
+            cache: hub.cache().dir().to_owned(),
+        }
+        .into()),
+        None => Err(VersionError::NoneListed {
+            repo: repo.id().to_owned(),
+        }
+        .into()),
     }
-}
-
-pub fn unknown_version_message(
-    requested: &AnnotationVersion,
-    available: &[AnnotationVersion],
-) -> String {
-    let list: Vec<String> = available.iter().map(ToString::to_string).collect();
-    format!(
-        "annotation version {requested} does not exist on the Hub; available versions: {}\n\
-         Next: run again with one of them, e.g. --version {}",
-        if list.is_empty() {
-            "none".to_owned()
-        } else {
-            list.join(", ")
-        },
-        list.last().map(String::as_str).unwrap_or("2.1.0")
-    )
 }
 
 #[cfg(test)]

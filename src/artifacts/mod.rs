@@ -8,6 +8,6 @@ mod names;
 mod writer;
 
 pub use csv::encode_csv;
-pub use error::ArtifactError;
-pub use names::ArtifactNames;
-pub use writer::ArtifactWriter;
+pub(crate) use error::ArtifactError;
+pub(crate) use names::ArtifactNames;
+pub(crate) use writer::ArtifactWriter;

@@ -6,17 +6,20 @@ use crate::source::Source;
 /// the full set; with the subset's name in each for a subset of the sources, so that it cannot be
 /// taken for the full set.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArtifactNames {
+pub(crate) struct ArtifactNames {
     /// `HealthChat-11K_v{V}` or `HealthChat-11K_v{V}_{subset}`.
     stem: String,
     version: String,
 }
 
 impl ArtifactNames {
-    pub fn new(version: &str, subset: Option<&str>) -> ArtifactNames {
-        let stem = match subset {
-            Some(subset) => format!("HealthChat-11K_v{version}_{subset}"),
-            None => format!("HealthChat-11K_v{version}"),
+    /// The names for `version` and the `included` sources (in scan order).
+    pub(crate) fn new(version: &str, included: &[Source]) -> ArtifactNames {
+        let stem = if included.len() < Source::ALL.len() {
+            let subset: Vec<&str> = included.iter().map(|source| source.name()).collect();
+            format!("HealthChat-11K_v{version}_{}", subset.join("_"))
+        } else {
+            format!("HealthChat-11K_v{version}")
         };
         ArtifactNames {
             stem,
@@ -25,12 +28,12 @@ impl ArtifactNames {
     }
 
     /// `{stem}_artifacts`
-    pub fn directory(&self) -> String {
+    pub(crate) fn directory(&self) -> String {
         format!("{}_artifacts", self.stem)
     }
 
     /// The JSONL file and the two review CSV files.
-    pub fn reference_files(&self) -> [String; 3] {
+    pub(crate) fn reference_files(&self) -> [String; 3] {
         [
             format!("{}.jsonl", self.stem),
             format!("{}_full_review.csv", self.stem),
@@ -39,7 +42,7 @@ impl ArtifactNames {
     }
 
     /// The Parquet file of one source's conversations.
-    pub fn parquet(&self, source: Source) -> String {
+    pub(crate) fn parquet(&self, source: Source) -> String {
         format!("HealthChat-11K_v{}_{source}.parquet", self.version)
     }
 }
@@ -50,10 +53,10 @@ mod tests {
 
     #[test]
     fn a_subset_carries_its_name_and_the_full_set_the_references() {
-        let full = ArtifactNames::new("2.1.0", None);
+        let full = ArtifactNames::new("2.1.0", &Source::ALL);
         assert_eq!(full.directory(), "HealthChat-11K_v2.1.0_artifacts");
         assert_eq!(full.reference_files()[0], "HealthChat-11K_v2.1.0.jsonl");
-        let subset = ArtifactNames::new("2.1.0", Some("wildchat"));
+        let subset = ArtifactNames::new("2.1.0", &[Source::Wildchat]);
         assert_eq!(
             subset.directory(),
             "HealthChat-11K_v2.1.0_wildchat_artifacts"

@@ -17,7 +17,7 @@ const LOCK_FILE: &str = ".lock";
 
 /// Writes the three artifacts into a hidden temporary directory beside the target, and renames
 /// it into place only in [`ArtifactWriter::finish`]. Dropped unfinished, it deletes itself.
-pub struct ArtifactWriter {
+pub(crate) struct ArtifactWriter {
     final_dir: PathBuf,
     lock: File,
     files: [(PathBuf, BufWriter<HashingWriter<File>>); 3],
@@ -30,7 +30,7 @@ pub struct ArtifactWriter {
 }
 
 impl ArtifactWriter {
-    pub fn create(parent: &Path, names: &ArtifactNames) -> Result<Self, ArtifactError> {
+    pub(crate) fn create(parent: &Path, names: &ArtifactNames) -> Result<Self, ArtifactError> {
         let name = names.directory();
         let prefix = format!(".{name}.partial-");
         let create_error = |source| ArtifactError::Create {
@@ -79,7 +79,7 @@ impl ArtifactWriter {
     }
 
     /// The temporary directory, on the same file system as the artifacts.
-    pub fn directory(&self) -> &Path {
+    pub(crate) fn directory(&self) -> &Path {
         self.temp.path()
     }
 
@@ -93,12 +93,12 @@ impl ArtifactWriter {
 
     /// Lists a file someone else wrote whole, hashed, into [`ArtifactWriter::directory`]; it is
     /// synced with the others in [`ArtifactWriter::finish`].
-    pub fn add(&mut self, artifact: Artifact, file: File) {
+    pub(crate) fn add(&mut self, artifact: Artifact, file: File) {
         self.others.push((artifact, file));
     }
 
     /// Writes `bytes` as the file `name` of the directory and lists it.
-    pub fn add_file(&mut self, name: &str, bytes: &[u8]) -> Result<(), ArtifactError> {
+    pub(crate) fn add_file(&mut self, name: &str, bytes: &[u8]) -> Result<(), ArtifactError> {
         let path = self.temp.path().join(name);
         let mut out =
             HashingWriter::new(File::create(&path).map_err(|source| ArtifactError::Write {
@@ -118,7 +118,7 @@ impl ArtifactWriter {
     }
 
     /// Appends one record: its JSONL line (without newline) and its encoded review rows.
-    pub fn append(
+    pub(crate) fn append(
         &mut self,
         jsonl: &[u8],
         full_review: &[u8],
@@ -134,7 +134,7 @@ impl ArtifactWriter {
     /// makes of them,
     /// then moves the directory to its final name, replacing a previous one only now that the
     /// new one is complete. Returns the final path and the manifest.
-    pub fn finish(
+    pub(crate) fn finish(
         self,
         manifest: impl FnOnce(Vec<Artifact>) -> Manifest,
     ) -> Result<(PathBuf, Manifest), ArtifactError> {
@@ -245,6 +245,7 @@ fn remove_abandoned(parent: &Path, prefix: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::Source;
 
     fn test_manifest(artifacts: Vec<Artifact>) -> Manifest {
         Manifest {
@@ -265,7 +266,8 @@ mod tests {
     fn artifacts_appear_only_when_finished() {
         let parent = tempfile::tempdir().unwrap();
         let mut writer =
-            ArtifactWriter::create(parent.path(), &ArtifactNames::new("9.9.9", None)).unwrap();
+            ArtifactWriter::create(parent.path(), &ArtifactNames::new("9.9.9", &Source::ALL))
+                .unwrap();
         writer.append(b"{}", b"", b"").unwrap();
         let final_dir = parent.path().join("HealthChat-11K_v9.9.9_artifacts");
         assert!(!final_dir.exists());
@@ -279,7 +281,8 @@ mod tests {
         std::fs::create_dir(&final_dir).unwrap();
         std::fs::write(final_dir.join("stale"), "old").unwrap();
         let mut writer =
-            ArtifactWriter::create(parent.path(), &ArtifactNames::new("9.9.9", None)).unwrap();
+            ArtifactWriter::create(parent.path(), &ArtifactNames::new("9.9.9", &Source::ALL))
+                .unwrap();
         writer.append(b"{\"a\": 1}", b"x\r\n", b"").unwrap();
         let (path, _) = writer
             .finish(|artifacts| {
@@ -299,7 +302,10 @@ mod tests {
         );
         let (manifest, checks) = manifest::verify(&final_dir).unwrap();
         assert_eq!(manifest.artifacts.len(), 3);
-        assert!(checks.iter().all(manifest::Check::is_ok), "{checks:?}");
+        let all_ok = checks
+            .iter()
+            .all(|c| matches!(c, manifest::Check::Ok { .. }));
+        assert!(all_ok, "{checks:?}");
         let entries: Vec<_> = std::fs::read_dir(parent.path()).unwrap().collect();
         assert_eq!(
             entries.len(),

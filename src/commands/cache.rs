@@ -24,7 +24,7 @@ struct CommitContents {
     ids: u64,
 }
 
-pub fn run(args: &CacheArgs) -> Result<()> {
+pub(super) fn run(args: &CacheArgs) -> Result<()> {
     let printer = Printer::new(false);
     let cache = RowCache::new(HubSettings::from_env().row_cache_dir);
     match args.action {

@@ -3,7 +3,7 @@
 use crate::cli::Cli;
 use crate::printer::Printer;
 
-pub fn run(shell: clap_complete::Shell) {
+pub(super) fn run(shell: clap_complete::Shell) {
     let mut script = Vec::new();
     clap_complete::generate(
         shell,

@@ -4,8 +4,12 @@
 use anyhow::Result;
 
 use crate::cli::DiffArgs;
-use crate::compare::{self, AnnotationFiles, Records, Side, SideReport};
+use std::cell::OnceCell;
+
+use crate::annotations::AnnotationFiles;
+use crate::compare::{self, Records, Side, SideReport};
 use crate::exit::Differences;
+use crate::hub::{Hub, HubSettings};
 use crate::printer::Printer;
 use crate::runtime::block_on;
 
@@ -47,17 +51,31 @@ async fn read_sides(
     [a, b]: [Side; 2],
     printer: &Printer,
 ) -> Result<[(Records, SideReport); 2]> {
-    // The Hub is set up for the first version, and shared with the second.
+    // The Hub is set up for the first version, and shared with the second (one listing).
+    let hub = OnceCell::new();
     let mut annotation_files = None;
     let mut read = async |side: Side, argument: &std::path::Path| -> Result<_> {
         let (records, version, revision, file) = match side {
             Side::Version(version) => {
                 let files = match &mut annotation_files {
                     Some(files) => files,
-                    None => annotation_files
-                        .insert(AnnotationFiles::open(&args.annotations_revision).await?),
+                    None => {
+                        let hub = match hub.get() {
+                            Some(hub) => hub,
+                            None => {
+                                let made = Hub::new(HubSettings::from_env())?;
+                                hub.get_or_init(|| made)
+                            }
+                        };
+                        annotation_files
+                            .insert(AnnotationFiles::pin(hub, &args.annotations_revision).await?)
+                    }
                 };
-                let file = files.fetch(version, printer).await?;
+                let file = files
+                    .fetch(version, printer, || {})
+                    .await?
+                    .path()
+                    .to_owned();
                 let records = Records::annotation_file(version, &file)?;
                 let revision = args.annotations_revision.clone();
                 (records, Some(version.to_string()), Some(revision), file)

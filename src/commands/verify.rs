@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use crate::manifest::{self, Check};
+use crate::manifest::{self, Check, VerifyError};
 use crate::printer::Printer;
 
-pub fn run(directory: &Path) -> anyhow::Result<()> {
+pub(super) fn run(directory: &Path) -> anyhow::Result<()> {
     let printer = Printer::new(false);
     let (manifest, checks) = manifest::verify(directory)?;
     let mut bad = 0;
@@ -37,13 +37,13 @@ pub fn run(directory: &Path) -> anyhow::Result<()> {
         }
     }
     if bad > 0 {
-        anyhow::bail!(
-            "{bad} of {} artifacts in {} do not match its manifest.json\nNext: generate them \
-             again with `healthchat generate --version {}`.",
-            checks.len(),
-            directory.display(),
-            manifest.annotation_version
-        );
+        return Err(VerifyError::Mismatched {
+            mismatched: bad,
+            artifacts: checks.len(),
+            directory: directory.to_owned(),
+            annotation_version: manifest.annotation_version,
+        }
+        .into());
     }
     printer.status(format!(
         "All {} artifacts of HealthChat-11K v{} match manifest.json ({}).",

@@ -1,15 +1,15 @@
 //! `healthchat versions`: the annotation versions on the Hub (offline: in the cache).
 
-use crate::annotations::version::{self, ANNOTATIONS_REPO};
+use crate::annotations::{ANNOTATIONS_REPO, list_versions};
 use crate::cli::VersionsArgs;
 use crate::hub::{DatasetRepo, Hub, HubSettings};
 use crate::printer::Printer;
 
-pub async fn run(args: VersionsArgs) -> anyhow::Result<()> {
+pub(super) async fn run(args: VersionsArgs) -> anyhow::Result<()> {
     let printer = Printer::new(false);
     let hub = Hub::new(HubSettings::from_env())?;
     let repo = DatasetRepo::new(ANNOTATIONS_REPO, &args.annotations_revision);
-    let listing = version::listing(&hub, &repo).await?;
+    let listing = list_versions(&hub, &repo).await?;
     if args.json {
         let entries: Vec<serde_json::Value> = listing
             .iter()

@@ -1,57 +1,25 @@
-//! Why a side of `diff` could not be read, or its changes not written: what failed, why, and
-//! what to do next.
+//! Why a side of `diff` could not be read, or its changes not written: what failed and why, and
+//! (from [`CompareError::next_step`]) what to do next.
 
 use std::path::PathBuf;
 
 use super::json_line::JsonError;
-use crate::annotations::AnnotationError;
-use crate::annotations::version::AnnotationVersion;
+use crate::annotations::{AnnotationError, AnnotationVersion};
 
 #[derive(Debug, thiserror::Error)]
-pub enum CompareError {
+pub(crate) enum CompareError {
     #[error(
         "`{argument}` is neither an existing file or directory nor an annotation version \
-         (MAJOR.MINOR.PATCH, e.g. 2.1.0).\n\
-         Next: give a version (`healthchat versions` lists them), an artifacts directory \
-         written by `healthchat generate`, or its JSONL file."
+         (MAJOR.MINOR.PATCH, e.g. 2.1.0)"
     )]
     NotASide { argument: String },
     #[error(
-        "annotation version {version} does not exist in {repo} at revision {revision}; \
-         available versions: {}.\n\
-         Next: compare two of those.",
-        list(available)
-    )]
-    UnknownVersion {
-        version: AnnotationVersion,
-        repo: String,
-        revision: String,
-        available: Vec<AnnotationVersion>,
-    },
-    #[error(
-        "HF_HUB_OFFLINE is set and annotation version {version} ({file} of {repo}) is not in the \
-         Hugging Face cache {}; versions cached: {}.\n\
-         Next: run once with network access (unset HF_HUB_OFFLINE) to cache it, or compare \
-         cached versions.",
-        cache.display(),
-        list(cached)
-    )]
-    NotCached {
-        version: AnnotationVersion,
-        file: String,
-        repo: String,
-        cache: PathBuf,
-        cached: Vec<AnnotationVersion>,
-    },
-    #[error(
-        "{} holds no HealthChat-11K JSONL file (HealthChat-11K_v*.jsonl).\n\
-         Next: give the artifacts directory `healthchat generate` wrote, or a JSONL file.",
+        "{} holds no HealthChat-11K JSONL file (HealthChat-11K_v*.jsonl)",
         directory.display()
     )]
     NoJsonl { directory: PathBuf },
     #[error(
-        "{} holds several HealthChat-11K JSONL files: {}.\n\
-         Next: give the one to compare as the side.",
+        "{} holds several HealthChat-11K JSONL files: {}",
         directory.display(),
         files.join(", ")
     )]
@@ -59,34 +27,22 @@ pub enum CompareError {
         directory: PathBuf,
         files: Vec<String>,
     },
-    #[error("could not read {}: {source}", path.display())]
+    #[error("could not read {}", path.display())]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "line {line} of {} is not UTF-8 text.\n\
-         Next: give a JSONL file as `healthchat generate` writes it.",
-        path.display()
-    )]
+    #[error("line {line} of {} is not UTF-8 text", path.display())]
     NotUtf8 { path: PathBuf, line: usize },
-    #[error(
-        "line {line} of {} is not valid JSON ({source}).\n\
-         Next: regenerate the file, or give another.",
-        path.display()
-    )]
+    #[error("line {line} of {} is not valid JSON", path.display())]
     NotJson {
         path: PathBuf,
         line: usize,
         #[source]
         source: JsonError,
     },
-    #[error(
-        "line {line} of {} is a JSON {found}, not an object.\n\
-         Next: regenerate the file, or give another.",
-        path.display()
-    )]
+    #[error("line {line} of {} is a JSON {found}, not an object", path.display())]
     NotAnObject {
         path: PathBuf,
         line: usize,
@@ -94,8 +50,7 @@ pub enum CompareError {
     },
     #[error(
         "{} has no record with a `conversation_id` and a `dataset_source`: it is not a \
-         HealthChat-11K JSONL file.\n\
-         Next: give the JSONL of an artifacts directory, or an annotation version.",
+         HealthChat-11K JSONL file",
         path.display()
     )]
     NotHealthChat { path: PathBuf },
@@ -106,11 +61,7 @@ pub enum CompareError {
         #[source]
         source: AnnotationError,
     },
-    #[error(
-        "could not write the changes to {}: {source}.\n\
-         Next: check that its directory exists and is writable, or pass another --csv path.",
-        path.display()
-    )]
+    #[error("could not write the changes to {}", path.display())]
     WriteCsv {
         path: PathBuf,
         #[source]
@@ -118,10 +69,30 @@ pub enum CompareError {
     },
 }
 
-fn list(versions: &[AnnotationVersion]) -> String {
-    if versions.is_empty() {
-        return "none".to_owned();
+impl CompareError {
+    /// What the user can do about it.
+    pub(crate) fn next_step(&self) -> Option<String> {
+        let step = match self {
+            CompareError::NotASide { .. } => {
+                "give a version (`healthchat versions` lists them), an artifacts directory \
+                 written by `healthchat generate`, or its JSONL file."
+            }
+            CompareError::NoJsonl { .. } => {
+                "give the artifacts directory `healthchat generate` wrote, or a JSONL file."
+            }
+            CompareError::SeveralJsonl { .. } => "give the one to compare as the side.",
+            CompareError::NotUtf8 { .. } => "give a JSONL file as `healthchat generate` writes it.",
+            CompareError::NotJson { .. } | CompareError::NotAnObject { .. } => {
+                "regenerate the file, or give another."
+            }
+            CompareError::NotHealthChat { .. } => {
+                "give the JSONL of an artifacts directory, or an annotation version."
+            }
+            CompareError::WriteCsv { .. } => {
+                "check that its directory exists and is writable, or pass another --csv path."
+            }
+            CompareError::Read { .. } | CompareError::Annotations { .. } => return None,
+        };
+        Some(step.to_owned())
     }
-    let names: Vec<String> = versions.iter().map(ToString::to_string).collect();
-    names.join(", ")
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use super::error::CompareError;
 use super::json_line;
 use crate::annotations::AnnotationIndex;
-use crate::annotations::version::AnnotationVersion;
+use crate::annotations::AnnotationVersion;
 use crate::source::Source;
 use crate::value::{Object, Value};
 

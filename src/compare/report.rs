@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::comparison::{Comparison, SourceDiff};
 use super::counts::Counts;
-use crate::annotations::version::ANNOTATIONS_REPO;
+use crate::annotations::ANNOTATIONS_REPO;
 
 /// How many of the most common transitions and codes the terminal shows per source.
 const TOP: usize = 5;

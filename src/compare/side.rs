@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::error::CompareError;
-use crate::annotations::version::AnnotationVersion;
+use crate::annotations::AnnotationVersion;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Side {

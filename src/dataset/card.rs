@@ -5,25 +5,26 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::annotations::version::AnnotationVersion;
-use crate::manifest::{Repository, SourceCounts};
+use crate::annotations::AnnotationVersion;
+use crate::artifacts::{ArtifactError, ArtifactNames, ArtifactWriter};
+use crate::manifest::{Manifest, Repository, SourceCounts};
 use crate::source::Source;
 
-pub const FILE_NAME: &str = "README.md";
+pub(super) const FILE_NAME: &str = "README.md";
 
 /// What the card says.
-pub struct Card<'a> {
-    pub version: &'a AnnotationVersion,
-    pub tool: &'a str,
+pub(super) struct Card<'a> {
+    pub(crate) version: &'a AnnotationVersion,
+    pub(crate) tool: &'a str,
     /// The sources this directory holds, in scan order.
-    pub sources: &'a [Source],
+    pub(crate) sources: &'a [Source],
     /// Each source's Parquet file.
-    pub parquet_files: &'a [(Source, String)],
-    pub reference_files: &'a [String; 3],
-    pub counts: &'a [SourceCounts],
-    pub repositories: &'a [Repository],
-    pub specialties: &'a BTreeMap<String, u64>,
-    pub conversations: u64,
+    pub(crate) parquet_files: &'a [(Source, String)],
+    pub(crate) reference_files: &'a [String; 3],
+    pub(crate) counts: &'a [SourceCounts],
+    pub(crate) repositories: &'a [Repository],
+    pub(crate) specialties: &'a BTreeMap<String, u64>,
+    pub(crate) conversations: u64,
 }
 
 /// The first version whose WildChat-derived annotations are ODC-BY rather than CC BY-NC-SA.
@@ -54,7 +55,31 @@ fn size_category(n: u64) -> &'static str {
     }
 }
 
-pub fn render_card(card: &Card<'_>) -> String {
+/// Adds the card of a run's artifacts to them: `manifest` says what was read and counted,
+/// `parquet_files` names each of the `included` sources' Parquet file.
+pub(crate) fn write_card(
+    artifacts: &mut ArtifactWriter,
+    manifest: &Manifest,
+    version: &AnnotationVersion,
+    included: &[Source],
+    parquet_files: &[(Source, String)],
+    names: &ArtifactNames,
+) -> Result<(), ArtifactError> {
+    let text = render_card(&Card {
+        version,
+        tool: &manifest.tool,
+        sources: included,
+        parquet_files,
+        reference_files: &names.reference_files(),
+        counts: &manifest.sources,
+        repositories: &manifest.repositories,
+        specialties: &manifest.specialties,
+        conversations: manifest.conversations,
+    });
+    artifacts.add_file(FILE_NAME, text.as_bytes())
+}
+
+fn render_card(card: &Card<'_>) -> String {
     let mut licences: Vec<&str> = card
         .sources
         .iter()

@@ -18,10 +18,10 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use thiserror::Error;
 
-pub use card::{Card, FILE_NAME as CARD_FILE_NAME, render_card};
+pub(crate) use card::write_card;
 
 use crate::annotations::AnnotationIndex;
-use crate::artifacts::ArtifactNames;
+use crate::artifacts::{ArtifactNames, ArtifactWriter};
 use crate::digest::HashingWriter;
 use crate::manifest::Artifact;
 use crate::source::Source;
@@ -34,22 +34,14 @@ const ROWS_PER_GROUP: usize = 500;
 const ROWS_PER_BATCH: usize = 100;
 
 #[derive(Debug, Error)]
-pub enum DatasetError {
-    #[error(
-        "could not write {}: {source}\nNext: check free disk space and permissions, then run \
-         again (or pass --reference-only to write only the JSONL and CSV files).",
-        path.display()
-    )]
+pub(crate) enum DatasetError {
+    #[error("could not write {}", path.display())]
     Write {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "the {source_name} Parquet file cannot hold conversation {id}: {problem}\nNext: report \
-         this with the annotation version; --reference-only writes the JSONL and CSV files \
-         without it."
-    )]
+    #[error("the {source_name} Parquet file cannot hold conversation {id}: {problem}")]
     Record {
         source_name: &'static str,
         id: String,
@@ -57,21 +49,38 @@ pub enum DatasetError {
     },
 }
 
+impl DatasetError {
+    /// What the user can do about it.
+    pub(crate) fn next_step(&self) -> Option<String> {
+        let step = match self {
+            DatasetError::Write { .. } => {
+                "check free disk space and permissions, then run again (or pass \
+                 --reference-only to write only the JSONL and CSV files)."
+            }
+            DatasetError::Record { .. } => {
+                "report this with the annotation version; --reference-only writes the JSONL and \
+                 CSV files without it."
+            }
+        };
+        Some(step.to_owned())
+    }
+}
+
 /// The columns each source's shards declare, as the first of its scans to open a shard finds
 /// them.
 #[derive(Default)]
-pub struct SourceSchemas {
+pub(crate) struct SourceSchemas {
     schemas: HashMap<Source, OnceLock<SchemaRef>>,
 }
 
 impl SourceSchemas {
-    pub fn new() -> SourceSchemas {
+    pub(crate) fn new() -> SourceSchemas {
         SourceSchemas {
             schemas: Source::ALL.map(|s| (s, OnceLock::new())).into(),
         }
     }
 
-    pub fn offer(&self, source: Source, schema: &SchemaRef) {
+    pub(crate) fn offer(&self, source: Source, schema: &SchemaRef) {
         let _ = self.schemas[&source].set(Arc::clone(schema));
     }
 
@@ -81,7 +90,7 @@ impl SourceSchemas {
 }
 
 /// Writes each source's records into its Parquet file in the artifacts directory.
-pub struct DatasetWriter {
+pub(crate) struct DatasetWriter {
     directory: PathBuf,
     names: ArtifactNames,
     annotation_fields: Vec<Field>,
@@ -101,7 +110,7 @@ struct SourceWriter {
 }
 
 impl DatasetWriter {
-    pub fn new(
+    pub(crate) fn new(
         directory: &Path,
         names: &ArtifactNames,
         index: &AnnotationIndex,
@@ -117,7 +126,12 @@ impl DatasetWriter {
     }
 
     /// Adds a record of `source` (FORMAT.md §4) to the source's Parquet file.
-    pub fn append(&mut self, source: Source, id: &str, record: Object) -> Result<(), DatasetError> {
+    pub(crate) fn append(
+        &mut self,
+        source: Source,
+        id: &str,
+        record: Object,
+    ) -> Result<(), DatasetError> {
         let position = match self.writers.iter().position(|w| w.source == source) {
             Some(position) => position,
             None => {
@@ -170,12 +184,13 @@ impl DatasetWriter {
     }
 
     /// Closes the files (a `planned` source that found no conversation gets an empty one, when
-    /// its shards' columns are known); returns each source's file, hashed as it was written and
-    /// not yet synced, in source order.
-    pub fn finish(
+    /// its shards' columns are known) and adds them to `artifacts`, hashed as they were
+    /// written; returns each source's file name, in source order.
+    pub(crate) fn finish(
         mut self,
         planned: &[Source],
-    ) -> Result<Vec<(Source, Artifact, File)>, DatasetError> {
+        artifacts: &mut ArtifactWriter,
+    ) -> Result<Vec<(Source, String)>, DatasetError> {
         for &source in planned {
             let opened = self.writers.iter().any(|w| w.source == source);
             if !opened && self.schemas.get(source).is_some() {
@@ -196,12 +211,13 @@ impl DatasetWriter {
                 .into_inner()
                 .map_err(|e| write_error(std::io::Error::other(e)))?;
             let (file, size, sha256) = hashing.finish();
+            files.push((writer.source, writer.file_name.clone()));
             let artifact = Artifact {
                 name: writer.file_name,
                 size,
                 sha256,
             };
-            files.push((writer.source, artifact, file));
+            artifacts.add(artifact, file);
         }
         Ok(files)
     }

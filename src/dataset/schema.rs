@@ -28,7 +28,7 @@ fn data_type(shape: &Shape) -> DataType {
 
 /// The annotation columns, in first-seen order, typed from the shapes the annotation file's
 /// values take (FORMAT.md §10).
-pub fn annotation_fields(index: &AnnotationIndex) -> Vec<Field> {
+pub(super) fn annotation_fields(index: &AnnotationIndex) -> Vec<Field> {
     index
         .columns()
         .iter()
@@ -39,7 +39,7 @@ pub fn annotation_fields(index: &AnnotationIndex) -> Vec<Field> {
 /// The source's columns overlaid with the annotation's, then `dataset_version`, as a record's
 /// keys are (FORMAT.md §4): an annotation column the source has takes its place, and its type,
 /// since its values come from the annotation.
-pub fn record_schema(source: &Schema, annotation: &[Field]) -> SchemaRef {
+pub(super) fn record_schema(source: &Schema, annotation: &[Field]) -> SchemaRef {
     let mut fields: Vec<Field> = source
         .fields()
         .iter()

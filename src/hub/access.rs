@@ -10,13 +10,13 @@ use super::range::fetch_range;
 use super::repo::DatasetRepo;
 use super::settings::HubSettings;
 
-pub struct Hub {
+pub(crate) struct Hub {
     api: Arc<HubApi>,
     cache: HubCache,
 }
 
 impl Hub {
-    pub fn new(settings: HubSettings) -> Result<Hub, HubError> {
+    pub(crate) fn new(settings: HubSettings) -> Result<Hub, HubError> {
         let cache = HubCache::new(settings.cache_dir.clone());
         Ok(Hub {
             api: Arc::new(HubApi::new(settings)?),
@@ -24,22 +24,22 @@ impl Hub {
         })
     }
 
-    pub fn settings(&self) -> &HubSettings {
+    pub(crate) fn settings(&self) -> &HubSettings {
         self.api.settings()
     }
 
-    pub fn api(&self) -> &Arc<HubApi> {
+    pub(crate) fn api(&self) -> &Arc<HubApi> {
         &self.api
     }
 
-    pub fn cache(&self) -> &HubCache {
+    pub(crate) fn cache(&self) -> &HubCache {
         &self.cache
     }
 
     /// The cached copy of `file` of the pinned `repo`, downloaded into the cache when it is
     /// missing or does not hash to the blob name the listing gives. With `HF_HUB_OFFLINE`, use
     /// [`HubCache::lookup`] instead.
-    pub async fn cached_download(
+    pub(crate) async fn cached_download(
         &self,
         repo: &DatasetRepo,
         file: &ListedFile,

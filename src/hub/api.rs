@@ -46,7 +46,7 @@ struct LfsEntry {
 /// A file as the repository's listing describes it: nothing here depends on headers a cache
 /// may strip.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedFile {
+pub(crate) struct ListedFile {
     path: String,
     size: u64,
     /// The SHA-256 of the bytes, for a file stored with LFS (`lfs.oid`).
@@ -56,22 +56,22 @@ pub struct ListedFile {
 }
 
 impl ListedFile {
-    pub fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         &self.path
     }
 
-    pub fn size(&self) -> u64 {
+    pub(crate) fn size(&self) -> u64 {
         self.size
     }
 
     /// The SHA-256 of the file's bytes as the Hub publishes it (large files only).
-    pub fn sha256(&self) -> Option<&str> {
+    pub(crate) fn sha256(&self) -> Option<&str> {
         self.sha256.as_deref()
     }
 
     /// What the file's bytes hash to, as the Hugging Face cache names its blob: the SHA-256 of
     /// an LFS file, else the git blob ID.
-    pub fn blob_name(&self) -> Option<&str> {
+    pub(crate) fn blob_name(&self) -> Option<&str> {
         self.sha256.as_deref().or(self.git_oid.as_deref())
     }
 }
@@ -79,26 +79,26 @@ impl ListedFile {
 /// A file of a pinned repository and the URL its bytes are read from (the storage URL the
 /// `/resolve/` redirect named, or the Hub's own `/resolve/` URL for a file it serves itself).
 #[derive(Debug, Clone)]
-pub struct RemoteFile {
+pub(crate) struct RemoteFile {
     repo: DatasetRepo,
     listed: ListedFile,
     url: Url,
 }
 
 impl RemoteFile {
-    pub fn repo(&self) -> &DatasetRepo {
+    pub(crate) fn repo(&self) -> &DatasetRepo {
         &self.repo
     }
 
-    pub fn listed(&self) -> &ListedFile {
+    pub(crate) fn listed(&self) -> &ListedFile {
         &self.listed
     }
 
-    pub fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         &self.listed.path
     }
 
-    pub fn size(&self) -> u64 {
+    pub(crate) fn size(&self) -> u64 {
         self.listed.size
     }
 
@@ -116,18 +116,18 @@ impl RemoteFile {
 }
 
 /// The Hub's API calls, on one HTTP client.
-pub struct HubApi {
+pub(crate) struct HubApi {
     client: HttpClient,
 }
 
 impl HubApi {
-    pub fn new(settings: HubSettings) -> Result<HubApi, HubError> {
+    pub(crate) fn new(settings: HubSettings) -> Result<HubApi, HubError> {
         Ok(HubApi {
             client: HttpClient::new(settings)?,
         })
     }
 
-    pub fn settings(&self) -> &HubSettings {
+    pub(crate) fn settings(&self) -> &HubSettings {
         self.client.settings()
     }
 
@@ -137,7 +137,7 @@ impl HubApi {
 
     /// `repo` pinned to the commit its revision names now, asked once of the Hub's revision API
     /// (a full commit hash is taken as it is; offline, the revision stays as asked).
-    pub async fn pin(&self, repo: &DatasetRepo) -> Result<DatasetRepo, HubError> {
+    pub(crate) async fn pin(&self, repo: &DatasetRepo) -> Result<DatasetRepo, HubError> {
         if repo.commit().is_some() || self.settings().offline {
             return Ok(repo.clone());
         }
@@ -169,7 +169,7 @@ impl HubApi {
 
     /// The files directly inside `folder` ("" for the root) of a dataset repository, in the
     /// listing's order.
-    pub async fn list_folder(
+    pub(crate) async fn list_folder(
         &self,
         repo: &DatasetRepo,
         folder: &str,
@@ -210,7 +210,7 @@ impl HubApi {
     /// Where `file`'s bytes are read from: `/resolve/` asked with a HEAD request (where gated
     /// access is checked), redirects on the Hub's origin followed, and the first one that leaves
     /// it taken as the location without a request of its own (storage URLs are signed for GET).
-    pub async fn resolve(
+    pub(crate) async fn resolve(
         &self,
         repo: &DatasetRepo,
         file: &ListedFile,
@@ -228,7 +228,7 @@ impl HubApi {
 
     /// `file` resolved again, past any cache on the way (a cache-busting query parameter), for a
     /// second read of bytes that came damaged.
-    pub async fn resolve_again(&self, file: &RemoteFile) -> Result<RemoteFile, HubError> {
+    pub(crate) async fn resolve_again(&self, file: &RemoteFile) -> Result<RemoteFile, HubError> {
         let mut retry = self.client.retry_state(format!(
             "resolving {} of {} again",
             file.path(),

@@ -19,7 +19,7 @@ use crate::digest::{BlobId, blob_id_of_file};
 
 /// A file in the Hugging Face cache, and the commit of the snapshot that holds it.
 #[derive(Debug, Clone)]
-pub struct CachedFile {
+pub(crate) struct CachedFile {
     path: PathBuf,
     commit: Option<String>,
     /// Its bytes were checked against the hash its blob is named by.
@@ -28,22 +28,22 @@ pub struct CachedFile {
 
 impl CachedFile {
     /// The snapshot's path of the file (a link to its blob).
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
-    pub fn commit(&self) -> Option<&str> {
+    pub(crate) fn commit(&self) -> Option<&str> {
         self.commit.as_deref()
     }
 
-    pub fn verified(&self) -> bool {
+    pub(crate) fn verified(&self) -> bool {
         self.verified
     }
 }
 
 /// The cache folder.
 #[derive(Debug, Clone)]
-pub struct HubCache {
+pub(crate) struct HubCache {
     dir: PathBuf,
 }
 
@@ -95,17 +95,21 @@ fn cache_error(path: &Path) -> impl FnOnce(std::io::Error) -> HubError {
 }
 
 impl HubCache {
-    pub fn new(dir: PathBuf) -> HubCache {
+    pub(crate) fn new(dir: PathBuf) -> HubCache {
         HubCache { dir }
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// The cached copy of `path` at `repo`'s revision (a branch the cache has a ref for, or a
     /// commit), checked against its blob name.
-    pub fn lookup(&self, repo: &DatasetRepo, path: &str) -> Result<Option<CachedFile>, HubError> {
+    pub(crate) fn lookup(
+        &self,
+        repo: &DatasetRepo,
+        path: &str,
+    ) -> Result<Option<CachedFile>, HubError> {
         let cache = RepoCache::new(&self.dir, repo);
         let Some(commit) = cache
             .commit_of(repo.revision())
@@ -145,7 +149,7 @@ impl HubCache {
     }
 
     /// The files at the top of any cached snapshot of `repo`, for offline listings.
-    pub fn files(&self, repo: &DatasetRepo) -> Vec<String> {
+    pub(crate) fn files(&self, repo: &DatasetRepo) -> Vec<String> {
         let snapshots = RepoCache::new(&self.dir, repo).folder.join("snapshots");
         let mut files: Vec<String> = std::fs::read_dir(snapshots)
             .into_iter()
@@ -166,7 +170,11 @@ impl HubCache {
 
     /// Takes the lock of blob `name` of `repo`, waiting while another run (or `huggingface_hub`)
     /// writes it. `name` must be a plain name (see [`is_plain_name`]).
-    pub async fn lock_blob(&self, repo: &DatasetRepo, name: &str) -> Result<BlobLock, HubError> {
+    pub(crate) async fn lock_blob(
+        &self,
+        repo: &DatasetRepo,
+        name: &str,
+    ) -> Result<BlobLock, HubError> {
         let cache = RepoCache::new(&self.dir, repo);
         std::fs::create_dir_all(&cache.locks).map_err(cache_error(&cache.locks))?;
         let lock_path = cache.locks.join(format!("{name}.lock"));
@@ -186,7 +194,7 @@ impl HubCache {
 }
 
 /// A blob of the cache, locked: present and checked, or to be written.
-pub struct BlobLock {
+pub(crate) struct BlobLock {
     cache: RepoCache,
     blob: PathBuf,
     name: String,
@@ -195,18 +203,18 @@ pub struct BlobLock {
 
 impl BlobLock {
     /// True when the blob is there and its bytes hash to its name.
-    pub fn is_present(&self) -> bool {
+    pub(crate) fn is_present(&self) -> bool {
         blob_matches(&self.blob, &self.name)
     }
 
     /// Whether `bytes` hash to the blob's name (a name that is no hash, as some mirrors send,
     /// cannot be checked and is taken as it is).
-    pub fn matches(&self, bytes: &[u8]) -> bool {
+    pub(crate) fn matches(&self, bytes: &[u8]) -> bool {
         BlobId::parse(&self.name).is_none_or(|id| id.matches(bytes))
     }
 
     /// Writes the blob: into a temporary file of its own, synced, then renamed into place.
-    pub fn write(&self, bytes: &[u8]) -> Result<(), HubError> {
+    pub(crate) fn write(&self, bytes: &[u8]) -> Result<(), HubError> {
         let blobs = self.blob.parent().expect("blob paths have a parent");
         std::fs::create_dir_all(blobs).map_err(cache_error(blobs))?;
         let mut partial = tempfile::Builder::new()
@@ -229,7 +237,12 @@ impl BlobLock {
 
     /// Links `path` of snapshot `commit` to the blob, and points `refs/{revision}` at the
     /// commit (when the revision is a plain name other than the commit); releases the lock.
-    pub fn link(self, commit: &str, path: &str, revision: &str) -> Result<CachedFile, HubError> {
+    pub(crate) fn link(
+        self,
+        commit: &str,
+        path: &str,
+        revision: &str,
+    ) -> Result<CachedFile, HubError> {
         let pointer = self.cache.pointer(commit, path);
         if pointer.canonicalize().ok().as_deref() != self.blob.canonicalize().ok().as_deref() {
             let _ = std::fs::remove_file(&pointer);

@@ -36,8 +36,8 @@ pub(super) enum Channel {
 
 /// What a request is about, for messages.
 pub(super) struct About<'a> {
-    pub repo: &'a DatasetRepo,
-    pub path: Option<&'a str>,
+    pub(crate) repo: &'a DatasetRepo,
+    pub(crate) path: Option<&'a str>,
 }
 
 /// True for the path of a `/resolve/` URL (`{prefix}{owner}/{name}/resolve/...`, `prefix`
@@ -84,7 +84,7 @@ pub(super) struct HttpClient {
 }
 
 impl HttpClient {
-    pub fn new(settings: HubSettings) -> Result<HttpClient, HubError> {
+    pub(super) fn new(settings: HubSettings) -> Result<HttpClient, HubError> {
         settings.network.check()?;
         let base =
             Url::parse(&format!("{}/", settings.endpoint)).map_err(|e| HubError::BadEndpoint {
@@ -151,17 +151,17 @@ impl HttpClient {
         })
     }
 
-    pub fn settings(&self) -> &HubSettings {
+    pub(super) fn settings(&self) -> &HubSettings {
         &self.settings
     }
 
     /// A fresh budget for one operation.
-    pub fn retry_state(&self, what: impl Into<String>) -> RetryState {
+    pub(super) fn retry_state(&self, what: impl Into<String>) -> RetryState {
         RetryState::new(&self.policy, what)
     }
 
     /// A URL under the endpoint, from path segments (each percent-encoded).
-    pub fn url(&self, segments: &[&str]) -> Url {
+    pub(super) fn url(&self, segments: &[&str]) -> Url {
         let mut url = self.base.clone();
         url.path_segments_mut()
             .expect("checked in HttpClient::new")
@@ -171,7 +171,7 @@ impl HttpClient {
     }
 
     /// `{endpoint}/api/datasets/{repo}/{rest...}`
-    pub fn api_url(&self, repo: &DatasetRepo, rest: &[&str]) -> Url {
+    pub(super) fn api_url(&self, repo: &DatasetRepo, rest: &[&str]) -> Url {
         let mut segments = vec!["api", "datasets"];
         segments.extend(repo.id().split('/'));
         segments.extend(rest);
@@ -179,7 +179,7 @@ impl HttpClient {
     }
 
     /// `{endpoint}/datasets/{repo}/resolve/{revision}/{path}`
-    pub fn resolve_url(&self, repo: &DatasetRepo, path: &str) -> Url {
+    pub(super) fn resolve_url(&self, repo: &DatasetRepo, path: &str) -> Url {
         let mut segments = vec!["datasets"];
         segments.extend(repo.id().split('/'));
         segments.extend(["resolve", repo.reference()]);
@@ -188,14 +188,14 @@ impl HttpClient {
     }
 
     /// True for URLs of `HF_ENDPOINT`'s origin, the only one the token is sent to.
-    pub fn is_hub(&self, url: &Url) -> bool {
+    pub(super) fn is_hub(&self, url: &Url) -> bool {
         url.origin() == self.base.origin()
     }
 
     /// Sends `method url` on `channel` (with the token when `url` is the Hub's, after
     /// `decorate` added its headers), retrying what can succeed later: connection failures,
     /// timeouts, HTTP 5xx and 429, each an attempt of `retry`.
-    pub async fn send(
+    pub(super) async fn send(
         &self,
         about: &About<'_>,
         retry: &mut RetryState,
@@ -262,7 +262,7 @@ impl HttpClient {
 
     /// A GET on the API channel and its whole body, retried together: a body cut short is asked
     /// for again like a failed request, within the same budget.
-    pub async fn get_whole(
+    pub(super) async fn get_whole(
         &self,
         about: &About<'_>,
         retry: &mut RetryState,

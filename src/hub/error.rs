@@ -2,14 +2,12 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-/// Everything that can go wrong talking to the Hub, each with the next step for the user.
+/// Everything that can go wrong talking to the Hub; `next_step` says what the user can do.
 #[derive(Debug, Error)]
-pub enum HubError {
+pub(crate) enum HubError {
     #[error(
         "{repo} is a gated dataset: downloading it needs a Hugging Face token of an account that \
-         accepted its terms, and no token was found.\n\
-         Next: accept the terms at {page} , create a read token at {endpoint}/settings/tokens , \
-         then set HF_TOKEN to it (or run `hf auth login`, which writes the token file under HF_HOME)."
+         accepted its terms, and no token was found."
     )]
     GatedNoToken {
         repo: String,
@@ -18,11 +16,7 @@ pub enum HubError {
     },
     #[error(
         "{repo} is a gated dataset and the token from {origin} has no access to it (HTTP \
-         403){message}.\n\
-         Next: while logged in as the token's account, request access at {page} and wait for \
-         it to be granted, or set HF_TOKEN to a token of an account that has access. A \
-         fine-grained token also needs the permission \"Read access to contents of all public \
-         gated repos you can access\" (edit it at {endpoint}/settings/tokens)."
+         403){message}."
     )]
     GatedNoAccess {
         repo: String,
@@ -34,8 +28,7 @@ pub enum HubError {
     },
     #[error(
         "the Hub rejected the token from {origin} (HTTP 401 for {repo}): it is invalid, expired \
-         or revoked.\n\
-         Next: create a new read token at {endpoint}/settings/tokens and set HF_TOKEN to it."
+         or revoked."
     )]
     InvalidToken {
         repo: String,
@@ -58,11 +51,7 @@ pub enum HubError {
         status: u16,
         message: String,
     },
-    #[error(
-        "{what}: gave up after {attempts} attempts ({tally}); last error: {last}\n\
-         Next: check the network connection, HF_ENDPOINT and the proxy variables (HTTPS_PROXY), \
-         then run again; without a network, HF_HUB_OFFLINE=1 uses the cache and --source-dir."
-    )]
+    #[error("{what}: gave up after {attempts} attempts ({tally}); last error: {last}")]
     RetriesExhausted {
         what: String,
         attempts: u32,
@@ -72,9 +61,7 @@ pub enum HubError {
     },
     #[error(
         "{what}: {host} answered HTTP {status}{message} (the Hub at {endpoint} redirected the \
-         request there; the token is sent only to {endpoint}, so none went to {host}).\n\
-         Next: if {host} is the Hub you mean to use, set HF_ENDPOINT to its address; otherwise \
-         tell whoever runs {endpoint} that it redirects there."
+         request there; the token is sent only to {endpoint}, so none went to {host})."
     )]
     OtherHub {
         what: String,
@@ -90,11 +77,7 @@ pub enum HubError {
         status: u16,
         message: String,
     },
-    #[error(
-        "{what}: {problem}, {times} times in a row, each time from a fresh storage URL.\n\
-         Next: run again later (a cache in front of the storage may heal), or download the \
-         shards first (`hf download`) and pass --source-dir."
-    )]
+    #[error("{what}: {problem}, {times} times in a row, each time from a fresh storage URL.")]
     Storage {
         what: String,
         times: u32,
@@ -102,9 +85,7 @@ pub enum HubError {
     },
     #[error(
         "{what}: the server answered a request for part of the file with the whole file (HTTP \
-         200): it does not support Range requests, so a stream cannot resume where it stopped.\n\
-         Next: point HF_ENDPOINT at the Hub or at a mirror that supports Range, or download the \
-         shards first (`hf download`) and pass --source-dir."
+         200): it does not support Range requests, so a stream cannot resume where it stopped."
     )]
     RangeIgnored { what: String },
     #[error("{what}: unexpected answer from the server: {problem}")]
@@ -115,32 +96,20 @@ pub enum HubError {
     )]
     Changed { what: String, problem: String },
     #[error(
-        "HF_HUB_OFFLINE is set and {file} of {repo} is not in the cache {cache}.\n\
-         Next: run once with network access (unset HF_HUB_OFFLINE) to cache it."
-    )]
-    NotCached {
-        repo: String,
-        file: String,
-        cache: PathBuf,
-    },
-    #[error(
-        "the cached file {} does not hash to its name {blob} (it was changed or damaged on disk).\n\
-         Next: run once with network access (unset HF_HUB_OFFLINE) to download it again, or \
-         delete it.",
+        "the cached file {} does not hash to its name {blob} (it was changed or damaged on disk).",
         path.display()
     )]
     CorruptCache { path: PathBuf, blob: String },
     #[error(
         "{origin}: the server sent the {what} `{value}`, which is not a plain name, so it cannot \
-         name a file in the Hugging Face cache.\n\
-         Next: check HF_ENDPOINT; a Hub or mirror sends hexadecimal ETags and commits."
+         name a file in the Hugging Face cache."
     )]
     UnsafeName {
         what: &'static str,
         value: String,
         origin: String,
     },
-    #[error("could not write the Hugging Face cache at {path}: {source}")]
+    #[error("could not write the Hugging Face cache at {path}")]
     Cache {
         path: PathBuf,
         #[source]
@@ -151,9 +120,7 @@ pub enum HubError {
     #[error("HF_ENDPOINT `{endpoint}` is not a valid URL: {problem}")]
     BadEndpoint { endpoint: String, problem: String },
     #[error(
-        "{variable}={} cannot be used: {problem}.\n\
-         Next: point {variable} at a PEM file (SSL_CERT_FILE) or directory (SSL_CERT_DIR) of the \
-         certificate authorities to trust, or unset it to trust the system's store.",
+        "{variable}={} cannot be used: {problem}.",
         path.display()
     )]
     BadTrustSetting {
@@ -161,36 +128,104 @@ pub enum HubError {
         path: PathBuf,
         problem: String,
     },
-    #[error(
-        "{variable}=`{value}` is not a proxy this tool can use: {problem}.\n\
-         Next: set it to http://HOST:PORT (user:password@ if the proxy asks for them), or unset it."
-    )]
+    #[error("{variable}=`{value}` is not a proxy this tool can use: {problem}.")]
     BadProxySetting {
         variable: String,
         value: String,
         problem: String,
     },
-    #[error(
-        "{what}: no secure connection to {host}: {problem}.\n\
-         Next: if your network inspects TLS with its own certificate authority (common in \
-         hospitals, universities and companies), set SSL_CERT_FILE to a PEM file holding that \
-         authority's certificate (or SSL_CERT_DIR to a directory of them); if it requires a \
-         proxy, set HTTPS_PROXY. Retrying cannot fix this."
-    )]
+    #[error("{what}: no secure connection to {host}: {problem}.")]
     Tls {
         what: String,
         host: String,
         problem: String,
     },
-    #[error(
-        "{what}: the proxy {proxy} refused the connection to {host}: {problem}.\n\
-         Next: check HTTPS_PROXY / HTTP_PROXY / ALL_PROXY (with user:password@ if the proxy asks \
-         for them), or add {host} to NO_PROXY."
-    )]
+    #[error("{what}: the proxy {proxy} refused the connection to {host}: {problem}.")]
     Proxy {
         what: String,
         proxy: String,
         host: String,
         problem: String,
     },
+}
+
+impl HubError {
+    /// What the user can do about it, if anything.
+    pub(crate) fn next_step(&self) -> Option<String> {
+        let step = match self {
+            HubError::GatedNoToken { page, endpoint, .. } => format!(
+                "accept the terms at {page} , create a read token at {endpoint}/settings/tokens , \
+                 then set HF_TOKEN to it (or run `hf auth login`, which writes the token file \
+                 under HF_HOME)."
+            ),
+            HubError::GatedNoAccess { page, endpoint, .. } => format!(
+                "while logged in as the token's account, request access at {page} and wait for \
+                 it to be granted, or set HF_TOKEN to a token of an account that has access. A \
+                 fine-grained token also needs the permission \"Read access to contents of all \
+                 public gated repos you can access\" (edit it at {endpoint}/settings/tokens)."
+            ),
+            HubError::InvalidToken { endpoint, .. } => format!(
+                "create a new read token at {endpoint}/settings/tokens and set HF_TOKEN to it."
+            ),
+            HubError::RetriesExhausted { .. } => {
+                "check the network connection, HF_ENDPOINT and the proxy variables (HTTPS_PROXY), \
+                 then run again; without a network, HF_HUB_OFFLINE=1 uses the cache and \
+                 --source-dir."
+                    .to_owned()
+            }
+            HubError::OtherHub { host, endpoint, .. } => format!(
+                "if {host} is the Hub you mean to use, set HF_ENDPOINT to its address; otherwise \
+                 tell whoever runs {endpoint} that it redirects there."
+            ),
+            HubError::Storage { .. } => {
+                "run again later (a cache in front of the storage may heal), or download the \
+                 shards first (`hf download`) and pass --source-dir."
+                    .to_owned()
+            }
+            HubError::RangeIgnored { .. } => {
+                "point HF_ENDPOINT at the Hub or at a mirror that supports Range, or download the \
+                 shards first (`hf download`) and pass --source-dir."
+                    .to_owned()
+            }
+            HubError::CorruptCache { .. } => {
+                "run once with network access (unset HF_HUB_OFFLINE) to download it again, or \
+                 delete it."
+                    .to_owned()
+            }
+            HubError::UnsafeName { .. } => {
+                "check HF_ENDPOINT; a Hub or mirror sends hexadecimal ETags and commits.".to_owned()
+            }
+            HubError::BadTrustSetting { variable, .. } => format!(
+                "point {variable} at a PEM file (SSL_CERT_FILE) or directory (SSL_CERT_DIR) of \
+                 the certificate authorities to trust, or unset it to trust the system's store."
+            ),
+            HubError::BadProxySetting { .. } => {
+                "set it to http://HOST:PORT (user:password@ if the proxy asks for them), or unset \
+                 it."
+                .to_owned()
+            }
+            HubError::Tls { .. } => {
+                "if your network inspects TLS with its own certificate authority (common in \
+                 hospitals, universities and companies), set SSL_CERT_FILE to a PEM file holding \
+                 that authority's certificate (or SSL_CERT_DIR to a directory of them); if it \
+                 requires a proxy, set HTTPS_PROXY. Retrying cannot fix this."
+                    .to_owned()
+            }
+            HubError::Proxy { host, .. } => format!(
+                "check HTTPS_PROXY / HTTP_PROXY / ALL_PROXY (with user:password@ if the proxy \
+                 asks for them), or add {host} to NO_PROXY."
+            ),
+            HubError::RepoNotFound { .. }
+            | HubError::RevisionNotFound { .. }
+            | HubError::EntryNotFound { .. }
+            | HubError::Status { .. }
+            | HubError::Elsewhere { .. }
+            | HubError::BadResponse { .. }
+            | HubError::Changed { .. }
+            | HubError::Cache { .. }
+            | HubError::ClientSetup { .. }
+            | HubError::BadEndpoint { .. } => return None,
+        };
+        Some(step)
+    }
 }

@@ -15,14 +15,14 @@ use super::settings::HubSettings;
 /// What a request was about and where it went, to turn an HTTP error into a message about the
 /// user's data.
 pub(super) struct Target<'a> {
-    pub repo: &'a DatasetRepo,
-    pub path: Option<&'a str>,
-    pub what: &'a str,
+    pub(crate) repo: &'a DatasetRepo,
+    pub(crate) path: Option<&'a str>,
+    pub(crate) what: &'a str,
     /// Whether the request carried the token (only requests to `HF_ENDPOINT`'s origin do).
-    pub token_sent: bool,
+    pub(crate) token_sent: bool,
     /// The host that answered when it is not `HF_ENDPOINT`'s (storage, or another Hub host a
     /// redirect led to); `None` for the Hub itself.
-    pub elsewhere: Option<String>,
+    pub(crate) elsewhere: Option<String>,
 }
 
 #[derive(Debug)]
@@ -274,18 +274,18 @@ pub(super) fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct EntityTag {
     /// The header value, quotes and all.
-    pub raw: String,
+    pub(crate) raw: String,
 }
 
 impl EntityTag {
-    pub fn from_headers(headers: &HeaderMap) -> Option<EntityTag> {
+    pub(super) fn from_headers(headers: &HeaderMap) -> Option<EntityTag> {
         header_str(headers, "etag")
             .map(|raw| raw.trim().to_owned())
             .filter(|raw| !raw.is_empty())
             .map(|raw| EntityTag { raw })
     }
 
-    pub fn is_strong(&self) -> bool {
+    pub(super) fn is_strong(&self) -> bool {
         !self.raw.starts_with("W/")
     }
 }
@@ -310,7 +310,7 @@ pub(super) fn unsatisfied_range_size(value: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hub::{Token, TokenOrigin};
+    use crate::hub::settings::{Token, TokenOrigin};
 
     fn settings(token: bool) -> HubSettings {
         let mut settings = HubSettings::from_env();
@@ -464,7 +464,7 @@ mod tests {
         else {
             panic!("a failure")
         };
-        let text = error.to_string();
+        let text = format!("{error}\nNext: {}", error.next_step().unwrap_or_default());
         assert!(
             text.contains("https://hub.test/datasets/lmsys/lmsys-chat-1m"),
             "{text}"

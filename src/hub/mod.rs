@@ -16,11 +16,10 @@ mod repo;
 mod retry;
 mod settings;
 
-pub use access::Hub;
-pub use api::{HubApi, ListedFile, RemoteFile};
-pub use cache::{CachedFile, HubCache};
-pub use error::HubError;
-pub use network::NetworkSettings;
-pub use range::RangeReader;
-pub use repo::DatasetRepo;
-pub use settings::{HubSettings, Token, TokenOrigin};
+pub(crate) use access::Hub;
+pub(crate) use api::{HubApi, ListedFile, RemoteFile};
+pub(crate) use cache::CachedFile;
+pub(crate) use error::HubError;
+pub(crate) use range::RangeReader;
+pub(crate) use repo::DatasetRepo;
+pub(crate) use settings::HubSettings;

@@ -14,17 +14,17 @@ use super::error::HubError;
 const PROXY_VARIABLES: [&str; 3] = ["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"];
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NetworkSettings {
+pub(crate) struct NetworkSettings {
     /// `SSL_CERT_FILE`: a PEM bundle trusted instead of the system's store.
-    pub cert_file: Option<PathBuf>,
+    pub(crate) cert_file: Option<PathBuf>,
     /// `SSL_CERT_DIR`: a directory of PEM certificates trusted instead of the system's store.
-    pub cert_dir: Option<PathBuf>,
+    pub(crate) cert_dir: Option<PathBuf>,
     /// Each proxy variable that is set, and its value.
-    pub proxies: Vec<(String, String)>,
+    pub(crate) proxies: Vec<(String, String)>,
 }
 
 impl NetworkSettings {
-    pub fn from_lookup(var: &impl Fn(&str) -> Option<String>) -> NetworkSettings {
+    pub(crate) fn from_lookup(var: &impl Fn(&str) -> Option<String>) -> NetworkSettings {
         let proxies = PROXY_VARIABLES
             .iter()
             .flat_map(|name| [name.to_string(), name.to_ascii_lowercase()])
@@ -39,7 +39,7 @@ impl NetworkSettings {
 
     /// Refuses a certificate file that holds no certificate, a certificate directory that is not
     /// one, and a proxy value that is not an `http://` or `https://` URL with a host.
-    pub fn check(&self) -> Result<(), HubError> {
+    pub(crate) fn check(&self) -> Result<(), HubError> {
         if let Some(path) = &self.cert_file {
             let problem = match std::fs::read(path) {
                 Ok(pem) if contains_certificate(&pem) => None,
@@ -78,7 +78,7 @@ impl NetworkSettings {
     }
 
     /// Where the proxy for `url` comes from, for messages (None without a proxy).
-    pub fn proxy_for(&self, url: &Url) -> Option<String> {
+    pub(crate) fn proxy_for(&self, url: &Url) -> Option<String> {
         let wanted: &[&str] = if url.scheme() == "https" {
             &["HTTPS_PROXY", "ALL_PROXY"]
         } else {

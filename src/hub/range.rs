@@ -82,7 +82,7 @@ impl Stale {
 
 /// Sequential reader of bytes `start..end` of a file. A connection that drops or stalls
 /// mid-body is reopened with `Range` from the next byte, so no byte is lost or read twice.
-pub struct RangeReader {
+pub(crate) struct RangeReader {
     api: Arc<HubApi>,
     file: RemoteFile,
     offset: u64,
@@ -102,7 +102,7 @@ pub struct RangeReader {
 
 impl RangeReader {
     /// Reads bytes `start..end` of `file`.
-    pub fn new(api: &Arc<HubApi>, file: &RemoteFile, start: u64, end: u64) -> RangeReader {
+    pub(crate) fn new(api: &Arc<HubApi>, file: &RemoteFile, start: u64, end: u64) -> RangeReader {
         RangeReader {
             retry: api.client().retry_state(file.describe()),
             api: Arc::clone(api),
@@ -118,7 +118,7 @@ impl RangeReader {
 
     /// Sends the request now, so that its round trip overlaps other work; the body is read by
     /// [`RangeReader::next_chunk`]. Without it the first `next_chunk` sends it.
-    pub async fn open_early(&mut self) -> Result<(), HubError> {
+    pub(crate) async fn open_early(&mut self) -> Result<(), HubError> {
         while matches!(self.state, ReadState::Idle) && self.offset < self.end {
             self.open().await?;
         }
@@ -126,12 +126,12 @@ impl RangeReader {
     }
 
     /// The file offset of the next byte this reader returns.
-    pub fn position(&self) -> u64 {
+    pub(crate) fn position(&self) -> u64 {
         self.offset
     }
 
     /// The next bytes of the range, or `None` at its end.
-    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, HubError> {
+    pub(crate) async fn next_chunk(&mut self) -> Result<Option<Bytes>, HubError> {
         loop {
             if self.offset >= self.end {
                 return Ok(None);

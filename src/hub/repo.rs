@@ -4,7 +4,7 @@
 /// was resolved to once ([`super::HubApi::pin`]): every request then names the commit, so a
 /// branch that moves during a run cannot mix two commits in one output.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DatasetRepo {
+pub(crate) struct DatasetRepo {
     id: String,
     /// As asked for.
     revision: String,
@@ -12,7 +12,7 @@ pub struct DatasetRepo {
 }
 
 impl DatasetRepo {
-    pub fn new(id: &str, revision: &str) -> Self {
+    pub(crate) fn new(id: &str, revision: &str) -> Self {
         Self {
             id: id.to_owned(),
             revision: revision.to_owned(),
@@ -21,7 +21,7 @@ impl DatasetRepo {
     }
 
     /// The same repository and revision, pinned to `commit`.
-    pub fn pinned(&self, commit: String) -> Self {
+    pub(crate) fn pinned(&self, commit: String) -> Self {
         Self {
             commit: Some(commit),
             ..self.clone()
@@ -29,22 +29,22 @@ impl DatasetRepo {
     }
 
     /// `owner/name`.
-    pub fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &str {
         &self.id
     }
 
     /// The branch, tag or commit asked for.
-    pub fn revision(&self) -> &str {
+    pub(crate) fn revision(&self) -> &str {
         &self.revision
     }
 
     /// The commit the revision was pinned to, once it was.
-    pub fn commit(&self) -> Option<&str> {
+    pub(crate) fn commit(&self) -> Option<&str> {
         self.commit.as_deref()
     }
 
     /// What requests name: the commit once pinned, else the revision.
-    pub fn reference(&self) -> &str {
+    pub(crate) fn reference(&self) -> &str {
         self.commit.as_deref().unwrap_or(&self.revision)
     }
 }

@@ -10,11 +10,11 @@ use super::error::HubError;
 #[derive(Debug, Clone)]
 pub(super) struct RetryPolicy {
     /// Failed attempts in a row (without a byte of progress) an operation survives.
-    pub max_attempts: u32,
-    pub base: Duration,
-    pub max_backoff: Duration,
+    pub(crate) max_attempts: u32,
+    pub(crate) base: Duration,
+    pub(crate) max_backoff: Duration,
     /// The longest server-requested wait honoured before giving up.
-    pub max_server_wait: Duration,
+    pub(crate) max_server_wait: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -65,7 +65,7 @@ pub(super) struct RetryState {
 }
 
 impl RetryState {
-    pub fn new(policy: &RetryPolicy, what: impl Into<String>) -> RetryState {
+    pub(super) fn new(policy: &RetryPolicy, what: impl Into<String>) -> RetryState {
         RetryState {
             policy: policy.clone(),
             what: what.into(),
@@ -77,23 +77,23 @@ impl RetryState {
     }
 
     /// What the operation is about, for messages.
-    pub fn what(&self) -> &str {
+    pub(super) fn what(&self) -> &str {
         &self.what
     }
 
     /// Requests that got no answer or one to retry, so far.
-    pub fn failed_requests(&self) -> u32 {
+    pub(super) fn failed_requests(&self) -> u32 {
         self.requests
     }
 
     /// Bytes arrived: the failures before them are behind us.
-    pub fn progressed(&mut self) {
+    pub(super) fn progressed(&mut self) {
         self.in_a_row = 0;
     }
 
     /// Counts a failed attempt and returns the wait before the next one (the server's, when it
     /// asked for one, else backoff), or the error that ends the operation.
-    pub fn fail(
+    pub(super) fn fail(
         &mut self,
         setback: Setback,
         reason: String,
@@ -124,7 +124,7 @@ impl RetryState {
     }
 
     /// [`RetryState::fail`], then the wait.
-    pub async fn back_off(
+    pub(super) async fn back_off(
         &mut self,
         setback: Setback,
         reason: String,

@@ -14,10 +14,10 @@ const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A Hugging Face access token. Its `Debug` and `Display` never show the secret.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Token(String);
+pub(crate) struct Token(String);
 
 impl Token {
-    pub fn new(secret: &str) -> Option<Token> {
+    pub(crate) fn new(secret: &str) -> Option<Token> {
         let secret = secret.trim();
         (!secret.is_empty()).then(|| Token(secret.to_owned()))
     }
@@ -35,7 +35,7 @@ impl fmt::Debug for Token {
 
 /// Where the token came from, for messages that tell the user what to fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenOrigin {
+pub(crate) enum TokenOrigin {
     Environment,
     File(PathBuf),
 }
@@ -50,25 +50,25 @@ impl fmt::Display for TokenOrigin {
 }
 
 #[derive(Debug, Clone)]
-pub struct HubSettings {
+pub(crate) struct HubSettings {
     /// Base URL without a trailing slash, e.g. `https://huggingface.co`.
-    pub endpoint: String,
-    pub token: Option<(Token, TokenOrigin)>,
+    pub(crate) endpoint: String,
+    pub(crate) token: Option<(Token, TokenOrigin)>,
     /// The `hub` cache folder (`$HF_HUB_CACHE`, else `$HF_HOME/hub`).
-    pub cache_dir: PathBuf,
+    pub(crate) cache_dir: PathBuf,
     /// The cache of matched rows (`$HEALTHCHAT_CACHE`, else `$HF_HOME/healthchat`; FORMAT.md §11).
-    pub row_cache_dir: PathBuf,
-    pub offline: bool,
+    pub(crate) row_cache_dir: PathBuf,
+    pub(crate) offline: bool,
     /// `$HF_HUB_DOWNLOAD_TIMEOUT`: the longest wait for the next byte of a response.
-    pub read_timeout: Duration,
-    pub network: NetworkSettings,
+    pub(crate) read_timeout: Duration,
+    pub(crate) network: NetworkSettings,
 }
 
 impl HubSettings {
     /// Reads `HF_ENDPOINT`, `HF_TOKEN` (else `HF_TOKEN_PATH`, else `$HF_HOME/token`), `HF_HOME`,
     /// `HF_HUB_CACHE`, `HF_HUB_OFFLINE` and `HF_HUB_DOWNLOAD_TIMEOUT`, with the defaults of
     /// `huggingface_hub`.
-    pub fn from_env() -> HubSettings {
+    pub(crate) fn from_env() -> HubSettings {
         Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
     }
 

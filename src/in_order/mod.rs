@@ -25,28 +25,26 @@ const MEMORY_BUDGET: usize = 32 << 20;
 
 /// What a shard's scan sends, in order; a channel that closes without `Done` or `Failed` means
 /// the scan task died.
-pub enum ShardEvent {
+pub(crate) enum ShardEvent {
     Record(PreparedRecord),
     Done,
     Failed(ScanError),
 }
 
 /// One shard's scan, as the hand-over sees it.
-pub struct ShardFeed {
-    pub source: Source,
-    pub path: String,
-    pub events: UnboundedReceiver<ShardEvent>,
+pub(crate) struct ShardFeed {
+    pub(crate) source: Source,
+    pub(crate) path: String,
+    pub(crate) events: UnboundedReceiver<ShardEvent>,
 }
 
 #[derive(Debug, Error)]
-pub enum HandOverError {
+pub(crate) enum HandOverError {
     #[error(transparent)]
     Scan(#[from] ScanError),
     #[error("the scan of {path} of {repo} stopped unexpectedly")]
     Stopped { repo: &'static str, path: String },
-    #[error(
-        "could not use a temporary file in {dir}: {source}\nNext: check free disk space in the output directory, then run again."
-    )]
+    #[error("could not use a temporary file in {dir}")]
     Spool {
         dir: String,
         #[source]
@@ -54,8 +52,21 @@ pub enum HandOverError {
     },
 }
 
+impl HandOverError {
+    /// What the user can do about it, if anything.
+    pub(crate) fn next_step(&self) -> Option<String> {
+        match self {
+            HandOverError::Scan(ScanError::Read(error)) => error.next_step(),
+            HandOverError::Scan(_) | HandOverError::Stopped { .. } => None,
+            HandOverError::Spool { .. } => {
+                Some("check free disk space in the output directory, then run again.".to_owned())
+            }
+        }
+    }
+}
+
 /// Hands every record of `feeds` to `accept` in feed order, as the feeds' scans produce them.
-pub async fn hand_over<E>(
+pub(crate) async fn hand_over<E>(
     feeds: Vec<ShardFeed>,
     spool_dir: &Path,
     accept: impl FnMut(Source, PreparedRecord) -> Result<(), E>,

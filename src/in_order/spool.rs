@@ -16,14 +16,14 @@ pub(super) struct Spool {
 }
 
 impl Spool {
-    pub fn new(dir: &Path) -> std::io::Result<Spool> {
+    pub(super) fn new(dir: &Path) -> std::io::Result<Spool> {
         Ok(Spool {
             file: BufWriter::with_capacity(256 * 1024, tempfile::tempfile_in(dir)?),
             encoded: Vec::new(),
         })
     }
 
-    pub fn append(&mut self, record: &PreparedRecord) -> std::io::Result<()> {
+    pub(super) fn append(&mut self, record: &PreparedRecord) -> std::io::Result<()> {
         self.encoded.clear();
         // Through `io::Write`, which copies slices whole (`to_extend` goes byte by byte).
         postcard::to_io(record, &mut self.encoded).map_err(std::io::Error::other)?;
@@ -34,7 +34,9 @@ impl Spool {
     }
 
     /// The records in the order they were appended.
-    pub fn records(self) -> std::io::Result<impl Iterator<Item = std::io::Result<PreparedRecord>>> {
+    pub(super) fn records(
+        self,
+    ) -> std::io::Result<impl Iterator<Item = std::io::Result<PreparedRecord>>> {
         let mut file = self.file.into_inner().map_err(|e| e.into_error())?;
         let end = file.stream_position()?;
         file.rewind()?;

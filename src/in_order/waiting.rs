@@ -18,7 +18,7 @@ pub(super) struct Waiting {
 impl Waiting {
     /// Keeps `record`, in memory if `in_memory` (the bytes the waiting records of every shard
     /// hold) stays within `budget`, else in a spool in `dir`.
-    pub fn add(
+    pub(super) fn add(
         &mut self,
         record: PreparedRecord,
         in_memory: &mut usize,
@@ -39,7 +39,7 @@ impl Waiting {
     }
 
     /// The records in the order they were added; `in_memory` stops counting them.
-    pub fn drain(
+    pub(super) fn drain(
         self,
         in_memory: &mut usize,
     ) -> std::io::Result<impl Iterator<Item = std::io::Result<PreparedRecord>>> {

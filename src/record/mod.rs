@@ -7,4 +7,4 @@ mod prepare;
 pub mod pyjson;
 pub mod review;
 
-pub use prepare::{PreparedRecord, prepare};
+pub(crate) use prepare::{PreparedRecord, prepare};

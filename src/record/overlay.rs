@@ -5,7 +5,7 @@ use crate::value::{Object, Value};
 
 /// Starts from the source row, applies the annotation key by key (an existing key keeps its
 /// position and takes the new value, a new key is appended), then sets `dataset_version`.
-pub fn overlay(mut row: Object, annotation: &Object, version: &str) -> Object {
+pub(super) fn overlay(mut row: Object, annotation: &Object, version: &str) -> Object {
     for (key, value) in annotation.iter() {
         row.set(key.to_owned(), value.clone());
     }

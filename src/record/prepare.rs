@@ -14,21 +14,25 @@ use crate::value::Object;
 
 /// A source row merged with its annotation and already serialised, ready to append.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PreparedRecord {
-    pub id: String,
+pub(crate) struct PreparedRecord {
+    pub(crate) id: String,
     /// The JSONL record (FORMAT.md §4) as values.
-    pub record: Object,
-    pub jsonl: Vec<u8>,
-    pub full_review: Vec<u8>,
-    pub full_review_rows: u64,
-    pub sycophancy_review: Vec<u8>,
-    pub sycophancy_rows: u64,
-    pub specialty: String,
-    pub repairs: Vec<String>,
+    pub(crate) record: Object,
+    pub(crate) jsonl: Vec<u8>,
+    pub(crate) full_review: Vec<u8>,
+    pub(crate) full_review_rows: u64,
+    pub(crate) sycophancy_review: Vec<u8>,
+    pub(crate) sycophancy_rows: u64,
+    pub(crate) specialty: String,
+    pub(crate) repairs: Vec<String>,
 }
 
 /// Prepares a row the scan found; its ID is one of `index`'s.
-pub fn prepare(index: &AnnotationIndex, version: &str, source_row: SourceRow) -> PreparedRecord {
+pub(crate) fn prepare(
+    index: &AnnotationIndex,
+    version: &str,
+    source_row: SourceRow,
+) -> PreparedRecord {
     let annotation = index
         .get(&source_row.id)
         .expect("the scan only emits IDs of the annotation index");

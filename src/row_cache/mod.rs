@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-pub use entry::{CachedRow, Dropped, GroupIndex, Segment, ShardEntry, StoredRow};
+pub(crate) use entry::{Dropped, GroupIndex, Segment, ShardEntry, StoredRow};
 pub use key::IdKey;
 pub use listing::{CachedShard, Listing};
-pub use plan::{GroupRun, KeptFooter, ReadPlan};
+pub(crate) use plan::{GroupRun, ReadPlan};
 
 /// Why the cache could not be used.
 #[derive(Debug, Error)]

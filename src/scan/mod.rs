@@ -13,4 +13,4 @@ mod schema;
 mod shard;
 
 pub use error::{ScanError, ShardProblem};
-pub use shard::{DecodedGroup, ReadKind, ScanRequest, Scanned, Shard, SourceRow};
+pub use shard::{DecodedGroup, ReadKind, ScanRequest, Shard, SourceRow};

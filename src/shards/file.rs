@@ -13,7 +13,7 @@ use crate::hub::{DatasetRepo, HubApi, RangeReader, RemoteFile};
 
 /// Where the SHA-256 a shard is checked against comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Published {
+pub(crate) enum Published {
     /// The Hub's listing (`lfs.oid`).
     HubListing,
     /// What `hf download` recorded beside the file it wrote
@@ -25,7 +25,7 @@ pub enum Published {
 
 impl Published {
     /// For the manifest and messages.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Published::HubListing => "the Hub's listing",
             Published::DownloadMetadata => "the metadata `hf download` wrote beside it",
@@ -37,19 +37,19 @@ impl Published {
 /// How a shard was read: the SHA-256 of its bytes, where the SHA-256 it matched was published
 /// (`None`: there was nothing to check it against), and how much came from the cache of rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verification {
-    pub sha256: String,
-    pub against: Option<Published>,
-    pub rows_from_cache: u64,
-    pub bytes_fetched: u64,
+pub(crate) struct Verification {
+    pub(crate) sha256: String,
+    pub(crate) against: Option<Published>,
+    pub(crate) rows_from_cache: u64,
+    pub(crate) bytes_fetched: u64,
 }
 
 /// The verifications of a run's shards, by repository and path, as the scans finish.
 #[derive(Debug, Default)]
-pub struct Verifications(Mutex<HashMap<(String, String), Verification>>);
+pub(crate) struct Verifications(Mutex<HashMap<(String, String), Verification>>);
 
 impl Verifications {
-    pub fn record(&self, shard: &ShardFile, verification: Verification) {
+    pub(crate) fn record(&self, shard: &ShardFile, verification: Verification) {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -59,7 +59,7 @@ impl Verifications {
             );
     }
 
-    pub fn of(&self, shard: &ShardFile) -> Option<Verification> {
+    pub(crate) fn of(&self, shard: &ShardFile) -> Option<Verification> {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -70,7 +70,7 @@ impl Verifications {
 
 /// A shard of a source repository.
 #[derive(Debug, Clone)]
-pub struct ShardFile {
+pub(crate) struct ShardFile {
     repo: DatasetRepo,
     path: String,
     size: u64,
@@ -88,7 +88,7 @@ enum Origin {
 }
 
 impl ShardFile {
-    pub fn remote(file: RemoteFile) -> ShardFile {
+    pub(crate) fn remote(file: RemoteFile) -> ShardFile {
         ShardFile {
             repo: file.repo().clone(),
             path: file.path().to_owned(),
@@ -103,7 +103,7 @@ impl ShardFile {
 
     /// A shard the cache of rows listed, offline: its rows can come from the cache, its bytes
     /// from nowhere.
-    pub fn offline(repo: &DatasetRepo, path: &str, size: u64, sha256: &str) -> ShardFile {
+    pub(crate) fn offline(repo: &DatasetRepo, path: &str, size: u64, sha256: &str) -> ShardFile {
         ShardFile {
             repo: repo.clone(),
             path: path.to_owned(),
@@ -116,7 +116,11 @@ impl ShardFile {
     /// `path` of `repo`, read from `root/path` on disk (a copy laid out as the repository is),
     /// checked against what `hf download` recorded beside it, or the blob a Hugging Face cache
     /// snapshot links it to, when either is there.
-    pub fn local(repo: &DatasetRepo, path: &str, root: &Path) -> Result<ShardFile, ReadError> {
+    pub(crate) fn local(
+        repo: &DatasetRepo,
+        path: &str,
+        root: &Path,
+    ) -> Result<ShardFile, ReadError> {
         let local = root.join(path);
         let size = std::fs::metadata(&local)
             .map_err(|source| ReadError::Disk {
@@ -138,7 +142,7 @@ impl ShardFile {
 
     /// A local copy with nothing beside it to check against, checked against the Hub's
     /// listing instead.
-    pub fn with_listed_sha256(mut self, sha256: Option<&str>) -> ShardFile {
+    pub(crate) fn with_listed_sha256(mut self, sha256: Option<&str>) -> ShardFile {
         if self.expected.is_none() {
             self.expected = sha256.map(|sha256| (sha256.to_owned(), Published::HubListing));
         }
@@ -146,25 +150,25 @@ impl ShardFile {
     }
 
     /// The SHA-256 the shard's bytes must hash to, and where it was published.
-    pub fn expected(&self) -> Option<(&str, Published)> {
+    pub(crate) fn expected(&self) -> Option<(&str, Published)> {
         self.expected
             .as_ref()
             .map(|(sha256, published)| (sha256.as_str(), *published))
     }
 
     /// True for a shard read from the Hub, which a second request may bring undamaged.
-    pub fn is_remote(&self) -> bool {
+    pub(crate) fn is_remote(&self) -> bool {
         matches!(self.origin, Origin::Hub(_))
     }
 
     /// True for a local copy (`--source-dir`): read whole, never through the cache of rows,
     /// so that every run checks the copy itself.
-    pub fn is_local(&self) -> bool {
+    pub(crate) fn is_local(&self) -> bool {
         matches!(self.origin, Origin::Disk(_))
     }
 
     /// The same shard from a fresh URL, past any cache on the way (a local copy stays as it is).
-    pub async fn renewed(&self, api: &HubApi) -> Result<ShardFile, ReadError> {
+    pub(crate) async fn renewed(&self, api: &HubApi) -> Result<ShardFile, ReadError> {
         let origin = match &self.origin {
             Origin::Hub(file) => Origin::Hub(Box::new(api.resolve_again(file).await?)),
             other => other.clone(),
@@ -175,20 +179,20 @@ impl ShardFile {
         })
     }
 
-    pub fn repo(&self) -> &DatasetRepo {
+    pub(crate) fn repo(&self) -> &DatasetRepo {
         &self.repo
     }
 
-    pub fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         &self.path
     }
 
-    pub fn size(&self) -> u64 {
+    pub(crate) fn size(&self) -> u64 {
         self.size
     }
 
     /// A sequential reader of bytes `start..end`.
-    pub fn read(&self, api: &Arc<HubApi>, start: u64, end: u64) -> ShardReader {
+    pub(crate) fn read(&self, api: &Arc<HubApi>, start: u64, end: u64) -> ShardReader {
         match &self.origin {
             Origin::Hub(file) => {
                 ShardReader::Hub(Box::new(RangeReader::new(api, file, start, end)))
@@ -203,18 +207,29 @@ impl ShardFile {
     }
 
     /// Bytes `start..end`, whole (footers and other small reads).
-    pub async fn fetch(&self, api: &Arc<HubApi>, start: u64, end: u64) -> Result<Bytes, ReadError> {
+    pub(crate) async fn fetch(
+        &self,
+        api: &Arc<HubApi>,
+        start: u64,
+        end: u64,
+    ) -> Result<Bytes, ReadError> {
         /// The most reserved up front: `start..end` comes from a server's listing or a footer,
         /// which may be wrong or hostile; past it the buffer grows with the bytes that arrive.
         const RESERVED: u64 = 1 << 20;
         let mut reader = self.read(api, start, end);
-        let reserved = end.checked_sub(start).unwrap_or(0).min(RESERVED);
+        let reserved = end.saturating_sub(start).min(RESERVED);
         let mut bytes = Vec::with_capacity(reserved as usize);
         while let Some(chunk) = reader.next_chunk(None).await? {
             bytes.extend_from_slice(&chunk);
         }
         Ok(Bytes::from(bytes))
     }
+}
+
+/// True for the path of a shard: `data/train-*.parquet` (FORMAT.md §1).
+pub(super) fn is_shard(path: &str) -> bool {
+    let name = path.strip_prefix("data/").unwrap_or_default();
+    name.starts_with("train-") && name.ends_with(".parquet") && !name.contains('/')
 }
 
 /// The SHA-256 `hf download --local-dir ROOT` recorded for `path`: the second line (the ETag,
@@ -235,4 +250,22 @@ fn cache_blob_sha256(local: &Path) -> Option<String> {
     let in_blobs = blob.parent()?.file_name()? == "blobs";
     let name = blob.file_name()?.to_str()?;
     (in_blobs && is_sha256(name)).then(|| name.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_train_parquet_files_directly_in_data_are_shards() {
+        assert!(is_shard("data/train-00000-of-00004.parquet"));
+        for other in [
+            "data/test-0.parquet",
+            "data/train-0.json",
+            "data/sub/train-0.parquet",
+            "train-0.parquet",
+        ] {
+            assert!(!is_shard(other), "{other}");
+        }
+    }
 }

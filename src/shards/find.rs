@@ -1,31 +1,34 @@
 //! Which shards each source has: `data/train-*.parquet` in path order (FORMAT.md §1), listed
-//! and resolved on the Hub at a pinned commit, or found in a local copy with `--source-dir`; and
-//! the plan of which sources to scan.
+//! and resolved on the Hub at a pinned commit, offline from what the cache of rows kept of the
+//! Hub's listing, or found in a local copy with `--source-dir` (`local`); and the plan of which
+//! sources to scan.
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::file::ShardFile;
+use super::error::FindError;
+use super::file::{ShardFile, is_shard};
+use super::local::{listed_sha256s, local_shards};
 use crate::annotations::AnnotationIndex;
-use crate::hub::{DatasetRepo, HubApi, HubError};
-use crate::printer::Printer;
+use crate::cli::RevisionArgs;
+use crate::hub::{DatasetRepo, HubApi};
+use crate::printer::{Printer, SourceBar};
 use crate::row_cache::{CachedShard, Listing, RowCache};
 use crate::source::Source;
 
 /// A source to scan: its repository, the IDs wanted from it, and its shards in scan order.
-pub struct SourcePlan {
-    pub source: Source,
-    pub repo: DatasetRepo,
-    pub targets: Arc<HashSet<String>>,
-    pub shards: Vec<ShardFile>,
+pub(crate) struct SourcePlan {
+    pub(crate) source: Source,
+    pub(crate) repo: DatasetRepo,
+    pub(crate) targets: Arc<HashSet<String>>,
+    pub(crate) shards: Vec<ShardFile>,
 }
 
 impl SourcePlan {
-    pub fn total_bytes(&self) -> u64 {
+    pub(crate) fn total_bytes(&self) -> u64 {
         self.shards.iter().map(ShardFile::size).sum()
     }
 }
@@ -35,12 +38,41 @@ impl SourcePlan {
 const RESOLVES_AT_ONCE: usize = 16;
 
 /// Each source's repository, pinned, with its shards (or why they could not be had).
-pub type SourceShards = Vec<(Source, Result<(DatasetRepo, Vec<ShardFile>)>)>;
+pub(crate) type SourceShards = Vec<(Source, Result<(DatasetRepo, Vec<ShardFile>), FindError>)>;
+
+/// Each of the `included` sources' repository at the revision asked for.
+pub(crate) fn source_repos(
+    included: &[Source],
+    revisions: &RevisionArgs,
+) -> Vec<(Source, DatasetRepo)> {
+    included
+        .iter()
+        .map(|&source| {
+            let revision = match source {
+                Source::Lmsys => &revisions.lmsys_revision,
+                Source::Wildchat => &revisions.wildchat_revision,
+            };
+            (source, DatasetRepo::new(source.repo_id(), revision))
+        })
+        .collect()
+}
+
+/// Offline, the rows come from the cache of rows or the shards from `--source-dir`.
+pub(crate) fn check_offline(
+    offline: bool,
+    source_dir: Option<&Path>,
+    cache: Option<&RowCache>,
+) -> Result<(), FindError> {
+    if offline && source_dir.is_none() && cache.is_none() {
+        return Err(FindError::OfflineWithoutCache);
+    }
+    Ok(())
+}
 
 /// Pins, lists and resolves the shards of every source of `repos` at once (from `source_dir`
 /// when given); no other source is asked for.
 /// Online, what the Hub lists is kept in `cache` for offline runs; offline, `cache` answers.
-pub async fn find_all_shards(
+pub(crate) async fn find_all_shards(
     api: &Arc<HubApi>,
     repos: &[(Source, DatasetRepo)],
     source_dir: Option<&Path>,
@@ -70,11 +102,11 @@ pub async fn find_all_shards(
 
 /// The sources that have targets, in scan order (FORMAT.md §3), each with its shards; a source
 /// without targets is left out, and so is any error finding its shards.
-pub fn plan_sources(
+pub(crate) fn plan_sources(
     index: &AnnotationIndex,
     shards: SourceShards,
     printer: &Printer,
-) -> Result<Vec<SourcePlan>> {
+) -> Result<Vec<SourcePlan>, FindError> {
     let mut plans = Vec::new();
     for (source, found) in shards {
         let targets = index.targets(source);
@@ -86,7 +118,7 @@ pub fn plan_sources(
             targets.len(),
             source.repo_id()
         ));
-        let (repo, shards) = found.map_err(suggest_wildchat_alone)?;
+        let (repo, shards) = found?;
         plans.push(SourcePlan {
             source,
             repo,
@@ -97,13 +129,30 @@ pub fn plan_sources(
     Ok(plans)
 }
 
+/// The progress bars of `plans`: one line for all sources together, above a bar per source.
+pub(crate) fn progress_bars(printer: &Printer, plans: &[SourcePlan]) -> Vec<Arc<SourceBar>> {
+    let overall = printer.overall_bar(plans.iter().map(SourcePlan::total_bytes).sum());
+    plans
+        .iter()
+        .map(|plan| {
+            Arc::new(printer.source_bar(
+                plan.source,
+                plan.total_bytes(),
+                plan.targets.len(),
+                plan.shards.len(),
+                &overall,
+            ))
+        })
+        .collect()
+}
+
 /// Keeps what the Hub listed for `repo` (pinned to `pinned`), for offline runs.
 fn keep_listing(
     cache: Option<&RowCache>,
     repo: &DatasetRepo,
     pinned: &DatasetRepo,
     shards: &[ShardFile],
-) -> Result<()> {
+) -> Result<(), FindError> {
     let (Some(cache), Some(commit)) = (cache, pinned.commit()) else {
         return Ok(());
     };
@@ -128,18 +177,16 @@ fn keep_listing(
 }
 
 /// Offline: the shards the Hub last listed for `repo` at its revision, from the cache.
-fn offline_shards(cache: &RowCache, repo: &DatasetRepo) -> Result<(DatasetRepo, Vec<ShardFile>)> {
+fn offline_shards(
+    cache: &RowCache,
+    repo: &DatasetRepo,
+) -> Result<(DatasetRepo, Vec<ShardFile>), FindError> {
     let Some(listing) = cache.listing(repo.id(), repo.revision()) else {
-        bail!(
-            "HF_HUB_OFFLINE is set, but the cache of rows in {} has never listed {} at revision \
-             {}.\nNext: run once online (unset HF_HUB_OFFLINE), or download the shards (`hf \
-             download {} --repo-type dataset --local-dir DIR/{}`) and pass --source-dir DIR.",
-            cache.root().display(),
-            repo.id(),
-            repo.revision(),
-            repo.id(),
-            repo.id()
-        );
+        return Err(FindError::OfflineNeverListed {
+            cache: cache.root().to_owned(),
+            repo: repo.id().to_owned(),
+            revision: repo.revision().to_owned(),
+        });
     };
     let pinned = repo.pinned(listing.commit.clone());
     let shards = listing
@@ -150,100 +197,12 @@ fn offline_shards(cache: &RowCache, repo: &DatasetRepo) -> Result<(DatasetRepo, 
     Ok((pinned, shards))
 }
 
-/// Without access to the gated lmsys-chat-1m, the openly licensed part can still be built.
-fn suggest_wildchat_alone(error: anyhow::Error) -> anyhow::Error {
-    let gated = matches!(
-        error.downcast_ref::<HubError>(),
-        Some(
-            HubError::GatedNoToken { .. }
-                | HubError::GatedNoAccess { .. }
-                | HubError::InvalidToken { .. }
-        )
-    );
-    if gated {
-        anyhow::anyhow!(
-            "{error}\nOr build only the WildChat part (ODC-BY), which needs no token: add \
-             --sources wildchat."
-        )
-    } else {
-        error
-    }
-}
-
-/// Local shards with nothing beside them to check against, given the SHA-256 of the Hub's
-/// listing when the Hub can be asked (online). A listing that cannot be had (offline, no
-/// token for a gated repository) leaves them unverified, as the summary and manifest then say.
-async fn listed_sha256s(
-    api: &HubApi,
-    repo: &DatasetRepo,
-    shards: Vec<ShardFile>,
-) -> Vec<ShardFile> {
-    if api.settings().offline || shards.iter().all(|shard| shard.expected().is_some()) {
-        return shards;
-    }
-    let listed = match api.pin(repo).await {
-        Ok(pinned) => api.list_folder(&pinned, "data").await.unwrap_or_default(),
-        Err(_) => Vec::new(),
-    };
-    shards
-        .into_iter()
-        .map(|shard| {
-            let sha256 = listed
-                .iter()
-                .find(|file| file.path() == shard.path() && file.size() == shard.size())
-                .and_then(|file| file.sha256())
-                .map(str::to_owned);
-            shard.with_listed_sha256(sha256.as_deref())
-        })
-        .collect()
-}
-
-/// The shards of `repo` in a local copy laid out as on the Hub: `DIR/{owner}/{name}/data/` (as
-/// `hf download --local-dir DIR/{owner}/{name}` writes it) or `DIR/datasets/{owner}/{name}/data/`.
-fn local_shards(dir: &Path, repo: &DatasetRepo) -> Result<Vec<ShardFile>> {
-    let candidates = [dir.join(repo.id()), dir.join("datasets").join(repo.id())];
-    let Some(root) = candidates.iter().find(|c| c.join("data").is_dir()) else {
-        bail!(
-            "--source-dir {} holds no copy of {}: looked for {}\nNext: download it with `hf \
-             download {} --repo-type dataset --local-dir {}`.",
-            dir.display(),
-            repo.id(),
-            candidates
-                .iter()
-                .map(|c| c.join("data").display().to_string())
-                .collect::<Vec<_>>()
-                .join(" and "),
-            repo.id(),
-            candidates[0].display()
-        );
-    };
-    let mut paths: Vec<String> = std::fs::read_dir(root.join("data"))
-        .with_context(|| format!("could not list {}", root.join("data").display()))?
-        .flatten()
-        .map(|entry| format!("data/{}", entry.file_name().to_string_lossy()))
-        .filter(|path| is_shard(path))
-        .collect();
-    paths.sort();
-    if paths.is_empty() {
-        bail!(
-            "{} holds no train-*.parquet shards",
-            root.join("data").display()
-        );
-    }
-    paths
-        .into_iter()
-        .map(|path| Ok(ShardFile::local(repo, &path, root)?))
-        .collect()
-}
-
-fn is_shard(path: &str) -> bool {
-    let name = path.strip_prefix("data/").unwrap_or_default();
-    name.starts_with("train-") && name.ends_with(".parquet") && !name.contains('/')
-}
-
 /// Lists a source's `data/train-*.parquet` shards in path order and resolves each: this is where
 /// a gated repo refuses us, before anything is streamed.
-async fn resolve_shards(api: &Arc<HubApi>, repo: &DatasetRepo) -> Result<Vec<ShardFile>> {
+async fn resolve_shards(
+    api: &Arc<HubApi>,
+    repo: &DatasetRepo,
+) -> Result<Vec<ShardFile>, FindError> {
     let mut listed: Vec<_> = api
         .list_folder(repo, "data")
         .await?
@@ -252,11 +211,10 @@ async fn resolve_shards(api: &Arc<HubApi>, repo: &DatasetRepo) -> Result<Vec<Sha
         .collect();
     listed.sort_by(|a, b| a.path().cmp(b.path()));
     if listed.is_empty() {
-        bail!(
-            "{} has no data/train-*.parquet shards at revision {}",
-            repo.id(),
-            repo.revision()
-        );
+        return Err(FindError::NoShards {
+            repo: repo.id().to_owned(),
+            revision: repo.revision().to_owned(),
+        });
     }
     let files = futures_util::stream::iter(listed)
         .map(|file| {
@@ -267,38 +225,4 @@ async fn resolve_shards(api: &Arc<HubApi>, repo: &DatasetRepo) -> Result<Vec<Sha
         .try_collect()
         .await?;
     Ok(files)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_train_parquet_files_directly_in_data_are_shards() {
-        assert!(is_shard("data/train-00000-of-00004.parquet"));
-        for other in [
-            "data/test-0.parquet",
-            "data/train-0.json",
-            "data/sub/train-0.parquet",
-            "train-0.parquet",
-        ] {
-            assert!(!is_shard(other), "{other}");
-        }
-    }
-
-    #[test]
-    fn a_local_copy_is_found_in_either_layout_and_sorted() {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = DatasetRepo::new("allenai/WildChat-1M", "main");
-        let data = dir.path().join("datasets/allenai/WildChat-1M/data");
-        std::fs::create_dir_all(&data).unwrap();
-        for name in ["train-1.parquet", "train-0.parquet", "notes.txt"] {
-            std::fs::write(data.join(name), "PAR1").unwrap();
-        }
-        let shards = local_shards(dir.path(), &repo).unwrap();
-        let paths: Vec<&str> = shards.iter().map(ShardFile::path).collect();
-        assert_eq!(paths, ["data/train-0.parquet", "data/train-1.parquet"]);
-        let error = local_shards(&dir.path().join("nothing"), &repo).unwrap_err();
-        assert!(error.to_string().contains("hf download"), "{error}");
-    }
 }

@@ -12,16 +12,15 @@ use crate::hub::{HubError, RangeReader};
 
 /// Why a shard's bytes could not be read.
 #[derive(Debug, Error)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     #[error(transparent)]
     Hub(#[from] HubError),
     #[error(
         "{path} of {repo} is needed, but HF_HUB_OFFLINE is set and the cache of rows does not \
-         hold all of what this run wants from it.\nNext: run once online (unset HF_HUB_OFFLINE), \
-         or pass --source-dir with a local copy."
+         hold all of what this run wants from it"
     )]
     Offline { repo: String, path: String },
-    #[error("could not read {}: {source}", path.display())]
+    #[error("could not read {}", path.display())]
     Disk {
         path: PathBuf,
         #[source]
@@ -29,8 +28,22 @@ pub enum ReadError {
     },
 }
 
+impl ReadError {
+    /// What the user can do about it, if anything.
+    pub(crate) fn next_step(&self) -> Option<String> {
+        match self {
+            ReadError::Hub(error) => error.next_step(),
+            ReadError::Offline { .. } => Some(
+                "run once online (unset HF_HUB_OFFLINE), or pass --source-dir with a local copy."
+                    .to_owned(),
+            ),
+            ReadError::Disk { .. } => None,
+        }
+    }
+}
+
 /// Reads a byte range of a shard, from the Hub or from disk.
-pub enum ShardReader {
+pub(crate) enum ShardReader {
     Hub(Box<RangeReader>),
     Disk(DiskReader),
     Offline {
@@ -42,7 +55,7 @@ pub enum ShardReader {
 
 impl ShardReader {
     /// Sends a Hub request now, so that its round trip overlaps other work.
-    pub async fn open_early(&mut self) -> Result<(), ReadError> {
+    pub(crate) async fn open_early(&mut self) -> Result<(), ReadError> {
         match self {
             ShardReader::Hub(reader) => Ok(reader.open_early().await?),
             ShardReader::Disk(_) | ShardReader::Offline { .. } => Ok(()),
@@ -50,7 +63,7 @@ impl ShardReader {
     }
 
     /// The file offset of the next byte.
-    pub fn position(&self) -> u64 {
+    pub(crate) fn position(&self) -> u64 {
         match self {
             ShardReader::Hub(reader) => reader.position(),
             ShardReader::Disk(reader) => reader.offset,
@@ -61,7 +74,10 @@ impl ShardReader {
     /// The next bytes, or `None` at the end of the range. A local copy's chunk ends at
     /// `boundary` when it is ahead (a row group's end, so that the bytes are read once, into
     /// the buffer the row group is decoded from); the Hub's chunks are as they arrive.
-    pub async fn next_chunk(&mut self, boundary: Option<u64>) -> Result<Option<Bytes>, ReadError> {
+    pub(crate) async fn next_chunk(
+        &mut self,
+        boundary: Option<u64>,
+    ) -> Result<Option<Bytes>, ReadError> {
         match self {
             ShardReader::Hub(reader) => Ok(reader.next_chunk().await?),
             ShardReader::Disk(reader) => reader.next_chunk(boundary).await,
@@ -74,7 +90,7 @@ impl ShardReader {
 }
 
 /// A byte range of a file on disk, read in chunks that end at the boundaries asked for.
-pub struct DiskReader {
+pub(crate) struct DiskReader {
     path: PathBuf,
     file: Option<std::fs::File>,
     offset: u64,
@@ -83,7 +99,7 @@ pub struct DiskReader {
 
 impl DiskReader {
     /// Bytes `start..end` of the file at `path`, which is opened at the first read.
-    pub fn new(path: PathBuf, start: u64, end: u64) -> DiskReader {
+    pub(crate) fn new(path: PathBuf, start: u64, end: u64) -> DiskReader {
         DiskReader {
             path,
             file: None,

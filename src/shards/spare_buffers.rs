@@ -12,7 +12,7 @@ static SPARE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 const KEPT: usize = 4;
 
 /// Gives back the bytes of a decoded row group, once nothing else holds them.
-pub fn give_back(bytes: Bytes) {
+pub(crate) fn give_back(bytes: Bytes) {
     if let Ok(bytes) = bytes.try_into_mut() {
         let mut buffer = Vec::from(bytes);
         buffer.clear();
@@ -25,7 +25,7 @@ pub fn give_back(bytes: Bytes) {
 
 /// An empty buffer that holds `length` bytes: a spare one if one is large enough (else the
 /// oldest spare one is freed, so that spare buffers follow the row groups' sizes).
-pub fn take(length: usize) -> Vec<u8> {
+pub(crate) fn take(length: usize) -> Vec<u8> {
     let mut spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner);
     match spare.iter().position(|buffer| buffer.capacity() >= length) {
         Some(position) => spare.swap_remove(position),

@@ -230,7 +230,7 @@ fn offline_runs_use_the_cache_and_shards_on_disk() {
     let output = offline(&["generate", "--version", "2.0.0", "--source-dir", source_arg]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        stderr(&output).contains("is not in the cache"),
+        stderr(&output).contains("is not in the Hugging Face cache"),
         "{}",
         stderr(&output)
     );
