@@ -13,6 +13,8 @@ use crate::hub::HubError;
 use crate::in_order::HandOverError;
 use crate::manifest::VerifyError;
 use crate::printer::Printer;
+use crate::row_cache::CacheError;
+use crate::scan::ScanError;
 use crate::shards::{FindError, ReadError};
 use crate::signal::Interrupted;
 
@@ -70,7 +72,9 @@ fn message(error: &anyhow::Error) -> String {
 /// The next step of the outermost error in the chain that names one.
 fn next_step(error: &anyhow::Error) -> Option<String> {
     type Step = fn(&(dyn Error + 'static)) -> Option<String>;
-    const STEPS: [Step; 10] = [
+    const STEPS: [Step; 12] = [
+        |cause| cause.downcast_ref::<ScanError>()?.next_step(),
+        |cause| cause.downcast_ref::<CacheError>()?.next_step(),
         |cause| cause.downcast_ref::<CompareError>()?.next_step(),
         |cause| cause.downcast_ref::<HubError>()?.next_step(),
         |cause| cause.downcast_ref::<FindError>()?.next_step(),

@@ -56,8 +56,8 @@ impl HandOverError {
     /// What the user can do about it, if anything.
     pub(crate) fn next_step(&self) -> Option<String> {
         match self {
-            HandOverError::Scan(ScanError::Read(error)) => error.next_step(),
-            HandOverError::Scan(_) | HandOverError::Stopped { .. } => None,
+            HandOverError::Scan(error) => error.next_step(),
+            HandOverError::Stopped { .. } => None,
             HandOverError::Spool { .. } => {
                 Some("check free disk space in the output directory, then run again.".to_owned())
             }

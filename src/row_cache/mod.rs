@@ -21,15 +21,18 @@ pub(crate) use plan::{GroupRun, ReadPlan};
 
 /// Why the cache could not be used.
 #[derive(Debug, Error)]
-#[error(
-    "could not use the cache of rows at {}: {source}\nNext: check its permissions and free disk \
-     space, or run with --no-cache.",
-    path.display()
-)]
-pub struct CacheError {
+#[error("could not use the cache of rows at {}", path.display())]
+pub(crate) struct CacheError {
     path: PathBuf,
     #[source]
     source: std::io::Error,
+}
+
+impl CacheError {
+    /// What the user can do about it.
+    pub(crate) fn next_step(&self) -> Option<String> {
+        Some("check its permissions and free disk space, or run with --no-cache.".to_owned())
+    }
 }
 
 /// What one shard's entry holds.

@@ -12,5 +12,5 @@ mod row_group;
 mod schema;
 mod shard;
 
-pub use error::{ScanError, ShardProblem};
+pub(crate) use error::{ScanError, ShardProblem};
 pub use shard::{DecodedGroup, ReadKind, ScanRequest, Shard, SourceRow};

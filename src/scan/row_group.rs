@@ -58,10 +58,10 @@ impl Shard {
         targets: &Arc<HashSet<String>>,
         index_ids: bool,
     ) -> Result<DecodedRows, ScanError> {
-        let decode_error = |source: ParquetError| {
+        let decode_error = |error: ParquetError| {
             self.problem(ShardProblem::Decode {
                 row_group: index,
-                source,
+                error,
             })
         };
         let id_mask = ProjectionMask::roots(self.metadata.parquet_schema(), [self.id_column]);

@@ -106,8 +106,8 @@ impl FindError {
                  of the sources."
                     .to_owned(),
             ),
-            FindError::Cache(_)
-            | FindError::ListLocal { .. }
+            FindError::Cache(error) => error.next_step(),
+            FindError::ListLocal { .. }
             | FindError::NoLocalShards { .. }
             | FindError::NoShards { .. } => None,
         }
