@@ -65,12 +65,7 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
     let index = &annotations.index;
     let version = annotations.version.to_string();
     let plans = shards::plan_sources(index, shards, printer)?;
-    if let Some(cache) = &cache
-        && hub.settings().offline
-        && args.source_dir.is_none()
-    {
-        check_cache_holds_rows(&plans, cache).await?;
-    }
+    check_offline_rows(&hub, args, cache.as_ref(), &plans).await?;
 
     let names = ArtifactNames::new(&version, &included);
     let mut writer = ArtifactWriter::create(&args.output_dir, &names)?;
@@ -188,8 +183,17 @@ async fn annotations_and_shards(
     tokio::try_join!(annotations, finding)
 }
 
-/// Offline from the cache of rows: every wanted row must be there, as no shard's bytes can be.
-async fn check_cache_holds_rows(plans: &[SourcePlan], cache: &RowCache) -> Result<()> {
+/// Offline from the cache of rows (no `--source-dir`), every wanted row must be there, as no
+/// shard's bytes can be.
+async fn check_offline_rows(
+    hub: &Hub,
+    args: &GenerateArgs,
+    cache: Option<&RowCache>,
+    plans: &[SourcePlan],
+) -> Result<()> {
+    let Some(cache) = cache.filter(|_| hub.settings().offline && args.source_dir.is_none()) else {
+        return Ok(());
+    };
     let needing = schedule::shards_needing_bytes(plans, cache).await?;
     if !needing.is_empty() {
         return Err(FindError::OfflineRowsMissing {

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Client, Method, RequestBuilder, Response, Url};
 
-use super::error::HubError;
+use super::error::{HubError, SettingProblem};
 use super::http::{Target, Verdict, classify, classify_failure, describe_reqwest_error, host_of};
 use super::repo::DatasetRepo;
 use super::retry::{RetryPolicy, RetryState, Setback};
@@ -61,13 +61,13 @@ fn tls_config() -> Result<rustls::ClientConfig, HubError> {
         for error in native.errors {
             problem.push_str(&format!("; {error}"));
         }
-        return Err(HubError::ClientSetup { problem });
+        return Err(HubError::NoTrustedCertificate { problem });
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|error| HubError::ClientSetup {
-            problem: error.to_string(),
+            source: Box::new(error),
         })?
         .with_root_certificates(roots)
         .with_no_client_auth();
@@ -89,12 +89,12 @@ impl HttpClient {
         let base =
             Url::parse(&format!("{}/", settings.endpoint)).map_err(|e| HubError::BadEndpoint {
                 endpoint: settings.endpoint.clone(),
-                problem: e.to_string(),
+                problem: SettingProblem::NotAUrl(e),
             })?;
         if base.cannot_be_a_base() {
             return Err(HubError::BadEndpoint {
                 endpoint: settings.endpoint.clone(),
-                problem: "it has no host".to_owned(),
+                problem: SettingProblem::NoHost,
             });
         }
         // The bytes as stored, never re-encoded on the way: a byte range must name the file's
@@ -123,7 +123,7 @@ impl HttpClient {
         };
         let build = |builder: reqwest::ClientBuilder| {
             builder.build().map_err(|error| HubError::ClientSetup {
-                problem: describe_reqwest_error(&error),
+                source: Box::new(error),
             })
         };
         let resolve_prefix = format!("{}datasets/", base.path());

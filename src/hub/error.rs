@@ -1,5 +1,7 @@
 use std::path::PathBuf;
+use std::str::FromStr;
 
+use reqwest::Url;
 use thiserror::Error;
 
 /// Everything that can go wrong talking to the Hub; `next_step` says what the user can do.
@@ -116,9 +118,17 @@ pub(crate) enum HubError {
         source: std::io::Error,
     },
     #[error("could not set up the HTTP client: {problem}")]
-    ClientSetup { problem: String },
+    NoTrustedCertificate { problem: String },
+    #[error("could not set up the HTTP client")]
+    ClientSetup {
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("HF_ENDPOINT `{endpoint}` is not a valid URL: {problem}")]
-    BadEndpoint { endpoint: String, problem: String },
+    BadEndpoint {
+        endpoint: String,
+        problem: SettingProblem,
+    },
     #[error(
         "{variable}={} cannot be used: {problem}.",
         path.display()
@@ -126,19 +136,19 @@ pub(crate) enum HubError {
     BadTrustSetting {
         variable: &'static str,
         path: PathBuf,
-        problem: String,
+        problem: SettingProblem,
     },
     #[error("{variable}=`{value}` is not a proxy this tool can use: {problem}.")]
     BadProxySetting {
         variable: String,
         value: String,
-        problem: String,
+        problem: SettingProblem,
     },
     #[error("{what}: no secure connection to {host}: {problem}.")]
     Tls {
         what: String,
         host: String,
-        problem: String,
+        problem: rustls::Error,
     },
     #[error("{what}: the proxy {proxy} refused the connection to {host}: {problem}.")]
     Proxy {
@@ -147,6 +157,24 @@ pub(crate) enum HubError {
         host: String,
         problem: String,
     },
+}
+
+/// What is wrong with the value of a setting (HF_ENDPOINT, SSL_CERT_FILE, SSL_CERT_DIR, a proxy
+/// variable): part of the setting's message.
+#[derive(Debug, Error)]
+pub(crate) enum SettingProblem {
+    #[error(transparent)]
+    Unreadable(std::io::Error),
+    #[error(transparent)]
+    NotAUrl(<Url as FromStr>::Err),
+    #[error("it holds no PEM certificate (-----BEGIN CERTIFICATE-----)")]
+    NoCertificate,
+    #[error("it is not a directory")]
+    NotADirectory,
+    #[error("the scheme `{0}` is not supported (use http:// or https://)")]
+    Scheme(String),
+    #[error("it names no host")]
+    NoHost,
 }
 
 impl HubError {
@@ -223,6 +251,7 @@ impl HubError {
             | HubError::BadResponse { .. }
             | HubError::Changed { .. }
             | HubError::Cache { .. }
+            | HubError::NoTrustedCertificate { .. }
             | HubError::ClientSetup { .. }
             | HubError::BadEndpoint { .. } => return None,
         };

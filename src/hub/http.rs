@@ -189,7 +189,7 @@ pub(super) fn classify_failure(
         return Verdict::Fail(HubError::Tls {
             what: target.what.to_owned(),
             host,
-            problem: tls.to_string(),
+            problem: tls.clone(),
         });
     }
     let proxy = error.url().and_then(|url| network.proxy_for(url));

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use reqwest::Url;
 
-use super::error::HubError;
+use super::error::{HubError, SettingProblem};
 
 /// The proxy variables, each with its lower-case twin, as curl and Python read them.
 const PROXY_VARIABLES: [&str; 3] = ["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"];
@@ -43,10 +43,8 @@ impl NetworkSettings {
         if let Some(path) = &self.cert_file {
             let problem = match std::fs::read(path) {
                 Ok(pem) if contains_certificate(&pem) => None,
-                Ok(_) => {
-                    Some("it holds no PEM certificate (-----BEGIN CERTIFICATE-----)".to_owned())
-                }
-                Err(error) => Some(error.to_string()),
+                Ok(_) => Some(SettingProblem::NoCertificate),
+                Err(error) => Some(SettingProblem::Unreadable(error)),
             };
             if let Some(problem) = problem {
                 return Err(HubError::BadTrustSetting {
@@ -62,7 +60,7 @@ impl NetworkSettings {
             return Err(HubError::BadTrustSetting {
                 variable: "SSL_CERT_DIR",
                 path: path.clone(),
-                problem: "it is not a directory".to_owned(),
+                problem: SettingProblem::NotADirectory,
             });
         }
         for (variable, value) in &self.proxies {
@@ -98,21 +96,18 @@ fn contains_certificate(pem: &[u8]) -> bool {
 }
 
 /// As reqwest reads a proxy value: a URL, or `host:port` taken as `http://host:port`.
-fn check_proxy(value: &str) -> Result<(), String> {
+fn check_proxy(value: &str) -> Result<(), SettingProblem> {
     let with_scheme = if value.contains("://") {
         value.to_owned()
     } else {
         format!("http://{value}")
     };
-    let url = Url::parse(&with_scheme).map_err(|error| error.to_string())?;
+    let url = Url::parse(&with_scheme).map_err(SettingProblem::NotAUrl)?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "the scheme `{}` is not supported (use http:// or https://)",
-            url.scheme()
-        ));
+        return Err(SettingProblem::Scheme(url.scheme().to_owned()));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err("it names no host".to_owned());
+        return Err(SettingProblem::NoHost);
     }
     Ok(())
 }

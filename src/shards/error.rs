@@ -130,7 +130,9 @@ mod tests {
             step.starts_with("accept the terms at https://hub.test/"),
             "{step}"
         );
-        assert!(step.ends_with("\nOr build only the WildChat part (ODC-BY), which needs no token: add --sources wildchat."), "{step}");
+        let wildchat = "\nOr build only the WildChat part (ODC-BY), which needs no token: add \
+                        --sources wildchat.";
+        assert!(step.ends_with(wildchat), "{step}");
         let missing = FindError::Hub(HubError::RepoNotFound {
             repo: "x/y".to_owned(),
             endpoint: "https://hub.test".to_owned(),
