@@ -1,7 +1,7 @@
 //! What can go wrong scanning a shard: its bytes could not be read, or they are not what a
 //! shard of the source must be. The next step comes from [`ScanError::next_step`].
 
-use arrow_schema::DataType;
+use arrow_schema::{ArrowError, DataType};
 use parquet::errors::ParquetError;
 use thiserror::Error;
 
@@ -34,11 +34,11 @@ impl ScanError {
 #[derive(Debug, Error)]
 pub(crate) enum ShardProblem {
     #[error("is not a readable Parquet file ({0})")]
-    NotParquet(String),
+    NotParquet(NotParquet),
     #[error("could not be decoded at row group {row_group} (corrupt or truncated?): {error}")]
     Decode {
         row_group: usize,
-        error: ParquetError,
+        error: DecodeFailure,
     },
     #[error("could not be decoded at row group {row_group}: the decoder failed ({panic})")]
     DecodePanicked { row_group: usize, panic: String },
@@ -75,6 +75,26 @@ pub(crate) enum ShardProblem {
     RowGroupChanged { row_group: usize },
     #[error("has column `{column}` of type {data_type}, which the reference cannot write as JSON")]
     UnsupportedType { column: String, data_type: DataType },
+}
+
+/// Why a shard is not Parquet that can be read.
+#[derive(Debug, Error)]
+pub(crate) enum NotParquet {
+    /// The Parquet reader's own words.
+    #[error("{0}")]
+    Reader(ParquetError),
+    /// What healthchat's checks of the footer's numbers found (FORMAT.md §1).
+    #[error("{0}")]
+    Checked(String),
+}
+
+/// What the readers said of a row group they could not decode.
+#[derive(Debug, Error)]
+pub(crate) enum DecodeFailure {
+    #[error("{0}")]
+    Parquet(#[from] ParquetError),
+    #[error("{0}")]
+    Arrow(#[from] ArrowError),
 }
 
 impl ShardProblem {

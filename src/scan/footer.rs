@@ -11,7 +11,7 @@ use parquet::file::metadata::{
     ParquetStatisticsPolicy,
 };
 
-use super::error::{ScanError, ShardProblem};
+use super::error::{NotParquet, ScanError, ShardProblem};
 use super::schema::text_as_bytes;
 use super::shard::Shard;
 use crate::hub::HubApi;
@@ -35,14 +35,16 @@ impl Shard {
         source: Source,
         file: ShardFile,
     ) -> Result<(Shard, ShardReader), ScanError> {
-        let not_parquet = |problem: String| ScanError::Shard {
+        let not_parquet = |problem: NotParquet| ScanError::Shard {
             repo: source.repo_id(),
             shard: file.path().to_owned(),
             problem: ShardProblem::NotParquet(problem),
         };
         let size = file.size();
         if size < 2 * FOOTER_SIZE as u64 {
-            return Err(not_parquet(format!("it is only {size} bytes long")));
+            return Err(not_parquet(NotParquet::Checked(format!(
+                "it is only {size} bytes long"
+            ))));
         }
         let tail_start = size.saturating_sub(FOOTER_GUESS);
         // From byte 0: every byte is hashed (FORMAT.md §1), the 4-byte magic `PAR1` too.
@@ -54,10 +56,17 @@ impl Shard {
             .len()
             .checked_sub(FOOTER_SIZE)
             .and_then(|start| tail[start..].try_into().ok())
-            .ok_or_else(|| not_parquet("its last bytes did not arrive".to_owned()))?;
-        let footer = FooterTail::try_new(footer).map_err(|e| not_parquet(e.to_string()))?;
+            .ok_or_else(|| {
+                not_parquet(NotParquet::Checked(
+                    "its last bytes did not arrive".to_owned(),
+                ))
+            })?;
+        let footer =
+            FooterTail::try_new(footer).map_err(|error| not_parquet(NotParquet::Reader(error)))?;
         if footer.is_encrypted_footer() {
-            return Err(not_parquet("its footer is encrypted".to_owned()));
+            return Err(not_parquet(NotParquet::Checked(
+                "its footer is encrypted".to_owned(),
+            )));
         }
         let metadata_len = footer.metadata_length() as u64;
         let metadata_end = size - FOOTER_SIZE as u64;
@@ -65,10 +74,10 @@ impl Shard {
             .checked_sub(metadata_len)
             .filter(|_| metadata_len <= MAX_FOOTER)
             .ok_or_else(|| {
-                not_parquet(format!(
+                not_parquet(NotParquet::Checked(format!(
                     "its footer claims {metadata_len} bytes of metadata, more than the file \
                      ({size} bytes) or a shard's footer (at most {MAX_FOOTER} bytes) can hold"
-                ))
+                )))
             })?;
         let metadata_bytes = if metadata_start >= tail_start {
             tail.slice((metadata_start - tail_start) as usize..(metadata_end - tail_start) as usize)
@@ -88,7 +97,7 @@ impl Shard {
         tail: Bytes,
         tail_start: u64,
     ) -> Result<Shard, ScanError> {
-        let not_parquet = |problem: String| ScanError::Shard {
+        let not_parquet = |problem: NotParquet| ScanError::Shard {
             repo: source.repo_id(),
             shard: file.path().to_owned(),
             problem: ShardProblem::NotParquet(problem),
@@ -97,12 +106,16 @@ impl Shard {
             .size()
             .checked_sub(FOOTER_SIZE as u64)
             .and_then(|end| end.checked_sub(metadata_bytes.len() as u64))
-            .ok_or_else(|| not_parquet("its footer is longer than the file".to_owned()))?;
+            .ok_or_else(|| {
+                not_parquet(NotParquet::Checked(
+                    "its footer is longer than the file".to_owned(),
+                ))
+            })?;
         if tail_start.checked_add(tail.len() as u64) != Some(file.size()) {
-            return Err(not_parquet(format!(
+            return Err(not_parquet(NotParquet::Checked(format!(
                 "the {} bytes kept from byte {tail_start} do not end where the file does",
                 tail.len()
-            )));
+            ))));
         }
         // Statistics are never used (every row group holds a wanted row), and with long text
         // columns they are most of the decoded footer.
@@ -112,7 +125,7 @@ impl Shard {
             .with_encoding_stats_policy(ParquetStatisticsPolicy::SkipAll);
         let metadata =
             ParquetMetaDataReader::decode_metadata_with_options(&metadata_bytes, Some(&options))
-                .map_err(|e| not_parquet(e.to_string()))?;
+                .map_err(|error| not_parquet(NotParquet::Reader(error)))?;
 
         let fields = metadata
             .file_metadata()
@@ -134,8 +147,8 @@ impl Shard {
                         .join(", "),
                 },
             })?;
-        let (metadata, declared_schema) =
-            text_as_bytes(metadata, id_column).map_err(|e| not_parquet(e.to_string()))?;
+        let (metadata, declared_schema) = text_as_bytes(metadata, id_column)
+            .map_err(|error| not_parquet(NotParquet::Reader(error)))?;
 
         let mut row_groups = Vec::new();
         let mut previous_end = 0;
@@ -143,10 +156,10 @@ impl Shard {
             let mut range: Option<Range<u64>> = None;
             for column in row_group.columns() {
                 let chunk = column_chunk_range(column, metadata_start).map_err(|why| {
-                    not_parquet(format!(
+                    not_parquet(NotParquet::Checked(format!(
                         "its footer says column chunk `{}` of row group {index} {why}",
                         column.column_path()
-                    ))
+                    )))
                 })?;
                 range = Some(match range {
                     Some(range) => range.start.min(chunk.start)..range.end.max(chunk.end),
@@ -155,11 +168,11 @@ impl Shard {
             }
             let range = range.unwrap_or(previous_end..previous_end);
             if range.start < previous_end {
-                return Err(not_parquet(format!(
+                return Err(not_parquet(NotParquet::Checked(format!(
                     "its footer says row group {index} starts at byte {}, before the end of the \
                      one before it ({previous_end})",
                     range.start
-                )));
+                ))));
             }
             previous_end = range.end;
             row_groups.push(range);

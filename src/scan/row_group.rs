@@ -15,7 +15,7 @@ use parquet::errors::ParquetError;
 use parquet::file::reader::{ChunkReader, Length};
 
 use super::cells::{CellError, arrow_value};
-use super::error::{ScanError, ShardProblem};
+use super::error::{DecodeFailure, ScanError, ShardProblem};
 use super::shard::{RowGroupBytes, Shard, SourceRow};
 use crate::row_cache::IdKey;
 use crate::value::{Object, Value};
@@ -58,7 +58,7 @@ impl Shard {
         targets: &Arc<HashSet<String>>,
         index_ids: bool,
     ) -> Result<DecodedRows, ScanError> {
-        let decode_error = |error: ParquetError| {
+        let decode_error = |error: DecodeFailure| {
             self.problem(ShardProblem::Decode {
                 row_group: index,
                 error,
@@ -95,11 +95,11 @@ impl Shard {
                 .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
                 .with_batch_size(batch_size(rows_in_group))
                 .build()
-                .map_err(decode_error)?;
+                .map_err(|error| decode_error(error.into()))?;
 
         let mut rows = Vec::new();
         for batch in reader {
-            let batch = batch.map_err(|e| decode_error(ParquetError::ArrowError(e.to_string())))?;
+            let batch = batch.map_err(|error| decode_error(error.into()))?;
             let schema = batch.schema();
             for row in 0..batch.num_rows() {
                 let mut object = Object::with_capacity(batch.num_columns());
@@ -127,10 +127,12 @@ impl Shard {
         let id_column =
             std::mem::take(&mut *id_column.lock().unwrap_or_else(PoisonError::into_inner));
         if id_column.wanted.len() != rows.len() {
-            return Err(decode_error(ParquetError::General(format!(
-                "the row filter kept {} rows and the reader gave {}",
-                id_column.wanted.len(),
-                rows.len()
+            return Err(decode_error(DecodeFailure::Parquet(ParquetError::General(
+                format!(
+                    "the row filter kept {} rows and the reader gave {}",
+                    id_column.wanted.len(),
+                    rows.len()
+                ),
             ))));
         }
         Ok(DecodedRows {

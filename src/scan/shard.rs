@@ -11,7 +11,7 @@ use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use tokio::sync::Semaphore;
 
 use super::assembly::RowGroupAssembler;
-use super::error::{ScanError, ShardProblem};
+use super::error::{NotParquet, ScanError, ShardProblem};
 use crate::digest::HashState;
 use crate::row_cache::IdKey;
 use crate::shards::{ShardFile, ShardReader};
@@ -289,9 +289,9 @@ impl Shard {
             }
         }
         if failure.is_none() && !assembler.is_finished() {
-            failure = Some(self.problem(ShardProblem::NotParquet(
+            failure = Some(self.problem(ShardProblem::NotParquet(NotParquet::Checked(
                 "the data ended before the last row group".to_owned(),
-            )));
+            ))));
         }
         Ok(Scanned {
             sha256: chain.map(|chain| chain.state.finish()),

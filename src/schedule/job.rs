@@ -11,8 +11,7 @@ use std::sync::atomic::AtomicU64;
 use tokio::sync::{Semaphore, mpsc};
 
 use super::ahead::OpenedShard;
-use super::ledger::{CacheNotes, dropped_warning};
-use super::read::Read;
+use super::ledger::{CacheNotes, Read, dropped_warning};
 use crate::annotations::AnnotationIndex;
 use crate::dataset::SourceSchemas;
 use crate::digest::Sha256;

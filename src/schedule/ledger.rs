@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::printer::SourceBar;
 use crate::record::PreparedRecord;
 use crate::row_cache::{Dropped, GroupIndex, RowCache, Segment, ShardEntry, StoredRow};
-use crate::scan::DecodedGroup;
+use crate::scan::{DecodedGroup, ScanError};
 use crate::shards::ShardFile;
 
 /// A read to the end appends each row group's index and rows to the entry's journal as it is
@@ -28,6 +28,16 @@ pub(super) struct FoundRow {
 
 /// Records of a shard's row groups as reads bring them, by row group.
 pub(super) type FoundGroups = BTreeMap<usize, Vec<PreparedRecord>>;
+
+/// What one read of a shard brought: the SHA-256 of the whole file when it read to the end,
+/// what went wrong decoding, and the shard's records in file order.
+pub(super) struct Read {
+    pub sha256: Option<String>,
+    pub failure: Option<ScanError>,
+    pub records: Vec<PreparedRecord>,
+    pub rows_from_cache: u64,
+    pub bytes_fetched: u64,
+}
 
 /// The records a read found, and the entry it writes to as it goes.
 pub(super) struct Ledger<'a> {

@@ -8,21 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::ahead::OpenedShard;
 use super::job::ShardScan;
-use super::ledger::{FoundGroups, FoundRow, Ledger};
+use super::ledger::{FoundGroups, FoundRow, Ledger, Read};
 use crate::record::{PreparedRecord, prepare};
 use crate::row_cache::{GroupRun, ReadPlan, ShardEntry, StoredRow};
 use crate::scan::{ReadKind, ScanError, ScanRequest, Shard, ShardProblem, SourceRow};
 use crate::shards::{ShardFile, ShardReader};
-
-/// What one read of a shard brought: the SHA-256 of the whole file when it read to the end,
-/// what went wrong decoding, and the shard's records in file order.
-pub(super) struct Read {
-    pub sha256: Option<String>,
-    pub failure: Option<ScanError>,
-    pub records: Vec<PreparedRecord>,
-    pub rows_from_cache: u64,
-    pub bytes_fetched: u64,
-}
 
 impl ShardScan {
     /// One read of `file`, its footer from `entry` or from `opened` (the shard opened ahead)
