@@ -3,7 +3,8 @@
 
 pub mod json;
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +63,37 @@ impl Object {
         match self.entries.iter_mut().find(|(k, _)| *k == key) {
             Some(entry) => entry.1 = value,
             None => self.entries.push((key, value)),
+        }
+    }
+
+    /// `dict.update(other)`: [`Object::set`] for each entry of `other` in its order, the keys found
+    /// through an index, so that a record of many keys costs time in proportion to its keys
+    /// (FORMAT.md §4).
+    pub fn update(&mut self, other: &Object) {
+        let targets: Vec<usize> = {
+            let mut positions: HashMap<&str, usize> =
+                HashMap::with_capacity(self.len() + other.len());
+            for (position, (key, _)) in self.entries.iter().enumerate() {
+                positions.entry(key).or_insert(position);
+            }
+            let mut next = self.entries.len();
+            other
+                .entries
+                .iter()
+                .map(|(key, _)| match positions.entry(key) {
+                    Entry::Occupied(position) => *position.get(),
+                    Entry::Vacant(slot) => {
+                        next += 1;
+                        *slot.insert(next - 1)
+                    }
+                })
+                .collect()
+        };
+        for ((key, value), target) in other.entries.iter().zip(targets) {
+            match self.entries.get_mut(target) {
+                Some(entry) => entry.1 = value.clone(),
+                None => self.entries.push((key.clone(), value.clone())),
+            }
         }
     }
 
@@ -175,6 +207,44 @@ mod tests {
             object.push((*key).to_owned(), Value::Int(*value));
         }
         object
+    }
+
+    fn entries(object: &Object) -> Vec<(&str, &Value)> {
+        object.iter().collect()
+    }
+
+    #[test]
+    fn update_is_set_for_each_entry_in_order() {
+        let mut row = object(&[("a", 1), ("b", 2)]);
+        row.update(&object(&[("c", 3), ("a", 4), ("d", 5), ("c", 6)]));
+        assert_eq!(
+            entries(&row),
+            [
+                ("a", &Value::Int(4)),
+                ("b", &Value::Int(2)),
+                ("c", &Value::Int(6)),
+                ("d", &Value::Int(5)),
+            ]
+        );
+    }
+
+    #[test]
+    fn update_through_its_index_matches_set_key_by_key() {
+        let keys: Vec<String> = (0..4_000).map(|i| format!("k{i}")).collect();
+        let mut row = Object::default();
+        for key in keys.iter().step_by(2) {
+            row.push(key.clone(), Value::Null);
+        }
+        let mut annotation = Object::default();
+        for (i, key) in keys.iter().enumerate().rev() {
+            annotation.push(key.clone(), Value::Int(i as i64));
+        }
+        let mut expected = row.clone();
+        for (key, value) in annotation.iter() {
+            expected.set(key.to_owned(), value.clone());
+        }
+        row.update(&annotation);
+        assert_eq!(row, expected);
     }
 
     #[test]
