@@ -89,6 +89,11 @@ impl Object {
                 })
                 .collect()
         };
+        // Exactly the room the new keys need: many records wait in memory on their way out.
+        let appended = targets
+            .iter()
+            .filter(|&&target| target >= self.entries.len());
+        self.entries.reserve_exact(appended.count());
         for ((key, value), target) in other.entries.iter().zip(targets) {
             match self.entries.get_mut(target) {
                 Some(entry) => entry.1 = value.clone(),
