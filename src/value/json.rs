@@ -70,7 +70,8 @@ pub trait Layout: Sized {
     fn floats(&self) -> Option<bool>;
 }
 
-/// No layout: values as they are written, an integer that fits 64 bits being an integer.
+/// No layout: values as they are written, an integer that fits 64 bits being an integer. It has
+/// no values; it only names the type of an absent layout.
 enum Raw {}
 
 impl Layout for Raw {
