@@ -5,7 +5,7 @@ use std::error::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::annotations::VersionError;
+use crate::annotations::{AnnotationError, VersionError};
 use crate::artifacts::ArtifactError;
 use crate::compare::CompareError;
 use crate::dataset::DatasetError;
@@ -72,7 +72,8 @@ fn message(error: &anyhow::Error) -> String {
 /// The next step of the outermost error in the chain that names one.
 fn next_step(error: &anyhow::Error) -> Option<String> {
     type Step = fn(&(dyn Error + 'static)) -> Option<String>;
-    const STEPS: [Step; 12] = [
+    const STEPS: [Step; 13] = [
+        |cause| cause.downcast_ref::<AnnotationError>()?.next_step(),
         |cause| cause.downcast_ref::<ScanError>()?.next_step(),
         |cause| cause.downcast_ref::<CacheError>()?.next_step(),
         |cause| cause.downcast_ref::<CompareError>()?.next_step(),

@@ -1,14 +1,16 @@
 //! The ordered value model shared by every stage: a record is what Python's `datasets` hands the
 //! reference generator (a `dict` keeping insertion order), so objects are ordered key lists.
 
-use std::fmt;
+pub mod json;
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+
 use serde::{Deserialize, Serialize};
 
 /// A JSON-like value as the reference sees it after loading Arrow data into Python objects.
-/// Its serde form is the spool's record codec (`in_order`), not JSON: JSON is read with
-/// [`Value::from_json`] and written by `pyjson`.
+/// Its serde form is the spool's record codec (`in_order`), not JSON: JSON is read by [`json`]
+/// as the reference reads it and written by `pyjson`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Value {
     Null,
@@ -64,6 +66,71 @@ impl Object {
         }
     }
 
+    /// `dict.update(other)`: [`Object::set`] for each entry of `other` in its order, the keys found
+    /// through an index, so that a record of many keys costs time in proportion to its keys
+    /// (FORMAT.md §4).
+    pub fn update(&mut self, other: &Object) {
+        let targets: Vec<usize> = {
+            let mut positions: HashMap<&str, usize> =
+                HashMap::with_capacity(self.len() + other.len());
+            for (position, (key, _)) in self.entries.iter().enumerate() {
+                positions.entry(key).or_insert(position);
+            }
+            let mut next = self.entries.len();
+            other
+                .entries
+                .iter()
+                .map(|(key, _)| match positions.entry(key) {
+                    Entry::Occupied(position) => *position.get(),
+                    Entry::Vacant(slot) => {
+                        next += 1;
+                        *slot.insert(next - 1)
+                    }
+                })
+                .collect()
+        };
+        // Exactly the room the new keys need: many records wait in memory on their way out.
+        let appended = targets
+            .iter()
+            .filter(|&&target| target >= self.entries.len());
+        self.entries.reserve_exact(appended.count());
+        for ((key, value), target) in other.entries.iter().zip(targets) {
+            match self.entries.get_mut(target) {
+                Some(entry) => entry.1 = value.clone(),
+                None => self.entries.push((key.clone(), value.clone())),
+            }
+        }
+    }
+
+    /// A key held twice, if any: through an index once the object is large.
+    pub fn first_repeated_key(&self) -> Option<&str> {
+        if self.entries.len() <= 16 {
+            return self
+                .entries
+                .iter()
+                .enumerate()
+                .find_map(|(position, (key, _))| {
+                    self.entries[..position]
+                        .iter()
+                        .any(|(earlier, _)| earlier == key)
+                        .then_some(key.as_str())
+                });
+        }
+        let mut seen = HashSet::with_capacity(self.entries.len());
+        self.entries
+            .iter()
+            .map(|(key, _)| key.as_str())
+            .find(|key| !seen.insert(*key))
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// Appends without looking for an existing key; for callers that know the keys are distinct
     /// (Arrow struct fields, columns of a schema).
     pub fn push(&mut self, key: String, value: Value) {
@@ -85,13 +152,10 @@ impl IntoIterator for Object {
 }
 
 impl Value {
-    /// Parses JSON keeping object key order, as Python's `json.loads` does; a repeated key keeps
-    /// its first position and takes the last value, like `dict` assignment.
-    pub fn from_json(text: &str) -> serde_json::Result<Value> {
-        let mut deserializer = serde_json::Deserializer::from_str(text);
-        let value = JsonValue.deserialize(&mut deserializer)?;
-        deserializer.end()?;
-        Ok(value)
+    /// One JSON value as the annotation reader reads it ([`json`]), without a table's layout.
+    #[cfg(test)]
+    pub fn from_json(text: &str) -> Result<Value, json::JsonError> {
+        json::read_raw(text)
     }
 
     pub fn as_str(&self) -> Option<&str> {
@@ -120,98 +184,9 @@ impl Value {
     }
 }
 
-/// A JSON value, read in document order.
-struct JsonValue;
-
-impl<'de> DeserializeSeed<'de> for JsonValue {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_any(JsonVisitor)
-    }
-}
-
-struct JsonVisitor;
-
-impl<'de> Visitor<'de> for JsonVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Int(v))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        i64::try_from(v)
-            .map(Value::Int)
-            .map_err(|_| E::custom(format!("integer {v} does not fit in 64 bits")))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::Float(v))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::Str(v.to_owned()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::Str(v))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element_seed(JsonValue)? {
-            items.push(item);
-        }
-        Ok(Value::List(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut object = Object::default();
-        while let Some(key) = map.next_key::<String>()? {
-            let value = map.next_value_seed(JsonValue)?;
-            object.set(key, value);
-        }
-        Ok(Value::Object(object))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parsing_keeps_key_order_and_last_duplicate_wins_in_first_position() {
-        let value = Value::from_json(r#"{"b": 1, "a": [1.5, null, "x"], "b": true}"#).unwrap();
-        let object = value.as_object().unwrap();
-        let keys: Vec<&str> = object.iter().map(|(k, _)| k).collect();
-        assert_eq!(keys, ["b", "a"]);
-        assert_eq!(object.get("b"), Some(&Value::Bool(true)));
-        assert_eq!(
-            object.get("a"),
-            Some(&Value::List(vec![
-                Value::Float(1.5),
-                Value::Null,
-                Value::Str("x".into())
-            ]))
-        );
-    }
 
     #[test]
     fn set_replaces_in_place_and_appends_new_keys() {
@@ -229,5 +204,67 @@ mod tests {
                 ("z", &Value::Null)
             ]
         );
+    }
+
+    fn object(entries: &[(&str, i64)]) -> Object {
+        let mut object = Object::default();
+        for (key, value) in entries {
+            object.push((*key).to_owned(), Value::Int(*value));
+        }
+        object
+    }
+
+    fn entries(object: &Object) -> Vec<(&str, &Value)> {
+        object.iter().collect()
+    }
+
+    #[test]
+    fn update_is_set_for_each_entry_in_order() {
+        let mut row = object(&[("a", 1), ("b", 2)]);
+        row.update(&object(&[("c", 3), ("a", 4), ("d", 5), ("c", 6)]));
+        assert_eq!(
+            entries(&row),
+            [
+                ("a", &Value::Int(4)),
+                ("b", &Value::Int(2)),
+                ("c", &Value::Int(6)),
+                ("d", &Value::Int(5)),
+            ]
+        );
+    }
+
+    #[test]
+    fn update_through_its_index_matches_set_key_by_key() {
+        let keys: Vec<String> = (0..4_000).map(|i| format!("k{i}")).collect();
+        let mut row = Object::default();
+        for key in keys.iter().step_by(2) {
+            row.push(key.clone(), Value::Null);
+        }
+        let mut annotation = Object::default();
+        for (i, key) in keys.iter().enumerate().rev() {
+            annotation.push(key.clone(), Value::Int(i as i64));
+        }
+        let mut expected = row.clone();
+        for (key, value) in annotation.iter() {
+            expected.set(key.to_owned(), value.clone());
+        }
+        row.update(&annotation);
+        assert_eq!(row, expected);
+    }
+
+    #[test]
+    fn a_repeated_key_is_found_in_small_and_large_objects() {
+        assert_eq!(object(&[("a", 1), ("b", 2)]).first_repeated_key(), None);
+        assert_eq!(
+            object(&[("a", 1), ("b", 2), ("a", 3)]).first_repeated_key(),
+            Some("a")
+        );
+        let mut large = Object::default();
+        for i in 0..100 {
+            large.push(format!("k{i}"), Value::Null);
+        }
+        assert_eq!(large.first_repeated_key(), None);
+        large.push("k42".into(), Value::Null);
+        assert_eq!(large.first_repeated_key(), Some("k42"));
     }
 }

@@ -8,23 +8,52 @@ use thiserror::Error;
 
 use super::shape::Shape;
 use crate::source::Source;
+use crate::value::json::{self, JsonError};
 use crate::value::{Object, Value};
 
 #[derive(Debug, Error)]
 pub enum AnnotationError {
-    #[error("line {line} of the annotation file is not valid JSON")]
+    #[error(
+        "the record that starts on line {record_line} of the annotation file cannot be read as \
+         JSON (at line {line}, column {column})"
+    )]
     Json {
+        record_line: usize,
         line: usize,
+        column: usize,
         #[source]
-        source: serde_json::Error,
+        source: JsonError,
     },
-    #[error("line {line} of the annotation file is a JSON {found}, not an object")]
+    #[error(
+        "line {line} of the annotation file holds a JSON {found} where a record (an object) \
+         must be"
+    )]
     NotAnObject { line: usize, found: &'static str },
+    #[error(
+        "the annotation file holds no records (it is empty or only whitespace), and the \
+         reference's loader fails on such a file too"
+    )]
+    Empty,
     #[error(
         "the annotation file has no `{column}` column: it does not look like a HealthChat-11K \
          master annotation file"
     )]
     MissingColumn { column: &'static str },
+}
+
+impl AnnotationError {
+    /// What the user can do about it.
+    pub(crate) fn next_step(&self) -> Option<String> {
+        let step = match self {
+            AnnotationError::Json { .. } | AnnotationError::NotAnObject { .. } => {
+                "download the file again, or fix it there."
+            }
+            AnnotationError::Empty | AnnotationError::MissingColumn { .. } => {
+                "download it again, or choose another version with --version."
+            }
+        };
+        Some(step.to_owned())
+    }
 }
 
 /// The annotations that select conversations, keyed by conversation ID. Records are kept as
@@ -44,8 +73,8 @@ pub struct AnnotationIndex {
 #[derive(Debug)]
 struct Entry {
     source: Source,
-    /// The record's line in `text`.
-    line: Range<usize>,
+    /// The record's bytes in `text`.
+    record: Range<usize>,
 }
 
 #[derive(Debug)]
@@ -55,38 +84,47 @@ pub struct Annotation {
 }
 
 impl AnnotationIndex {
-    /// Reads a JSONL annotation file. Every record gets every key seen anywhere in the file, in
-    /// first-seen order (missing keys are `null`), and integers in a column that also holds floats
-    /// become floats: that is what loading the file as an Arrow table does to it.
+    /// Reads a JSONL annotation file as the reference's table reader does (FORMAT.md §2): records
+    /// separated by whitespace of any line ending; every record gets every key seen anywhere in
+    /// the file, in first-seen order (missing keys are `null`), and a number column's values
+    /// take its type.
     pub fn from_jsonl(text: impl Into<String>) -> Result<Self, AnnotationError> {
         let text = text.into();
         let mut records = Vec::new();
         let mut shape = Shape::Unknown;
-        let body = text.strip_prefix('\u{feff}').unwrap_or(&text);
-        for (index, line) in body.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let line_number = index + 1;
-            let value = Value::from_json(line).map_err(|source| AnnotationError::Json {
-                line: line_number,
-                source,
+        let body_start = if text.starts_with('\u{feff}') {
+            '\u{feff}'.len_utf8()
+        } else {
+            0
+        };
+        let body = &text[body_start..];
+        for document in json::documents(body) {
+            let (range, value) = document.map_err(|source| {
+                let (line, column) = line_and_column(body, source.offset);
+                AnnotationError::Json {
+                    record_line: line_and_column(body, source.start).0,
+                    line,
+                    column,
+                    source,
+                }
             })?;
             let Value::Object(record) = &value else {
                 return Err(AnnotationError::NotAnObject {
-                    line: line_number,
+                    line: line_and_column(body, range.start).0,
                     found: kind_name(&value),
                 });
             };
-            // The table's semantics change numbers and fill in missing keys, neither of which
+            // The table's types change numbers and fill in missing keys, neither of which
             // changes what a record selects.
             let selects = selection(record);
             shape.absorb(&value);
-            let start = line.as_ptr() as usize - text.as_ptr() as usize;
-            records.push((start..start + line.len(), selects));
+            records.push((body_start + range.start..body_start + range.end, selects));
+        }
+        if records.is_empty() {
+            return Err(AnnotationError::Empty);
         }
         for column in ["conversation_id", "dataset_source"] {
-            if !records.is_empty() && !shape.has_field(column) {
+            if !shape.has_field(column) {
                 return Err(AnnotationError::MissingColumn { column });
             }
         }
@@ -94,11 +132,11 @@ impl AnnotationIndex {
         let records_read = records.len();
         let mut by_id: HashMap<String, Entry> = HashMap::new();
         let mut order = Vec::new();
-        for (line, selects) in records {
+        for (record, selects) in records {
             let Some((id, source)) = selects else {
                 continue;
             };
-            if by_id.insert(id.clone(), Entry { source, line }).is_none() {
+            if by_id.insert(id.clone(), Entry { source, record }).is_none() {
                 order.push(id);
             }
         }
@@ -111,14 +149,13 @@ impl AnnotationIndex {
         })
     }
 
-    /// The annotation of a conversation, with the table's semantics applied.
+    /// The annotation of a conversation, laid out by the table's types.
     pub fn get(&self, id: &str) -> Option<Annotation> {
         let entry = self.by_id.get(id)?;
-        let Value::Object(record) = self
-            .shape
-            .normalize(Value::Object(parse_record(&self.text[entry.line.clone()])))
-        else {
-            unreachable!("the shape of an object is an object")
+        let record = json::read_with(&self.text[entry.record.clone()], &self.shape)
+            .expect("the record was read when the index was built");
+        let Value::Object(record) = record else {
+            unreachable!("the record was an object when the index was built")
         };
         Some(Annotation {
             source: entry.source,
@@ -139,7 +176,7 @@ impl AnnotationIndex {
     /// the whole file.
     pub(crate) fn columns(&self) -> &[(String, Shape)] {
         match &self.shape {
-            Shape::Object(columns) => columns,
+            Shape::Object(columns) => columns.as_slice(),
             _ => &[],
         }
     }
@@ -171,12 +208,28 @@ fn selection(record: &Object) -> Option<(String, Source)> {
     (!id.is_empty()).then(|| (id.to_owned(), source))
 }
 
-/// A line already checked to be a JSON object.
-fn parse_record(line: &str) -> Object {
-    match Value::from_json(line) {
-        Ok(Value::Object(record)) => record,
-        _ => unreachable!("lines are parsed and checked when the index is built"),
+/// The line (from 1) and column (in characters, from 1) of a byte of the file, counting `\n`,
+/// `\r\n` and a lone `\r` each as one line end, as the reference's reader does.
+fn line_and_column(body: &str, offset: usize) -> (usize, usize) {
+    let before = &body.as_bytes()[..offset.min(body.len())];
+    let mut line = 1;
+    let mut line_start = 0;
+    for (position, byte) in before.iter().enumerate() {
+        let ends_line = match byte {
+            b'\n' => true,
+            b'\r' => body.as_bytes().get(position + 1) != Some(&b'\n'),
+            _ => false,
+        };
+        if ends_line {
+            line += 1;
+            line_start = position + 1;
+        }
     }
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    (line, column)
 }
 
 fn kind_name(value: &Value) -> &'static str {
@@ -289,7 +342,35 @@ mod tests {
         let error =
             AnnotationIndex::from_jsonl("{\"conversation_id\": \"a\"}\n{oops\n").unwrap_err();
         assert!(
-            matches!(error, AnnotationError::Json { line: 2, .. }),
+            matches!(
+                error,
+                AnnotationError::Json {
+                    line: 2,
+                    column: 2,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        // A record cut short reads on into the next line, as the reference's reader does.
+        let error =
+            AnnotationIndex::from_jsonl("{}\n{\"a\": \n{\"b\": 1}\n{\"c\": 2}\n").unwrap_err();
+        assert!(
+            matches!(
+                error,
+                AnnotationError::Json {
+                    record_line: 2,
+                    line: 4,
+                    column: 1,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .starts_with("the record that starts on line 2 of the annotation file"),
             "{error}"
         );
         let error = AnnotationIndex::from_jsonl("[1, 2]\n").unwrap_err();
@@ -312,5 +393,119 @@ mod tests {
                 column: "conversation_id"
             }
         ));
+    }
+
+    fn values(text: &str, id_key: &str) -> Vec<Value> {
+        let index = AnnotationIndex::from_jsonl(text).unwrap();
+        let ids: Vec<String> = index
+            .ids_in_order(Source::Lmsys)
+            .map(str::to_owned)
+            .collect();
+        ids.iter()
+            .map(|id| index.get(id).unwrap().record.get(id_key).unwrap().clone())
+            .collect()
+    }
+
+    fn records(values: &[&str]) -> String {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                format!(
+                    "{{\"conversation_id\": \"{i}\", \"dataset_source\": \"lmsys\", \"v\": {v}}}\n"
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn minus_zero_is_an_integer_unless_its_column_holds_floats() {
+        assert_eq!(
+            values(&records(&["1", "-0", "21"]), "v"),
+            [Value::Int(1), Value::Int(0), Value::Int(21)]
+        );
+        let floats = values(&records(&["-0", "1.5", "[-0]"]), "v");
+        assert!(matches!(floats[0], Value::Float(z) if z == 0.0 && z.is_sign_negative()));
+        assert_eq!(floats[1], Value::Float(1.5));
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_and_non_finite_numbers_make_a_float_column() {
+        assert_eq!(
+            values(
+                &records(&["1", "9223372036854775808", "18446744073709551615"]),
+                "v"
+            ),
+            [
+                Value::Float(1.0),
+                Value::Float(9.223372036854776e18),
+                Value::Float(1.8446744073709552e19)
+            ]
+        );
+        let non_finite = values(&records(&["2", "NaN", "Infinity", "-Infinity"]), "v");
+        assert_eq!(non_finite[0], Value::Float(2.0));
+        assert!(matches!(non_finite[1], Value::Float(x) if x.is_nan()));
+        assert_eq!(
+            non_finite[2..],
+            [Value::Float(f64::INFINITY), Value::Float(f64::NEG_INFINITY)]
+        );
+    }
+
+    #[test]
+    fn records_may_end_in_cr_and_errors_count_cr_lines() {
+        let text = records(&["1", "2"]).replace('\n', "\r");
+        assert_eq!(values(&text, "v"), [Value::Int(1), Value::Int(2)]);
+        let error =
+            AnnotationIndex::from_jsonl("\u{feff}{}\r{}\r\n\r\n  {\"é\": x}\n").unwrap_err();
+        assert!(
+            matches!(
+                error,
+                AnnotationError::Json {
+                    line: 4,
+                    column: 9,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn a_file_without_records_is_refused_as_the_reference_refuses_it() {
+        for text in ["", "\u{feff}", "\n\n", " \r\n\t\r"] {
+            let error = AnnotationIndex::from_jsonl(text).unwrap_err();
+            assert!(matches!(error, AnnotationError::Empty), "{text:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_key_twice_in_a_record_is_refused_with_its_line() {
+        let error =
+            AnnotationIndex::from_jsonl(records(&["1", "{\"k\": 1, \"k\": 2}"])).unwrap_err();
+        assert!(
+            matches!(error, AnnotationError::Json { line: 2, .. }),
+            "{error:?}"
+        );
+        let cause = std::error::Error::source(&error).map(ToString::to_string);
+        assert!(
+            cause
+                .as_deref()
+                .is_some_and(|cause| cause.contains("`k` appears twice")),
+            "{error}: {cause:?}"
+        );
+    }
+
+    #[test]
+    fn a_record_of_many_keys_is_indexed_and_read_back_quickly() {
+        let keys: Vec<String> = (0..10_000).map(|i| format!("\"key{i}\": {i}")).collect();
+        let text = format!(
+            "{{\"conversation_id\": \"a\", \"dataset_source\": \"lmsys\", {}}}\n",
+            keys.join(", ")
+        );
+        let index = AnnotationIndex::from_jsonl(text).unwrap();
+        assert_eq!(index.columns().len(), 10_002);
+        let record = index.get("a").unwrap().record;
+        assert_eq!(record.len(), 10_002);
+        assert_eq!(record.get("key9999"), Some(&Value::Int(9999)));
     }
 }

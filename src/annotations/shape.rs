@@ -1,9 +1,10 @@
-//! The type of each column of the annotation table, inferred from every value it holds, as
-//! loading the JSONL file as an Arrow table infers it (FORMAT.md §2).
+//! The annotation table's column types (FORMAT.md §2), inferred from every value as the
+//! reference's table reader infers them, and the layout records are read back with.
 
 use std::collections::HashMap;
 
-use crate::value::{Object, Value};
+use crate::value::Value;
+use crate::value::json::Layout;
 
 /// The inferred type of one column (or nested field) of the annotation table, from every value
 /// it holds; nulls say nothing.
@@ -12,17 +13,54 @@ pub enum Shape {
     /// Only nulls.
     Unknown,
     /// Objects: the union of their keys, in first-seen order.
-    Object(Vec<(String, Shape)>),
+    Object(Keys),
     List(Box<Shape>),
-    /// Numbers; integers become floats when any value is a float.
+    /// Numbers: integers that fit 64 bits, unless any value is a float (or an integer that does
+    /// not fit, `NaN` or an infinity), which makes them all floats.
     Number {
         any_float: bool,
     },
     Bool,
     Text,
-    /// Values of different kinds. The table is still normalised by the first kind seen (values
-    /// of another kind are left as they are), which is what the shape inside says.
+    /// Values of different kinds. The table is still laid out by the first kind seen (values
+    /// of another kind are read as they are), which is what the shape inside says.
     Mixed(Box<Shape>),
+}
+
+/// An object column's keys in first-seen order, each with its shape, found through an index:
+/// a record may have tens of thousands of keys.
+#[derive(Debug, Clone, Default)]
+pub struct Keys {
+    list: Vec<(String, Shape)>,
+    positions: HashMap<String, usize>,
+}
+
+impl PartialEq for Keys {
+    fn eq(&self, other: &Self) -> bool {
+        self.list == other.list
+    }
+}
+
+impl Keys {
+    pub fn iter(&self) -> std::slice::Iter<'_, (String, Shape)> {
+        self.list.iter()
+    }
+
+    pub fn as_slice(&self) -> &[(String, Shape)] {
+        &self.list
+    }
+
+    fn absorb(&mut self, key: &str, value: &Value) {
+        let position = match self.positions.get(key) {
+            Some(&position) => position,
+            None => {
+                self.positions.insert(key.to_owned(), self.list.len());
+                self.list.push((key.to_owned(), Shape::Unknown));
+                self.list.len() - 1
+            }
+        };
+        self.list[position].1.absorb(value);
+    }
 }
 
 impl Shape {
@@ -30,7 +68,7 @@ impl Shape {
     fn kind_of(value: &Value) -> Shape {
         match value {
             Value::Null => Shape::Unknown,
-            Value::Object(_) => Shape::Object(Vec::new()),
+            Value::Object(_) => Shape::Object(Keys::default()),
             Value::List(_) => Shape::List(Box::new(Shape::Unknown)),
             Value::Int(_) => Shape::Number { any_float: false },
             Value::Float(_) => Shape::Number { any_float: true },
@@ -70,16 +108,9 @@ impl Shape {
             return;
         }
         match (self, value) {
-            (Shape::Object(fields), Value::Object(object)) => {
+            (Shape::Object(keys), Value::Object(object)) => {
                 for (key, item) in object.iter() {
-                    match fields.iter_mut().find(|(name, _)| name == key) {
-                        Some((_, field)) => field.absorb(item),
-                        None => {
-                            let mut field = Shape::Unknown;
-                            field.absorb(item);
-                            fields.push((key.to_owned(), field));
-                        }
-                    }
+                    keys.absorb(key, item);
                 }
             }
             (Shape::List(element), Value::List(items)) => {
@@ -93,29 +124,46 @@ impl Shape {
     }
 
     pub(super) fn has_field(&self, name: &str) -> bool {
-        matches!(self, Shape::Object(fields) if fields.iter().any(|(field, _)| field == name))
+        matches!(self, Shape::Object(keys) if keys.positions.contains_key(name))
     }
 
-    pub(super) fn normalize(&self, value: Value) -> Value {
-        match (self, value) {
-            (Shape::Object(fields), Value::Object(object)) => {
-                let mut entries: HashMap<String, Value> = object.into_iter().collect();
-                let mut normalized = Object::with_capacity(fields.len());
-                for (name, field) in fields {
-                    let item = entries.remove(name).unwrap_or(Value::Null);
-                    normalized.push(name.clone(), field.normalize(item));
-                }
-                Value::Object(normalized)
-            }
-            (Shape::List(element), Value::List(items)) => Value::List(
-                items
-                    .into_iter()
-                    .map(|item| element.normalize(item))
-                    .collect(),
-            ),
-            (Shape::Number { any_float: true }, Value::Int(i)) => Value::Float(i as f64),
-            (Shape::Mixed(first), value) => first.normalize(value),
-            (_, value) => value,
+    /// The shape that lays values out: a mixed column's first kind.
+    fn laid_out(&self) -> &Shape {
+        match self {
+            Shape::Mixed(first) => first,
+            shape => shape,
+        }
+    }
+}
+
+/// Records are read back laid out by the table's types (FORMAT.md §2): every key of an object
+/// column, integers of a float column as floats.
+impl Layout for Shape {
+    fn keys(&self) -> Option<&[(String, Shape)]> {
+        match self.laid_out() {
+            Shape::Object(keys) => Some(&keys.list),
+            _ => None,
+        }
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        match self.laid_out() {
+            Shape::Object(keys) => keys.positions.get(key).copied(),
+            _ => None,
+        }
+    }
+
+    fn items(&self) -> Option<&Shape> {
+        match self.laid_out() {
+            Shape::List(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    fn floats(&self) -> Option<bool> {
+        match self.laid_out() {
+            Shape::Number { any_float } => Some(*any_float),
+            _ => None,
         }
     }
 }

@@ -5,10 +5,9 @@ use crate::value::{Object, Value};
 
 /// Starts from the source row, applies the annotation key by key (an existing key keeps its
 /// position and takes the new value, a new key is appended), then sets `dataset_version`.
+/// Keys are matched through an index: an annotation may have tens of thousands.
 pub(super) fn overlay(mut row: Object, annotation: &Object, version: &str) -> Object {
-    for (key, value) in annotation.iter() {
-        row.set(key.to_owned(), value.clone());
-    }
+    row.update(annotation);
     row.set("dataset_version".to_owned(), Value::Str(version.to_owned()));
     row
 }

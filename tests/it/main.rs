@@ -11,6 +11,7 @@ mod dataset;
 mod diff;
 mod generate;
 mod integrity;
+mod leniency;
 mod lying_footer;
 mod network;
 mod properties;
