@@ -152,6 +152,18 @@ impl IntoIterator for Object {
 }
 
 impl Value {
+    /// What kind of JSON value it is, for messages.
+    pub(crate) fn kind_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Int(_) | Value::Float(_) => "number",
+            Value::Str(_) | Value::Timestamp(_) => "string",
+            Value::List(_) => "array",
+            Value::Object(_) => "object",
+        }
+    }
+
     /// One JSON value as the annotation reader reads it ([`json`]), without a table's layout.
     #[cfg(test)]
     pub fn from_json(text: &str) -> Result<Value, json::JsonError> {

@@ -111,12 +111,12 @@ impl AnnotationIndex {
             let Value::Object(record) = &value else {
                 return Err(AnnotationError::NotAnObject {
                     line: line_and_column(body, range.start).0,
-                    found: kind_name(&value),
+                    found: value.kind_name(),
                 });
             };
             // The table's types change numbers and fill in missing keys, neither of which
             // changes what a record selects.
-            let selects = selection(record);
+            let selects = selection(record).map(|(id, source)| (id.to_owned(), source));
             shape.absorb(&value);
             records.push((body_start + range.start..body_start + range.end, selects));
         }
@@ -198,14 +198,15 @@ impl AnnotationIndex {
     }
 }
 
-/// The conversation a record selects: a non-empty `conversation_id` of a known `dataset_source`.
-fn selection(record: &Object) -> Option<(String, Source)> {
+/// The conversation a record selects (FORMAT.md §2): a non-empty `conversation_id` of a known
+/// `dataset_source`. A directory's JSONL records (`diff`) select theirs the same way.
+pub(crate) fn selection(record: &Object) -> Option<(&str, Source)> {
     let id = record.get("conversation_id").and_then(Value::as_str)?;
     let source = record
         .get("dataset_source")
         .and_then(Value::as_str)
         .and_then(Source::from_dataset_source)?;
-    (!id.is_empty()).then(|| (id.to_owned(), source))
+    (!id.is_empty()).then_some((id, source))
 }
 
 /// The line (from 1) and column (in characters, from 1) of a byte of the file, counting `\n`,
@@ -230,17 +231,6 @@ fn line_and_column(body: &str, offset: usize) -> (usize, usize) {
         .count()
         + 1;
     (line, column)
-}
-
-fn kind_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Int(_) | Value::Float(_) => "number",
-        Value::Str(_) | Value::Timestamp(_) => "string",
-        Value::List(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 #[cfg(test)]

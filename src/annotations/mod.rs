@@ -8,6 +8,7 @@ mod shape;
 mod version;
 
 pub(crate) use download::{AnnotationFile, AnnotationFiles};
+pub(crate) use index::selection;
 pub use index::{Annotation, AnnotationError, AnnotationIndex};
 pub(crate) use shape::Shape;
 pub(crate) use version::{ANNOTATIONS_REPO, AnnotationVersion, VersionError, list_versions};

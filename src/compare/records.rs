@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use super::error::CompareError;
 use super::json_line;
 use crate::annotations::AnnotationIndex;
-use crate::annotations::AnnotationVersion;
+use crate::annotations::{AnnotationVersion, selection};
 use crate::source::Source;
 use crate::value::{Object, Value};
 
@@ -94,7 +94,7 @@ impl JsonlRecords {
                 return Err(CompareError::NotAnObject {
                     path: path.to_owned(),
                     line: index + 1,
-                    found: kind_name(&value),
+                    found: value.kind_name(),
                 });
             };
             has_id_keys |=
@@ -151,27 +151,6 @@ fn read_text(path: &Path) -> Result<String, CompareError> {
             line: 1 + valid.iter().filter(|b| **b == b'\n').count(),
         }
     })
-}
-
-/// The conversation a record selects: a non-empty `conversation_id` of a known `dataset_source`.
-fn selection(record: &Object) -> Option<(&str, Source)> {
-    let id = record.get("conversation_id").and_then(Value::as_str)?;
-    let source = record
-        .get("dataset_source")
-        .and_then(Value::as_str)
-        .and_then(Source::from_dataset_source)?;
-    (!id.is_empty()).then_some((id, source))
-}
-
-fn kind_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Int(_) | Value::Float(_) => "number",
-        Value::Str(_) | Value::Timestamp(_) => "string",
-        Value::List(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 #[cfg(test)]
