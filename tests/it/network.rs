@@ -32,7 +32,7 @@ fn golden_outputs_over_https_with_http2_offered_and_without() {
             api.iter().all(|r| r.version == expected_api),
             "API calls negotiate HTTP/2 when it is offered: {api:?}"
         );
-        // Byte ranges go over HTTP/1.1, a connection each (README, "Network behaviour").
+        // Byte ranges go over HTTP/1.1, a connection each (ARCHITECTURE.md, "Network behaviour: the mechanism").
         assert!(
             storage.iter().all(|r| r.version == "HTTP/1.1"),
             "{storage:?}"

@@ -1,5 +1,5 @@
 //! The golden Hub: healthchat's fixtures (`tests/fixtures/hub`) served as its tests serve them,
-//! and as `testhub --golden` serves them for README.md's "Try it" and `tests/wheel.py`. One
+//! and as `testhub --golden` serves them for CONTRIBUTING.md's "Try the network path against the local Hub" and `tests/wheel.py`. One
 //! function for all of them, so that what a reader tries is what the tests check.
 
 use std::path::PathBuf;
