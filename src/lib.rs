@@ -18,6 +18,7 @@ pub mod digest;
 pub mod exit;
 pub mod hub;
 pub mod in_order;
+pub mod local_file;
 pub mod manifest;
 pub mod prepare;
 pub mod printer;
