@@ -66,16 +66,16 @@ fn show(cache: &RowCache, json: bool, printer: &Printer) -> Result<()> {
             path: cache.root(),
             size_bytes: size,
             commits: &commits,
-        })?);
+        })?)?;
         return Ok(());
     }
     printer.result(format!(
         "Cache of matched rows: {} ({})",
         cache.root().display(),
         HumanBytes(size)
-    ));
+    ))?;
     if commits.is_empty() {
-        printer.result("  empty: `healthchat generate` fills it as it scans");
+        printer.result("  empty: `healthchat generate` fills it as it scans")?;
     }
     for commit in &commits {
         printer.result(format!(
@@ -87,7 +87,7 @@ fn show(cache: &RowCache, json: bool, printer: &Printer) -> Result<()> {
             commit.shards_indexed,
             commit.rows,
             commit.ids
-        ));
+        ))?;
     }
     Ok(())
 }
@@ -98,13 +98,13 @@ fn clean(cache: &RowCache, json: bool, printer: &Printer) -> Result<()> {
         printer.result(serde_json::json!({
             "path": cache.root(),
             "removed_bytes": removed,
-        }));
+        }))?;
     } else {
         printer.result(format!(
             "Removed the cache of matched rows at {} ({})",
             cache.root().display(),
             HumanBytes(removed)
-        ));
+        ))?;
     }
     Ok(())
 }

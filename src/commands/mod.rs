@@ -17,9 +17,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Versions(args) => block_on(versions::run(args))?,
         Command::Verify(args) => verify::run(&args.directory),
         Command::Cache(args) => cache::run(&args),
-        Command::Completions(args) => {
-            completions::run(args.shell);
-            Ok(())
-        }
+        Command::Completions(args) => Ok(completions::run(args.shell)?),
     }
 }
