@@ -193,4 +193,80 @@ pub enum HubError {
         host: String,
         problem: String,
     },
+    #[error(
+        "{what}: the answer is larger than {limit}, far more than the Hub sends for it \
+         (docs/FORMAT.md §12).\n\
+         Next: check that HF_ENDPOINT is a Hugging Face Hub, or a mirror that answers as one."
+    )]
+    TooLarge { what: String, limit: &'static str },
+    #[error(
+        "{what}: the listing says the file holds {size} bytes, more than the {limit} a file read \
+         whole into memory may hold (docs/FORMAT.md §12).\n\
+         Next: check HF_ENDPOINT and the revision asked for; the Hub lists this file far smaller."
+    )]
+    FileTooLarge {
+        what: String,
+        size: u64,
+        limit: &'static str,
+    },
+    #[error(
+        "{what}: {problem}, {times} times in a row: slower than the {minimum} this tool needs \
+         (docs/FORMAT.md §12).\n\
+         Next: on a link this slow, download the sources first (`hf download`) and pass \
+         --source-dir; otherwise the server at HF_ENDPOINT, or a proxy on the way, holds the \
+         answer back."
+    )]
+    TooSlow {
+        what: String,
+        problem: String,
+        times: u32,
+        minimum: &'static str,
+    },
+    #[error(
+        "{what}: the server sent the request on to {url}, which is not an HTTP URL; only http:// \
+         and https:// are read.\n\
+         Next: check HF_ENDPOINT: a Hub or mirror redirects only to HTTP(S) storage."
+    )]
+    NotHttp { what: String, url: String },
+    #[error(
+        "{what}: the server answered with Content-Encoding: {encoding}, though every request asks \
+         for identity (the bytes as stored): the answer is not the file's bytes.\n\
+         Next: a proxy or CDN on the way compresses answers: exempt HF_ENDPOINT and its storage \
+         from it, or point HF_ENDPOINT at the Hub."
+    )]
+    Encoded { what: String, encoding: String },
+    #[error(
+        "the token from {origin} holds a character an HTTP header cannot carry (character \
+         {position}: a control character or one outside ASCII, such as a pasted line break or \
+         quote).\n\
+         Next: copy the token again from {endpoint}/settings/tokens and set HF_TOKEN to it (or \
+         run `hf auth login`)."
+    )]
+    UnsendableToken {
+        origin: String,
+        position: usize,
+        endpoint: String,
+    },
+    #[error(
+        "the cached file {} links to {}, outside the Hugging Face cache {}, so nothing vouches for \
+         its bytes.\n\
+         Next: delete the link, then run once with network access (unset HF_HUB_OFFLINE) to \
+         download the file again.",
+        path.display(), target.display(), cache.display()
+    )]
+    OutsideCache {
+        path: PathBuf,
+        target: PathBuf,
+        cache: PathBuf,
+    },
+    #[error(
+        "could not read the Hugging Face cache at {}: {source}.\n\
+         Next: delete it, then run once with network access (unset HF_HUB_OFFLINE) to download \
+         the file again.",
+        path.display()
+    )]
+    CacheRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
