@@ -93,17 +93,24 @@ fn show(cache: &RowCache, json: bool, printer: &Printer) -> Result<()> {
 }
 
 fn clean(cache: &RowCache, json: bool, printer: &Printer) -> Result<()> {
-    let removed = cache.clean()?;
+    let cleaned = cache.clean()?;
+    if cleaned.kept > 0 {
+        Printer::warning(format!(
+            "{} files or folders in {} were not written by the cache of matched rows, and stay",
+            cleaned.kept,
+            cache.root().display()
+        ));
+    }
     if json {
         printer.result(serde_json::json!({
             "path": cache.root(),
-            "removed_bytes": removed,
+            "removed_bytes": cleaned.removed_bytes,
         }))?;
     } else {
         printer.result(format!(
             "Removed the cache of matched rows at {} ({})",
             cache.root().display(),
-            HumanBytes(removed)
+            HumanBytes(cleaned.removed_bytes)
         ))?;
     }
     Ok(())

@@ -396,7 +396,8 @@ async fn load_annotations(
     printer.status(format!("Fetching {file_name} from {}", repo.id()));
     let file = if hub.settings().offline {
         hub.cache()
-            .lookup(repo, &file_name)?
+            .lookup(repo, &file_name)
+            .await?
             .ok_or_else(|| HubError::NotCached {
                 repo: repo.id().to_owned(),
                 file: file_name.clone(),
