@@ -14,6 +14,7 @@
 mod background;
 pub mod corpus;
 mod delay;
+pub mod hostile;
 mod proxy;
 mod tls;
 
