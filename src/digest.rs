@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// The byte count and SHA-256 of a file.
 pub(crate) fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
-    let mut file = std::fs::File::open(path)?;
+    let mut file = crate::local_file::open_regular(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0; 1 << 20];
     loop {
@@ -208,7 +208,7 @@ impl BlobId {
 
 /// Whether the file at `path` hashes to `id`.
 pub(crate) fn blob_id_of_file(path: &Path, id: &BlobId) -> std::io::Result<bool> {
-    let mut file = std::fs::File::open(path)?;
+    let mut file = crate::local_file::open_regular(path)?;
     let mut hasher = id.hasher(file.metadata()?.len());
     let mut buffer = vec![0; 1 << 20];
     loop {

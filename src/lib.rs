@@ -19,6 +19,7 @@
 //! - `compare`: two versions' annotation files or two artifacts directories compared (`diff`).
 //! - `summary`: the closing summary of a run.
 //! - `source`: the two source datasets. `digest`: SHA-256 and the Hub's ETag hashes.
+//! - `local_file`: a file from disk read as input: regular files only, within bounds, no links.
 //! - `printer`: every terminal write. `runtime`: the async runtime. `signal`: Ctrl-C and
 //!   SIGTERM. `exit`: an error's message, its next step and the exit status.
 
@@ -32,6 +33,7 @@ pub mod digest;
 pub mod exit;
 pub(crate) mod hub;
 pub(crate) mod in_order;
+pub(crate) mod local_file;
 pub(crate) mod manifest;
 pub(crate) mod printer;
 pub mod record;

@@ -20,6 +20,14 @@ use clap::Parser;
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
+    // A file-size limit (`ulimit -f`) would kill the process by SIGXFSZ, silently and before it
+    // removes its temporary directory: ignored, a write past the limit fails with EFBIG and the
+    // run ends as on a full disk.
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to SIG_IGN, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let cli = healthchat::cli::Cli::parse();
     match healthchat::commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,6 +12,16 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::source::Source;
 
+/// The command's result could not be written to stdout.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "could not write the result to stdout: {source}\nNext: send stdout somewhere with room (a \
+     file on a disk with free space, a terminal), then run again."
+)]
+pub struct StdoutError {
+    source: std::io::Error,
+}
+
 #[derive(Clone)]
 pub(crate) struct Printer {
     bars: MultiProgress,
@@ -36,10 +46,15 @@ impl Printer {
     }
 
     /// A line of the command's result on stdout. A reader that went away (`| head`) is not an
-    /// error of ours, so write errors are ignored rather than turned into a panic as `println!`
-    /// does.
-    pub(crate) fn result(&self, line: impl Display) {
-        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    /// error of ours; any other failure (a full disk) is: the result is lost.
+    pub(crate) fn result(&self, line: impl Display) -> Result<(), StdoutError> {
+        let mut stdout = std::io::stdout().lock();
+        match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+            Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(StdoutError { source: error })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// A line for the person watching, on stderr, above any progress bars.
@@ -57,6 +72,11 @@ impl Printer {
     /// `error: ...` on stderr, whatever `quiet` says.
     pub(crate) fn error(message: impl Display) {
         let _ = writeln!(std::io::stderr().lock(), "error: {message}");
+    }
+
+    /// `warning: ...` on stderr, whatever `quiet` says: something was ignored or left behind.
+    pub fn warning(message: impl Display) {
+        let _ = writeln!(std::io::stderr().lock(), "warning: {message}");
     }
 
     fn bar(&self, prefix: &str, total_bytes: u64) -> ProgressBar {

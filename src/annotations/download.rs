@@ -130,7 +130,7 @@ impl<'h> AnnotationFiles<'h> {
     ) -> Result<CachedFile> {
         let (hub, file_name) = (self.hub, version.file_name());
         if hub.settings().offline {
-            return match hub.cache().lookup(&self.repo, &file_name)? {
+            return match hub.cache().lookup(&self.repo, &file_name).await? {
                 Some(cached) => Ok(cached),
                 None => Err(VersionError::NotCached {
                     requested: version,

@@ -8,7 +8,9 @@ use super::csv::encode_csv;
 use super::error::ArtifactError;
 use super::names::ArtifactNames;
 use crate::digest::HashingWriter;
+use crate::local_file::open_lock;
 use crate::manifest::{self, Artifact, Manifest};
+use crate::printer::Printer;
 use crate::record::review::{FULL_REVIEW_HEADER, Row, SYCOPHANCY_REVIEW_HEADER};
 
 /// Held locked by the run that writes a temporary directory: a later run that can lock it knows
@@ -178,21 +180,40 @@ impl ArtifactWriter {
             path: self.final_dir.clone(),
             source,
         };
-        let result = if self.final_dir.exists() {
-            let old = staged.with_file_name(format!(
+        // Whatever is at the final name (a directory, a file, a link) is moved aside first.
+        let old = std::fs::symlink_metadata(&self.final_dir).is_ok().then(|| {
+            staged.with_file_name(format!(
                 ".{}.old-{}",
                 self.final_dir.file_name().expect("named").to_string_lossy(),
                 std::process::id()
-            ));
-            std::fs::rename(&self.final_dir, &old)
-                .and_then(|()| std::fs::rename(&staged, &self.final_dir))
-                .and_then(|()| std::fs::remove_dir_all(&old))
-        } else {
-            std::fs::rename(&staged, &self.final_dir)
+            ))
+        });
+        let moved_aside = match &old {
+            Some(old) => std::fs::rename(&self.final_dir, old),
+            None => Ok(()),
         };
+        let result = moved_aside.and_then(|()| {
+            std::fs::rename(&staged, &self.final_dir).inspect_err(|_| {
+                if let Some(old) = &old {
+                    let _ = std::fs::rename(old, &self.final_dir);
+                }
+            })
+        });
         if let Err(source) = result {
             let _ = std::fs::remove_dir_all(&staged);
             return Err(rename_error(source));
+        }
+        // The new directory is in place and complete: the run succeeded, and an old copy that
+        // cannot be removed stays, said in a warning.
+        if let Some(old) = old
+            && let Err(error) = remove_any(&old)
+        {
+            Printer::warning(format!(
+                "the previous {} was moved to {} and could not be removed ({error}); remove it by \
+                 hand",
+                self.final_dir.display(),
+                old.display()
+            ));
         }
         Ok((self.final_dir, manifest))
     }
@@ -224,6 +245,14 @@ fn sync_together(dir: &Path, files: &[(Artifact, File)]) -> Result<(), ArtifactE
     })
 }
 
+/// Removes `path`: a directory with what it holds, or a file or link itself.
+fn remove_any(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path)?.is_dir() {
+        true => std::fs::remove_dir_all(path),
+        false => std::fs::remove_file(path),
+    }
+}
+
 /// Removes the temporary directories of earlier runs that were killed before they could clean
 /// up: those whose lock file nobody holds. A directory still being written stays locked.
 fn remove_abandoned(parent: &Path, prefix: &str) {
@@ -235,7 +264,10 @@ fn remove_abandoned(parent: &Path, prefix: &str) {
             continue;
         }
         let dir = entry.path();
-        let abandoned = File::open(dir.join(LOCK_FILE)).is_ok_and(|lock| lock.try_lock().is_ok());
+        // Opened as a lock, never created (a directory another run has just made has none yet)
+        // and never a FIFO, which would wait for a writer.
+        let abandoned =
+            open_lock(&dir.join(LOCK_FILE), false).is_ok_and(|lock| lock.try_lock().is_ok());
         if abandoned {
             let _ = std::fs::remove_dir_all(&dir);
         }

@@ -66,16 +66,16 @@ fn show(cache: &RowCache, json: bool, printer: &Printer) -> Result<()> {
             path: cache.root(),
             size_bytes: size,
             commits: &commits,
-        })?);
+        })?)?;
         return Ok(());
     }
     printer.result(format!(
         "Cache of matched rows: {} ({})",
         cache.root().display(),
         HumanBytes(size)
-    ));
+    ))?;
     if commits.is_empty() {
-        printer.result("  empty: `healthchat generate` fills it as it scans");
+        printer.result("  empty: `healthchat generate` fills it as it scans")?;
     }
     for commit in &commits {
         printer.result(format!(
@@ -87,24 +87,31 @@ fn show(cache: &RowCache, json: bool, printer: &Printer) -> Result<()> {
             commit.shards_indexed,
             commit.rows,
             commit.ids
-        ));
+        ))?;
     }
     Ok(())
 }
 
 fn clean(cache: &RowCache, json: bool, printer: &Printer) -> Result<()> {
-    let removed = cache.clean()?;
+    let cleaned = cache.clean()?;
+    if cleaned.kept > 0 {
+        Printer::warning(format!(
+            "{} files or folders in {} were not written by the cache of matched rows, and stay",
+            cleaned.kept,
+            cache.root().display()
+        ));
+    }
     if json {
         printer.result(serde_json::json!({
             "path": cache.root(),
-            "removed_bytes": removed,
-        }));
+            "removed_bytes": cleaned.removed_bytes,
+        }))?;
     } else {
         printer.result(format!(
             "Removed the cache of matched rows at {} ({})",
             cache.root().display(),
-            HumanBytes(removed)
-        ));
+            HumanBytes(cleaned.removed_bytes)
+        ))?;
     }
     Ok(())
 }

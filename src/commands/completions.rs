@@ -1,9 +1,9 @@
 //! `healthchat completions SHELL`: a completion script on stdout.
 
 use crate::cli::Cli;
-use crate::printer::Printer;
+use crate::printer::{Printer, StdoutError};
 
-pub(super) fn run(shell: clap_complete::Shell) {
+pub(super) fn run(shell: clap_complete::Shell) -> Result<(), StdoutError> {
     let mut script = Vec::new();
     clap_complete::generate(
         shell,
@@ -11,5 +11,5 @@ pub(super) fn run(shell: clap_complete::Shell) {
         "healthchat",
         &mut script,
     );
-    Printer::new(true).result(String::from_utf8_lossy(&script).trim_end());
+    Printer::new(true).result(String::from_utf8_lossy(&script).trim_end())
 }

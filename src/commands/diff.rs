@@ -29,10 +29,10 @@ pub fn run(args: DiffArgs) -> Result<()> {
         ));
     }
     if args.json {
-        printer.result(compare::json(&comparison, &report_a, &report_b));
+        printer.result(compare::json(&comparison, &report_a, &report_b))?;
     } else {
         for line in compare::lines(&comparison, &report_a, &report_b) {
-            printer.result(line);
+            printer.result(line)?;
         }
     }
     if args.exit_code && !comparison.identical() {

@@ -35,9 +35,9 @@ pub(super) async fn run(args: GenerateArgs) -> Result<()> {
         printer.status(line);
     }
     if args.json {
-        printer.result(summary.to_json());
+        printer.result(summary.to_json())?;
     } else {
-        printer.result(summary.directory.display());
+        printer.result(summary.directory.display())?;
     }
     let missing = summary.manifest.missing();
     if args.strict && missing > 0 {

@@ -19,9 +19,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(args) => verify::run(&args.directory),
         Command::Diff(args) => diff::run(args),
         Command::Cache(args) => cache::run(&args),
-        Command::Completions(args) => {
-            completions::run(args.shell);
-            Ok(())
-        }
+        Command::Completions(args) => Ok(completions::run(args.shell)?),
     }
 }

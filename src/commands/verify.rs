@@ -11,14 +11,14 @@ pub(super) fn run(directory: &Path) -> anyhow::Result<()> {
     let mut bad = 0;
     for check in &checks {
         match check {
-            Check::Ok { name } => printer.result(format!("ok        {name}")),
+            Check::Ok { name } => printer.result(format!("ok        {name}"))?,
             Check::Missing { name } => {
                 bad += 1;
-                printer.result(format!("MISSING   {name}"));
+                printer.result(format!("MISSING   {name}"))?;
             }
             Check::Mismatch { name, problem } => {
                 bad += 1;
-                printer.result(format!("MISMATCH  {name}: {problem}"));
+                printer.result(format!("MISMATCH  {name}: {problem}"))?;
             }
         }
     }
@@ -33,7 +33,7 @@ pub(super) fn run(directory: &Path) -> anyhow::Result<()> {
             printer.result(format!(
                 "input     {}/{}: SHA-256 {sha256}, {how}",
                 repository.id, file.path
-            ));
+            ))?;
         }
     }
     if bad > 0 {

@@ -21,7 +21,7 @@ pub(super) async fn run(args: VersionsArgs) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        printer.result(format!("{:#}", serde_json::Value::Array(entries)));
+        printer.result(format!("{:#}", serde_json::Value::Array(entries)))?;
         return Ok(());
     }
     let place = if hub.settings().offline {
@@ -31,7 +31,7 @@ pub(super) async fn run(args: VersionsArgs) -> anyhow::Result<()> {
     };
     printer.result(format!(
         "Annotation versions of {ANNOTATIONS_REPO} {place}:"
-    ));
+    ))?;
     for entry in &listing {
         let notes: Vec<&str> = [(entry.newest, "newest"), (entry.cached, "cached")]
             .into_iter()
@@ -42,7 +42,7 @@ pub(super) async fn run(args: VersionsArgs) -> anyhow::Result<()> {
         } else {
             format!("  ({})", notes.join(", "))
         };
-        printer.result(format!("  {}{notes}", entry.version));
+        printer.result(format!("  {}{notes}", entry.version))?;
     }
     Ok(())
 }

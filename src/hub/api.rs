@@ -2,6 +2,8 @@
 //! (each file's size and, for large files, the SHA-256 the Hub publishes as `lfs.oid`), and
 //! `/resolve/` for where a file's bytes are read from.
 
+use std::collections::HashSet;
+
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, Url};
 use serde::Deserialize;
@@ -17,6 +19,11 @@ use crate::digest::is_sha256;
 /// `/resolve/` redirects followed on the Hub's own origin (a renamed repository) before the
 /// file's location is taken as it is.
 const MAX_HUB_REDIRECTS: usize = 10;
+
+/// The most pages and entries a folder's listing may run to (FORMAT.md §12): the folders read
+/// hold a few dozen files, on pages of up to 1,000 entries.
+const MAX_LISTING_PAGES: usize = 1000;
+const MAX_LISTED_ENTRIES: usize = 100_000;
 
 #[derive(Deserialize)]
 struct RevisionInfo {
@@ -186,22 +193,38 @@ impl HubApi {
             repo,
             path: (!folder.is_empty()).then_some(folder),
         };
+        let bad = |retry: &RetryState, problem: String| HubError::BadResponse {
+            what: retry.what().to_owned(),
+            problem,
+        };
         let mut files = Vec::new();
+        let (mut pages, mut entries_seen) = (HashSet::new(), 0);
         while let Some(url) = next.take() {
+            if !pages.insert(url.clone()) {
+                let problem = "its next page is one it already sent, so it would never end";
+                return Err(bad(&retry, problem.to_owned()));
+            }
+            if pages.len() > MAX_LISTING_PAGES {
+                let problem = format!("it runs to more than {MAX_LISTING_PAGES} pages");
+                return Err(bad(&retry, problem));
+            }
             // A next page on another origin is fetched without the token (HttpClient::send).
             let (headers, body) = self.client.get_whole(&about, &mut retry, &url).await?;
-            retry.progressed();
+            retry.completed();
             next = next_page(&headers, &url);
-            let entries: Vec<TreeEntry> =
-                serde_json::from_slice(&body).map_err(|e| HubError::BadResponse {
-                    what: retry.what().to_owned(),
-                    problem: format!("the listing is not the expected JSON ({e})"),
-                })?;
+            let entries: Vec<TreeEntry> = serde_json::from_slice(&body).map_err(|e| {
+                bad(
+                    &retry,
+                    format!("the listing is not the expected JSON ({e})"),
+                )
+            })?;
+            entries_seen += entries.len();
+            if entries_seen > MAX_LISTED_ENTRIES {
+                let problem = format!("it lists more than {MAX_LISTED_ENTRIES} entries");
+                return Err(bad(&retry, problem));
+            }
             for entry in entries.into_iter().filter(|entry| entry.kind == "file") {
-                files.push(listed_file(entry).map_err(|problem| HubError::BadResponse {
-                    what: retry.what().to_owned(),
-                    problem,
-                })?);
+                files.push(listed_file(entry).map_err(|problem| bad(&retry, problem))?);
             }
         }
         Ok(files)
@@ -289,8 +312,30 @@ impl HubApi {
     }
 }
 
-/// A listing entry as a file, its hashes checked for form (they may name cache blobs).
+/// A listing entry as a file, its path and hashes checked for form (they name requests and
+/// cache files).
 fn listed_file(entry: TreeEntry) -> Result<ListedFile, String> {
+    let shown = || {
+        let path: String = entry.path.chars().take(80).collect();
+        path.escape_default().to_string()
+    };
+    if let Some(bad) = entry.path.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "it lists a path holding a control character ({}): \"{}\"",
+            bad.escape_default(),
+            shown()
+        ));
+    }
+    if entry
+        .path
+        .split('/')
+        .any(|part| matches!(part, "" | "." | ".."))
+    {
+        return Err(format!(
+            "it lists a path that is not a plain relative path: \"{}\"",
+            shown()
+        ));
+    }
     let (size, sha256) = match entry.lfs {
         Some(lfs) if is_sha256(&lfs.oid) => (lfs.size, Some(lfs.oid.to_ascii_lowercase())),
         Some(lfs) => {
@@ -388,5 +433,21 @@ mod tests {
         )
         .unwrap();
         assert!(listed_file(bad).unwrap_err().contains("not a SHA-256"));
+        for (path, problem) in [
+            (
+                "data/train-\\u0000.parquet",
+                "control character (\\u{0}): \"data/train-\\u{0}.parq",
+            ),
+            ("data/a\\nb", "control character (\\n)"),
+            ("data/../x", "not a plain relative path"),
+            ("/data/x", "not a plain relative path"),
+            ("data//x", "not a plain relative path"),
+        ] {
+            let entry: TreeEntry =
+                serde_json::from_str(&format!(r#"{{"type":"file","path":"{path}","size":1}}"#))
+                    .unwrap();
+            let error = listed_file(entry).unwrap_err();
+            assert!(error.contains(problem), "{path}: {error}");
+        }
     }
 }

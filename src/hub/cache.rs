@@ -7,7 +7,10 @@
 //! Safer than trusting it: names from a server become path components only when they are plain
 //! names, a blob is written to a unique temporary file under its lock and renamed into place, and
 //! a blob's bytes are checked against its name (SHA-256 for large files, the git blob SHA-1 for
-//! small ones) before use.
+//! small ones) before use. The disk is no more trusted than the server (FORMAT.md §12):
+//! folders below the cache are never entered through a link, a lock is neither truncated nor
+//! followed, and a snapshot entry that leads outside the cache, or to anything but a regular
+//! file, is not used.
 
 use std::fs::File;
 use std::io::Write;
@@ -16,6 +19,9 @@ use std::path::{Path, PathBuf};
 use super::error::HubError;
 use super::repo::DatasetRepo;
 use crate::digest::{BlobId, blob_id_of_file};
+use crate::local_file::{
+    SMALL_TEXT, check_regular, make_dirs_below, open_lock, read_regular_to_string,
+};
 
 /// A file in the Hugging Face cache, and the commit of the snapshot that holds it.
 #[derive(Debug, Clone)]
@@ -49,6 +55,9 @@ pub(crate) struct HubCache {
 
 /// One repository's folder in the cache.
 struct RepoCache {
+    /// The cache folder, and the repository's folder's name in it.
+    base: PathBuf,
+    name: String,
     folder: PathBuf,
     locks: PathBuf,
 }
@@ -57,9 +66,17 @@ impl RepoCache {
     fn new(cache_dir: &Path, repo: &DatasetRepo) -> RepoCache {
         let name = format!("datasets--{}", repo.id().replace('/', "--"));
         RepoCache {
+            base: cache_dir.to_owned(),
             folder: cache_dir.join(&name),
-            locks: cache_dir.join(".locks").join(name),
+            locks: cache_dir.join(".locks").join(&name),
+            name,
         }
+    }
+
+    /// The folder `relative` of the repository's folder, made where missing, never through a
+    /// link.
+    fn make_dir(&self, relative: impl AsRef<Path>) -> std::io::Result<PathBuf> {
+        make_dirs_below(&self.base, &Path::new(&self.name).join(relative))
     }
 
     fn blob(&self, name: &str) -> PathBuf {
@@ -71,7 +88,8 @@ impl RepoCache {
     }
 
     fn commit_of(&self, revision: &str) -> Option<String> {
-        let text = std::fs::read_to_string(self.folder.join("refs").join(revision)).ok()?;
+        let text =
+            read_regular_to_string(&self.folder.join("refs").join(revision), SMALL_TEXT).ok()?;
         let commit = text.trim();
         is_plain_name(commit).then(|| commit.to_owned())
     }
@@ -104,12 +122,20 @@ impl HubCache {
     }
 
     /// The cached copy of `path` at `repo`'s revision (a branch the cache has a ref for, or a
-    /// commit), checked against its blob name.
-    pub(crate) fn lookup(
+    /// commit), checked against its blob name; reading and hashing it is blocking work, done off
+    /// the runtime's threads.
+    pub(crate) async fn lookup(
         &self,
         repo: &DatasetRepo,
         path: &str,
     ) -> Result<Option<CachedFile>, HubError> {
+        let (cache, repo, path) = (self.clone(), repo.clone(), path.to_owned());
+        tokio::task::spawn_blocking(move || cache.lookup_now(&repo, &path))
+            .await
+            .expect("looking up the cache does not panic")
+    }
+
+    fn lookup_now(&self, repo: &DatasetRepo, path: &str) -> Result<Option<CachedFile>, HubError> {
         let cache = RepoCache::new(&self.dir, repo);
         let Some(commit) = cache
             .commit_of(repo.revision())
@@ -118,9 +144,21 @@ impl HubCache {
             return Ok(None);
         };
         let pointer = cache.pointer(&commit, path);
-        let Ok(blob) = pointer.canonicalize() else {
+        let (Ok(blob), Ok(folder)) = (pointer.canonicalize(), cache.folder.canonicalize()) else {
             return Ok(None);
         };
+        // Only the cache vouches for what it holds: a link out of it names anything at all.
+        if !blob.starts_with(&folder) {
+            return Err(HubError::OutsideCache {
+                path: pointer,
+                target: blob,
+                cache: self.dir.clone(),
+            });
+        }
+        check_regular(&blob).map_err(|source| HubError::CacheRead {
+            path: pointer.clone(),
+            source,
+        })?;
         // A copy in place of a link (where links cannot be made) has no blob name to check.
         if !std::fs::symlink_metadata(&pointer).is_ok_and(|m| m.file_type().is_symlink()) {
             return Ok(Some(CachedFile {
@@ -178,7 +216,7 @@ impl HubCache {
         let cache = RepoCache::new(&self.dir, repo);
         std::fs::create_dir_all(&cache.locks).map_err(cache_error(&cache.locks))?;
         let lock_path = cache.locks.join(format!("{name}.lock"));
-        let lock = File::create(&lock_path).map_err(cache_error(&lock_path))?;
+        let lock = open_lock(&lock_path, true).map_err(cache_error(&lock_path))?;
         // std's `File::lock` is flock on Unix and LockFileEx on Windows, as `filelock` uses.
         let lock = tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))
             .await
@@ -215,13 +253,15 @@ impl BlobLock {
 
     /// Writes the blob: into a temporary file of its own, synced, then renamed into place.
     pub(crate) fn write(&self, bytes: &[u8]) -> Result<(), HubError> {
-        let blobs = self.blob.parent().expect("blob paths have a parent");
-        std::fs::create_dir_all(blobs).map_err(cache_error(blobs))?;
+        let blobs = self
+            .cache
+            .make_dir("blobs")
+            .map_err(cache_error(&self.cache.folder.join("blobs")))?;
         let mut partial = tempfile::Builder::new()
             .prefix(&format!("{}.", self.name))
             .suffix(".incomplete")
-            .tempfile_in(blobs)
-            .map_err(cache_error(blobs))?;
+            .tempfile_in(&blobs)
+            .map_err(cache_error(&blobs))?;
         partial
             .write_all(bytes)
             .and_then(|()| partial.as_file().sync_all())
@@ -245,12 +285,19 @@ impl BlobLock {
     ) -> Result<CachedFile, HubError> {
         let pointer = self.cache.pointer(commit, path);
         if pointer.canonicalize().ok().as_deref() != self.blob.canonicalize().ok().as_deref() {
+            // The entry's folders are the cache's own, so what is removed is the entry.
+            let parent = Path::new("snapshots").join(commit).join(path);
+            let parent = parent.parent().unwrap_or(Path::new("snapshots"));
+            self.cache.make_dir(parent).map_err(cache_error(&pointer))?;
             let _ = std::fs::remove_file(&pointer);
             link_snapshot(&self.blob, &pointer).map_err(cache_error(&pointer))?;
         }
         if revision != commit && is_plain_name(revision) {
-            write_ref(&self.cache.folder, revision, commit)
+            let refs = self
+                .cache
+                .make_dir("refs")
                 .map_err(cache_error(&self.cache.folder))?;
+            write_ref(&refs, revision, commit).map_err(cache_error(&self.cache.folder))?;
         }
         Ok(CachedFile {
             path: pointer,
@@ -270,10 +317,8 @@ fn blob_matches(blob: &Path, name: &str) -> bool {
 }
 
 /// `refs/{revision}` holds the commit, written whole or not at all.
-fn write_ref(folder: &Path, revision: &str, commit: &str) -> std::io::Result<()> {
-    let refs = folder.join("refs");
-    std::fs::create_dir_all(&refs)?;
-    let mut temporary = tempfile::NamedTempFile::new_in(&refs)?;
+fn write_ref(refs: &Path, revision: &str, commit: &str) -> std::io::Result<()> {
+    let mut temporary = tempfile::NamedTempFile::new_in(refs)?;
     temporary.write_all(commit.as_bytes())?;
     temporary
         .persist(refs.join(revision))

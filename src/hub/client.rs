@@ -10,13 +10,21 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Client, Method, RequestBuilder, Response, Url};
 
 use super::error::{HubError, SettingProblem};
-use super::http::{Target, Verdict, classify, classify_failure, describe_reqwest_error, host_of};
+use super::http::{
+    Target, Verdict, classify, classify_failure, describe_reqwest_error, host_of, is_http, shown,
+};
+use super::pace::Pace;
 use super::repo::DatasetRepo;
 use super::retry::{RetryPolicy, RetryState, Setback};
 use super::settings::HubSettings;
 
 const USER_AGENT: &str = concat!("healthchat/", env!("CARGO_PKG_VERSION"));
 const MAX_REDIRECTS: usize = 10;
+
+/// The largest API answer read (FORMAT.md §12): a listing page of the Hub's 1,000 entries, or
+/// a revision's file list, is well under a megabyte.
+const MAX_API_BODY: u64 = 16 << 20;
+const MAX_API_BODY_TEXT: &str = "16 MiB";
 
 /// Which of the client's connection pools a request uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +94,7 @@ pub(super) struct HttpClient {
 impl HttpClient {
     pub(super) fn new(settings: HubSettings) -> Result<HttpClient, HubError> {
         settings.network.check()?;
+        check_token(&settings)?;
         let base =
             Url::parse(&format!("{}/", settings.endpoint)).map_err(|e| HubError::BadEndpoint {
                 endpoint: settings.endpoint.clone(),
@@ -133,7 +142,8 @@ impl HttpClient {
                 .first()
                 .map(Url::path)
                 .unwrap_or_default();
-            if is_resolve_path(first, &resolve_prefix) {
+            // Out of HTTP, the answer is seen and refused (`classify`).
+            if is_resolve_path(first, &resolve_prefix) || !is_http(attempt.url()) {
                 attempt.stop()
             } else if attempt.previous().len() > MAX_REDIRECTS {
                 attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
@@ -141,7 +151,15 @@ impl HttpClient {
                 attempt.follow()
             }
         });
-        let limited = reqwest::redirect::Policy::limited(MAX_REDIRECTS);
+        let limited = reqwest::redirect::Policy::custom(|attempt| {
+            if !is_http(attempt.url()) {
+                attempt.stop()
+            } else if attempt.previous().len() > MAX_REDIRECTS {
+                attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+            } else {
+                attempt.follow()
+            }
+        });
         Ok(HttpClient {
             hub: build(builder(&[b"h2", b"http/1.1"]).redirect(hub_redirects))?,
             range: build(builder(&[b"http/1.1"]).redirect(limited).http1_only())?,
@@ -204,6 +222,12 @@ impl HttpClient {
         url: &Url,
         decorate: impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<Response, HubError> {
+        if !is_http(url) {
+            return Err(HubError::NotHttp {
+                what: retry.what().to_owned(),
+                url: shown(url),
+            });
+        }
         let client = match channel {
             Channel::Api | Channel::Resolve => &self.hub,
             Channel::Range => &self.range,
@@ -260,28 +284,69 @@ impl HttpClient {
         }
     }
 
-    /// A GET on the API channel and its whole body, retried together: a body cut short is asked
-    /// for again like a failed request, within the same budget.
+    /// A GET on the API channel and its whole body, retried together: a body cut short, or too
+    /// slow, is asked for again like a failed request, within the same budget. A body larger
+    /// than [`MAX_API_BODY`] is refused.
     pub(super) async fn get_whole(
         &self,
         about: &About<'_>,
         retry: &mut RetryState,
         url: &Url,
     ) -> Result<(HeaderMap, Bytes), HubError> {
+        let too_large = |retry: &RetryState| HubError::TooLarge {
+            what: retry.what().to_owned(),
+            limit: MAX_API_BODY_TEXT,
+        };
         loop {
-            let response = self
+            let mut response = self
                 .send(about, retry, Channel::Api, Method::GET, url, |r| r)
                 .await?;
-            let headers = response.headers().clone();
-            match response.bytes().await {
-                Ok(body) => return Ok((headers, body)),
-                Err(error) => {
-                    retry
-                        .back_off(Setback::Body, describe_reqwest_error(&error), None)
-                        .await?;
-                }
+            if response.content_length().is_some_and(|n| n > MAX_API_BODY) {
+                return Err(too_large(retry));
             }
+            let headers = response.headers().clone();
+            let mut body = Vec::new();
+            let mut pace = Pace::new(self.settings.read_timeout);
+            let (setback, reason) = loop {
+                let chunk = pace.next(response.chunk(), |chunk| match chunk {
+                    Ok(Some(bytes)) => bytes.len(),
+                    _ => 0,
+                });
+                match chunk.await {
+                    Ok(Ok(Some(bytes))) => {
+                        if (body.len() + bytes.len()) as u64 > MAX_API_BODY {
+                            return Err(too_large(retry));
+                        }
+                        body.extend_from_slice(&bytes);
+                    }
+                    Ok(Ok(None)) => return Ok((headers, Bytes::from(body))),
+                    Ok(Err(error)) => break (Setback::Body, describe_reqwest_error(&error)),
+                    Err(lag) => break (lag.setback(), lag.describe()),
+                }
+            };
+            retry.back_off(setback, reason, None).await?;
         }
+    }
+}
+
+/// Refuses a token that an HTTP header cannot carry as text (a control character, which reqwest
+/// could only fail to send on every attempt, or a character outside ASCII, which no Hub token
+/// holds: a pasted quote); never shows it.
+fn check_token(settings: &HubSettings) -> Result<(), HubError> {
+    let Some((token, origin)) = &settings.token else {
+        return Ok(());
+    };
+    match token
+        .secret()
+        .chars()
+        .position(|c| !(c == ' ' || c == '\t' || c.is_ascii_graphic()))
+    {
+        None => Ok(()),
+        Some(index) => Err(HubError::UnsendableToken {
+            origin: origin.to_string(),
+            position: index + 1,
+            endpoint: settings.endpoint.clone(),
+        }),
     }
 }
 
@@ -304,6 +369,29 @@ mod tests {
             "/datasets/"
         ));
         assert!(!is_resolve_path("/datasets/a/resolve/main", "/datasets/"));
+    }
+
+    #[test]
+    fn a_token_no_header_can_carry_is_refused_at_start_and_never_shown() {
+        use crate::hub::settings::{Token, TokenOrigin};
+        for (secret, position) in [("hf_ab\u{1}cd", 6), ("hf_ab\ncd", 6), ("hf_ab\u{201d}", 6)] {
+            let mut settings = HubSettings::from_env();
+            settings.token = Some((Token::new(secret).unwrap(), TokenOrigin::Environment));
+            let Err(error) = HttpClient::new(settings) else {
+                panic!("{secret:?} is refused")
+            };
+            let text = error.to_string();
+            assert!(
+                text.contains(&format!(
+                    "HF_TOKEN holds a character an HTTP header cannot carry (character {position}"
+                )),
+                "{text}"
+            );
+            assert!(!text.contains("hf_ab"), "{text}");
+        }
+        let mut settings = HubSettings::from_env();
+        settings.token = Some((Token::new("hf_ok\t x").unwrap(), TokenOrigin::Environment));
+        assert!(HttpClient::new(settings).is_ok());
     }
 
     #[test]

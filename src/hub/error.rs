@@ -157,6 +157,69 @@ pub(crate) enum HubError {
         host: String,
         problem: String,
     },
+    #[error(
+        "{what}: the answer is larger than {limit}, far more than the Hub sends for it \
+         (docs/FORMAT.md §12)"
+    )]
+    TooLarge { what: String, limit: &'static str },
+    #[error(
+        "{what}: the listing says the file holds {size} bytes, more than the {limit} a file read \
+         whole into memory may hold (docs/FORMAT.md §12)"
+    )]
+    FileTooLarge {
+        what: String,
+        size: u64,
+        limit: &'static str,
+    },
+    #[error(
+        "{what}: {problem}, {times} times in a row: slower than the {minimum} this tool needs \
+         (docs/FORMAT.md §12)"
+    )]
+    TooSlow {
+        what: String,
+        problem: String,
+        times: u32,
+        minimum: &'static str,
+    },
+    #[error(
+        "{what}: the server sent the request on to {url}, which is not an HTTP URL; only http:// \
+         and https:// are read"
+    )]
+    NotHttp { what: String, url: String },
+    #[error(
+        "{what}: the server answered with Content-Encoding: {encoding}, though every request asks \
+         for identity (the bytes as stored): the answer is not the file's bytes"
+    )]
+    Encoded { what: String, encoding: String },
+    #[error(
+        "the token from {origin} holds a character an HTTP header cannot carry (character \
+         {position}: a control character or one outside ASCII, such as a pasted line break or \
+         quote)"
+    )]
+    UnsendableToken {
+        origin: String,
+        position: usize,
+        endpoint: String,
+    },
+    #[error(
+        "the cached file {} links to {}, outside the Hugging Face cache {}, so nothing vouches for \
+         its bytes",
+        path.display(), target.display(), cache.display()
+    )]
+    OutsideCache {
+        path: PathBuf,
+        target: PathBuf,
+        cache: PathBuf,
+    },
+    #[error(
+        "could not read the Hugging Face cache at {}",
+        path.display()
+    )]
+    CacheRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// What is wrong with the value of a setting (HF_ENDPOINT, SSL_CERT_FILE, SSL_CERT_DIR, a proxy
@@ -171,6 +234,12 @@ pub(crate) enum SettingProblem {
     NoCertificate,
     #[error("it is not a directory")]
     NotADirectory,
+    #[error("{name} in it cannot be read as a certificate file")]
+    UnreadableEntry {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the scheme `{0}` is not supported (use http:// or https://)")]
     Scheme(String),
     #[error("it names no host")]
@@ -181,6 +250,30 @@ impl HubError {
     /// What the user can do about it, if anything.
     pub(crate) fn next_step(&self) -> Option<String> {
         let step = match self {
+            HubError::TooLarge { .. } => {
+                "check that HF_ENDPOINT is a Hugging Face Hub, or a mirror that answers as one.".to_owned()
+            }
+            HubError::FileTooLarge { .. } => {
+                "check HF_ENDPOINT and the revision asked for; the Hub lists this file far smaller.".to_owned()
+            }
+            HubError::TooSlow { .. } => {
+                "on a link this slow, download the sources first (`hf download`) and pass  --source-dir; otherwise the server at HF_ENDPOINT, or a proxy on the way, holds the  answer back.".to_owned()
+            }
+            HubError::NotHttp { .. } => {
+                "check HF_ENDPOINT: a Hub or mirror redirects only to HTTP(S) storage.".to_owned()
+            }
+            HubError::Encoded { .. } => {
+                "a proxy or CDN on the way compresses answers: exempt HF_ENDPOINT and its storage  from it, or point HF_ENDPOINT at the Hub.".to_owned()
+            }
+            HubError::UnsendableToken { endpoint, .. } => format!(
+                "copy the token again from {endpoint}/settings/tokens and set HF_TOKEN to it (or  run `hf auth login`)."
+            ),
+            HubError::OutsideCache { .. } => {
+                "delete the link, then run once with network access (unset HF_HUB_OFFLINE) to  download the file again.".to_owned()
+            }
+            HubError::CacheRead { .. } => {
+                "delete it, then run once with network access (unset HF_HUB_OFFLINE) to download  the file again.".to_owned()
+            }
             HubError::GatedNoToken { page, endpoint, .. } => format!(
                 "accept the terms at {page} , create a read token at {endpoint}/settings/tokens , \
                  then set HF_TOKEN to it (or run `hf auth login`, which writes the token file \

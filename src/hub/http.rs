@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
+use reqwest::header::{self, HeaderMap};
+use reqwest::{StatusCode, Url};
 
 use super::error::HubError;
 use super::network::NetworkSettings;
@@ -42,13 +42,34 @@ fn dataset_page(settings: &HubSettings, repo_id: &str) -> String {
 
 /// Success, redirects and 416 are accepted; 429, 408 and 5xx (but 501) are retried after the wait
 /// the server asks for, if any; everything else fails with the Hub's `X-Error-Code` turned into a
-/// message about the repository, the revision, the file or the token.
+/// message about the repository, the revision, the file or the token. Answers no retry can fix
+/// fail at once: a body encoded though identity was asked for (it is not the file's bytes), a
+/// redirect out of HTTP.
 pub(super) fn classify(
     status: StatusCode,
     headers: &HeaderMap,
     target: &Target<'_>,
     settings: &HubSettings,
 ) -> Verdict {
+    if let Some(encoding) = header_str(headers, header::CONTENT_ENCODING.as_str())
+        .filter(|encoding| !encoding.trim().eq_ignore_ascii_case("identity"))
+        .filter(|_| status.is_success())
+    {
+        return Verdict::Fail(HubError::Encoded {
+            what: target.what.to_owned(),
+            encoding: encoding.chars().take(40).collect(),
+        });
+    }
+    if status.is_redirection()
+        && let Some(location) = header_str(headers, header::LOCATION.as_str())
+            .and_then(|location| Url::parse(&location).ok())
+            .filter(|location| !is_http(location))
+    {
+        return Verdict::Fail(HubError::NotHttp {
+            what: target.what.to_owned(),
+            url: shown(&location),
+        });
+    }
     // A 416 answers a range: the range reader tells a cache's stale answer from a refused range.
     if status.is_success() || status.is_redirection() || status == StatusCode::RANGE_NOT_SATISFIABLE
     {
@@ -171,9 +192,28 @@ pub(super) fn server_wait(status: StatusCode, headers: &HeaderMap) -> Option<Dur
             };
             (param("r=") == Some(0.0)).then(|| param("t=")).flatten()
         });
+    // Beyond what a Duration holds is longer than any wait honoured.
     retry_after
         .or(rate_limit_reset)
-        .map(Duration::from_secs_f64)
+        .map(|seconds| Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX))
+}
+
+/// Whether `url` is one this tool sends requests to.
+pub(super) fn is_http(url: &Url) -> bool {
+    matches!(url.scheme(), "http" | "https")
+}
+
+/// A URL for messages: without its query (a storage URL's signature), at most 120 characters.
+pub(super) fn shown(url: &Url) -> String {
+    let mut text = format!("{}:", url.scheme());
+    if let Some(host) = url.host_str() {
+        text.push_str("//");
+        text.push_str(host);
+    } else if url.as_str()[text.len()..].starts_with("//") {
+        text.push_str("//");
+    }
+    text.push_str(url.path());
+    text.chars().take(120).collect()
 }
 
 /// A request that got no answer: a TLS failure (an untrusted certificate, a refused handshake, a
@@ -190,6 +230,12 @@ pub(super) fn classify_failure(
             what: target.what.to_owned(),
             host,
             problem: tls.clone(),
+        });
+    }
+    if error.is_redirect() {
+        return Verdict::Fail(HubError::BadResponse {
+            what: target.what.to_owned(),
+            problem: describe_reqwest_error(error),
         });
     }
     let proxy = error.url().and_then(|url| network.proxy_for(url));
@@ -439,6 +485,47 @@ mod tests {
             ),
             (404, &[], false, true, "Status"),
             (400, &[("x-error-message", "bad")], false, true, "Status"),
+            // What no retry can fix: bytes re-encoded, a redirect out of HTTP.
+            (200, &[("content-encoding", "gzip")], false, true, "Encoded"),
+            (206, &[("content-encoding", "br")], true, false, "Encoded"),
+            (
+                200,
+                &[("content-encoding", "identity")],
+                false,
+                true,
+                "accept",
+            ),
+            (
+                503,
+                &[("content-encoding", "gzip")],
+                false,
+                true,
+                "retry None",
+            ),
+            (
+                302,
+                &[("location", "file:///etc/passwd")],
+                false,
+                true,
+                "NotHttp",
+            ),
+            (302, &[("location", "gopher://h/x")], true, false, "NotHttp"),
+            (
+                302,
+                &[("location", "https://cdn.test/x")],
+                false,
+                true,
+                "accept",
+            ),
+            (302, &[("location", "/relative/x")], false, true, "accept"),
+            // A wait beyond what a Duration holds is longer than any honoured.
+            (
+                503,
+                &[("retry-after", "1e20")],
+                false,
+                true,
+                "retry Some(18446744073709551615.999999999s)",
+            ),
         ];
         for (status, headers, elsewhere, token, expected) in cases {
             let verdict = verdict(*status, headers, *elsewhere, *token);
@@ -478,6 +565,18 @@ mod tests {
         let text = error.to_string();
         assert!(text.contains("cdn.test answered HTTP 401"), "{text}");
         assert!(!text.contains("rejected the token"), "{text}");
+    }
+
+    #[test]
+    fn urls_in_messages_keep_no_query() {
+        let shown = |url: &str| shown(&Url::parse(url).unwrap());
+        assert_eq!(
+            shown("https://cdn.test/a/b?X-Amz-Signature=s"),
+            "https://cdn.test/a/b"
+        );
+        assert_eq!(shown("file:///etc/passwd"), "file:///etc/passwd");
+        assert_eq!(shown("gopher://h:70/x"), "gopher://h/x");
+        assert_eq!(shown("mailto:a@b"), "mailto:a@b");
     }
 
     #[test]

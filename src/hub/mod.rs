@@ -11,6 +11,7 @@ mod client;
 mod error;
 mod http;
 mod network;
+mod pace;
 mod range;
 mod repo;
 mod retry;

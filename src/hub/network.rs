@@ -9,6 +9,10 @@ use std::path::PathBuf;
 use reqwest::Url;
 
 use super::error::{HubError, SettingProblem};
+use crate::local_file::{check_regular, read_regular};
+
+/// The largest certificate file read (FORMAT.md §12): Mozilla's bundle is about 200 KB.
+const MAX_CERT_FILE: u64 = 16 << 20;
 
 /// The proxy variables, each with its lower-case twin, as curl and Python read them.
 const PROXY_VARIABLES: [&str; 3] = ["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"];
@@ -21,6 +25,28 @@ pub(crate) struct NetworkSettings {
     pub(crate) cert_dir: Option<PathBuf>,
     /// Each proxy variable that is set, and its value.
     pub(crate) proxies: Vec<(String, String)>,
+}
+
+/// A directory of certificates whose every entry can be read: the trust store reads each file
+/// in it, and would wait for ever on a FIFO.
+fn check_cert_dir(path: &std::path::Path) -> Result<(), SettingProblem> {
+    if !path.is_dir() {
+        return Err(SettingProblem::NotADirectory);
+    }
+    let entries = std::fs::read_dir(path).map_err(SettingProblem::Unreadable)?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !path.is_dir()
+            && let Err(source) = check_regular(&path)
+            && source.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(SettingProblem::UnreadableEntry {
+                name: entry.file_name().to_string_lossy().into_owned(),
+                source,
+            });
+        }
+    }
+    Ok(())
 }
 
 impl NetworkSettings {
@@ -41,7 +67,7 @@ impl NetworkSettings {
     /// one, and a proxy value that is not an `http://` or `https://` URL with a host.
     pub(crate) fn check(&self) -> Result<(), HubError> {
         if let Some(path) = &self.cert_file {
-            let problem = match std::fs::read(path) {
+            let problem = match read_regular(path, MAX_CERT_FILE) {
                 Ok(pem) if contains_certificate(&pem) => None,
                 Ok(_) => Some(SettingProblem::NoCertificate),
                 Err(error) => Some(SettingProblem::Unreadable(error)),
@@ -55,12 +81,12 @@ impl NetworkSettings {
             }
         }
         if let Some(path) = &self.cert_dir
-            && !path.is_dir()
+            && let Err(problem) = check_cert_dir(path)
         {
             return Err(HubError::BadTrustSetting {
                 variable: "SSL_CERT_DIR",
                 path: path.clone(),
-                problem: SettingProblem::NotADirectory,
+                problem,
             });
         }
         for (variable, value) in &self.proxies {

@@ -12,11 +12,17 @@ use super::api::{HubApi, RemoteFile};
 use super::client::{About, Channel};
 use super::error::HubError;
 use super::http::{EntityTag, header_str, parse_content_range, unsatisfied_range_size};
-use super::retry::{RetryState, Setback};
+use super::pace::Pace;
+use super::retry::{MIN_PROGRESS, RetryState, Setback};
 
 /// The same storage misbehaviour this many times in a row, each from a fresh URL, is taken as
 /// what the storage really does.
 const CONSISTENT_ANSWERS: u32 = 3;
+
+/// The largest file read whole into memory (FORMAT.md §12): the annotation file, a few
+/// megabytes; a listing that says more is refused before anything is allocated.
+const MAX_WHOLE_READ: u64 = 256 << 20;
+const MAX_WHOLE_READ_TEXT: &str = "256 MiB";
 
 /// Where a reader is.
 enum ReadState {
@@ -28,6 +34,7 @@ enum ReadState {
         response: Response,
         from: u64,
         until: u64,
+        pace: Pace,
     },
 }
 
@@ -140,14 +147,19 @@ impl RangeReader {
                 response,
                 from,
                 until,
+                pace,
             } = &mut self.state
             else {
                 self.open().await?;
                 continue;
             };
             let (from, until) = (*from, *until);
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
+            let chunk = pace.next(response.chunk(), |chunk| match chunk {
+                Ok(Some(bytes)) => bytes.len(),
+                _ => 0,
+            });
+            match chunk.await {
+                Ok(Ok(Some(chunk))) => {
                     let take = chunk
                         .len()
                         .min(usize::try_from(self.end - self.offset).unwrap_or(usize::MAX));
@@ -155,25 +167,41 @@ impl RangeReader {
                         continue;
                     }
                     self.offset += take as u64;
-                    self.retry.progressed();
+                    self.retry.advanced(take as u64);
                     self.stale = None;
                     return Ok(Some(chunk.slice(..take)));
                 }
                 // The answer is complete: it may have held less than the range (a server may
                 // send part of a range), or less than it promised (a stale cache entry).
-                Ok(None) => {
+                Ok(Ok(None)) => {
                     self.state = ReadState::Idle;
+                    let sent = self.offset - from;
                     if self.offset < until.min(self.end) {
-                        let (promised, sent) = (until - from, self.offset - from);
+                        let promised = until - from;
                         self.renew(Stale::Short { promised, sent }).await?;
+                    } else if self.offset < self.end && sent < MIN_PROGRESS {
+                        // Part of a range, so little that a server sending such parts would
+                        // take a request per byte.
+                        let reason = format!(
+                            "the server sent {sent} of the {} bytes asked for and ended its answer",
+                            self.end - from
+                        );
+                        self.retry.back_off(Setback::Slow, reason, None).await?;
                     }
                 }
-                Err(error) => {
+                Ok(Err(error)) => {
                     // A body cut on the way ends a run of stale answers: the URL answered.
                     self.state = ReadState::Idle;
                     self.stale = None;
                     let reason = super::http::describe_reqwest_error(&error);
                     self.retry.back_off(Setback::Body, reason, None).await?;
+                }
+                Err(lag) => {
+                    self.state = ReadState::Idle;
+                    self.stale = None;
+                    self.retry
+                        .back_off(lag.setback(), lag.describe(), None)
+                        .await?;
                 }
             }
         }
@@ -184,14 +212,17 @@ impl RangeReader {
     async fn open(&mut self) -> Result<(), HubError> {
         let response = match self.request().await {
             Ok(response) => response,
-            // The storage refused the URL (expired, or signed for another request).
-            Err(
-                error @ HubError::Elsewhere {
-                    status: 400 | 401 | 403 | 404 | 410,
-                    ..
-                },
-            ) => {
-                let error = error.to_string();
+            // The storage refused the URL (expired, or signed for another request). What it
+            // said, without the operation's name, which the message that gives up leads with.
+            Err(HubError::Elsewhere {
+                host,
+                status: status @ (400 | 401 | 403 | 404 | 410),
+                message,
+                ..
+            }) => {
+                let error = format!(
+                    "{host}, where the Hub's redirect led, answered HTTP {status}{message}"
+                );
                 return self.renew(Stale::Refused { error }).await;
             }
             Err(other) => return Err(other),
@@ -202,6 +233,7 @@ impl RangeReader {
                     response,
                     from: self.offset,
                     until,
+                    pace: Pace::new(self.api.settings().read_timeout),
                 };
                 Ok(())
             }
@@ -366,15 +398,24 @@ impl RangeReader {
     }
 }
 
-/// Reads a whole range into memory (footers and other small reads).
+/// Reads a whole range into memory (the annotation file), refused beyond [`MAX_WHOLE_READ`].
 pub(super) async fn fetch_range(
     api: &Arc<HubApi>,
     file: &RemoteFile,
     start: u64,
     end: u64,
 ) -> Result<Bytes, HubError> {
+    let length = end.saturating_sub(start);
+    if length > MAX_WHOLE_READ {
+        return Err(HubError::FileTooLarge {
+            what: file.describe(),
+            size: length,
+            limit: MAX_WHOLE_READ_TEXT,
+        });
+    }
     let mut reader = RangeReader::new(api, file, start, end);
-    let mut bytes = Vec::with_capacity(usize::try_from(end - start).unwrap_or(0));
+    // At most MAX_WHOLE_READ, checked above.
+    let mut bytes = Vec::with_capacity(length as usize);
     while let Some(chunk) = reader.next_chunk().await? {
         bytes.extend_from_slice(&chunk);
     }

@@ -6,6 +6,20 @@ use std::time::Duration;
 
 use super::error::HubError;
 
+/// Bytes a second a body must average over each window spent waiting for it (FORMAT.md §12;
+/// `pace` keeps the count).
+pub(super) const MIN_RATE: u64 = 1024;
+pub(super) const MIN_RATE_TEXT: &str = "1 KiB/s";
+
+/// Bytes an operation must bring after a failure before its failures in a row are behind it
+/// (FORMAT.md §12): a server that sends a byte per answer would otherwise renew the budget
+/// with each.
+pub(super) const MIN_PROGRESS: u64 = 64 << 10;
+
+/// Answers in a row too slow or too short ([`Setback::Slow`]) that end an operation: such a
+/// server rarely speeds up, and each costs a window of waiting.
+const SLOW_IN_A_ROW: u32 = 3;
+
 /// Exponential backoff with jitter, bounded in attempts and in any single wait.
 #[derive(Debug, Clone)]
 pub(super) struct RetryPolicy {
@@ -50,6 +64,9 @@ pub(super) enum Setback {
     Body,
     /// An answer that a fresh storage URL may fix: an expired URL, or a cache's stale answer.
     StaleUrl,
+    /// A body that came slower than the minimum rate, or an answer that ended with less than
+    /// [`MIN_PROGRESS`] bytes of what was asked.
+    Slow,
 }
 
 /// The attempts of one operation: failures in a row since the last progress, and how many of
@@ -59,9 +76,14 @@ pub(super) struct RetryState {
     policy: RetryPolicy,
     what: String,
     in_a_row: u32,
+    /// Of `in_a_row`, the slow ones.
+    slow_in_a_row: u32,
+    /// Bytes since the last failure, until they reach [`MIN_PROGRESS`].
+    progress: u64,
     requests: u32,
     bodies: u32,
     stale_urls: u32,
+    slow: u32,
 }
 
 impl RetryState {
@@ -70,9 +92,12 @@ impl RetryState {
             policy: policy.clone(),
             what: what.into(),
             in_a_row: 0,
+            slow_in_a_row: 0,
+            progress: 0,
             requests: 0,
             bodies: 0,
             stale_urls: 0,
+            slow: 0,
         }
     }
 
@@ -86,9 +111,20 @@ impl RetryState {
         self.requests
     }
 
-    /// Bytes arrived: the failures before them are behind us.
-    pub(super) fn progressed(&mut self) {
+    /// A whole answer arrived: the failures before it are behind us.
+    pub(super) fn completed(&mut self) {
         self.in_a_row = 0;
+        self.slow_in_a_row = 0;
+        self.progress = 0;
+    }
+
+    /// `bytes` arrived: once [`MIN_PROGRESS`] have since the last failure, the failures before
+    /// them are behind us.
+    pub fn advanced(&mut self, bytes: u64) {
+        self.progress = self.progress.saturating_add(bytes);
+        if self.progress >= MIN_PROGRESS {
+            self.completed();
+        }
     }
 
     /// Counts a failed attempt and returns the wait before the next one (the server's, when it
@@ -100,10 +136,23 @@ impl RetryState {
         server_wait: Option<Duration>,
     ) -> Result<Duration, HubError> {
         self.in_a_row += 1;
+        self.progress = 0;
         match setback {
             Setback::Request => self.requests += 1,
             Setback::Body => self.bodies += 1,
             Setback::StaleUrl => self.stale_urls += 1,
+            Setback::Slow => {
+                self.slow += 1;
+                self.slow_in_a_row += 1;
+            }
+        }
+        if self.slow_in_a_row >= SLOW_IN_A_ROW {
+            return Err(HubError::TooSlow {
+                what: self.what.clone(),
+                problem: reason,
+                times: self.slow_in_a_row,
+                minimum: MIN_RATE_TEXT,
+            });
         }
         let too_long = server_wait.filter(|wait| *wait > self.policy.max_server_wait);
         if self.in_a_row >= self.policy.max_attempts || too_long.is_some() {
@@ -113,8 +162,13 @@ impl RetryState {
                 tally: self.tally(),
                 last: match too_long {
                     Some(wait) => format!(
-                        "{reason}, and the server asked to wait {} s before trying again",
-                        wait.as_secs()
+                        "{reason}, and the server asked to wait {} before trying again (at most \
+                         {} s is waited)",
+                        match wait {
+                            Duration::MAX => "longer than any wait".to_owned(),
+                            wait => format!("{} s", wait.as_secs()),
+                        },
+                        self.policy.max_server_wait.as_secs()
                     ),
                     None => reason,
                 },
@@ -150,6 +204,7 @@ impl RetryState {
                 "storage URL was stale",
                 "storage URLs were stale",
             ),
+            part(self.slow, "answer was too slow", "answers were too slow"),
         ]
         .into_iter()
         .flatten()
@@ -212,7 +267,7 @@ mod tests {
     }
 
     #[test]
-    fn progress_renews_the_budget() {
+    fn progress_renews_the_budget_but_a_byte_at_a_time_does_not() {
         let policy = RetryPolicy {
             max_attempts: 2,
             ..RetryPolicy::default()
@@ -220,8 +275,27 @@ mod tests {
         let mut state = RetryState::new(&policy, "reading x");
         for _ in 0..5 {
             state.fail(Setback::Body, "cut".into(), None).unwrap();
-            state.progressed();
+            state.advanced(MIN_PROGRESS);
+            state.fail(Setback::Body, "cut".into(), None).unwrap();
+            state.completed();
         }
+        state.fail(Setback::Body, "cut".into(), None).unwrap();
+        state.advanced(1);
+        assert!(state.fail(Setback::Body, "cut".into(), None).is_err());
+    }
+
+    #[test]
+    fn slow_answers_end_an_operation_sooner() {
+        let mut state = RetryState::new(&RetryPolicy::default(), "reading x");
+        state.fail(Setback::Slow, "slow".into(), None).unwrap();
+        state.fail(Setback::Body, "cut".into(), None).unwrap();
+        state.fail(Setback::Slow, "slow".into(), None).unwrap();
+        let error = state
+            .fail(Setback::Slow, "1 byte in 60 s".into(), None)
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("1 byte in 60 s, 3 times in a row"), "{text}");
+        assert!(text.contains("slower than the 1 KiB/s"), "{text}");
     }
 
     #[test]
@@ -246,5 +320,12 @@ mod tests {
             )
             .unwrap_err();
         assert!(error.to_string().contains("wait 3600 s"), "{error}");
+        let error = state
+            .fail(Setback::Request, "HTTP 503".into(), Some(Duration::MAX))
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("longer than any wait"),
+            "{error}"
+        );
     }
 }

@@ -6,11 +6,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::network::NetworkSettings;
+use crate::local_file::{SMALL_TEXT, read_regular_to_string};
 
 /// How long a download may go without receiving a byte before it counts as stalled and is
 /// resumed. `huggingface_hub` defaults `HF_HUB_DOWNLOAD_TIMEOUT` to 10 s for small files; a
 /// shard stream on a slow link gets more.
 const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The longest `HF_HUB_DOWNLOAD_TIMEOUT` taken (FORMAT.md §12): a day without a byte.
+const MAX_READ_TIMEOUT_SECONDS: f64 = 86_400.0;
 
 /// A Hugging Face access token. Its `Debug` and `Display` never show the secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -62,14 +66,20 @@ pub(crate) struct HubSettings {
     /// `$HF_HUB_DOWNLOAD_TIMEOUT`: the longest wait for the next byte of a response.
     pub(crate) read_timeout: Duration,
     pub(crate) network: NetworkSettings,
+    /// Values of the environment that cannot be used and were ignored, a line each.
+    pub(crate) warnings: Vec<String>,
 }
 
 impl HubSettings {
     /// Reads `HF_ENDPOINT`, `HF_TOKEN` (else `HF_TOKEN_PATH`, else `$HF_HOME/token`), `HF_HOME`,
     /// `HF_HUB_CACHE`, `HF_HUB_OFFLINE` and `HF_HUB_DOWNLOAD_TIMEOUT`, with the defaults of
-    /// `huggingface_hub`.
+    /// `huggingface_hub`; a value that cannot be used is warned of on stderr and ignored.
     pub(crate) fn from_env() -> HubSettings {
-        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        let settings = Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()));
+        for warning in &settings.warnings {
+            crate::printer::Printer::warning(warning);
+        }
+        settings
     }
 
     fn from_lookup(var: impl Fn(&str) -> Option<String>) -> HubSettings {
@@ -87,17 +97,33 @@ impl HubSettings {
         let cache_dir = path("HF_HUB_CACHE").unwrap_or_else(|| hf_home.join("hub"));
         let row_cache_dir = path("HEALTHCHAT_CACHE").unwrap_or_else(|| hf_home.join("healthchat"));
         let token_file = path("HF_TOKEN_PATH").unwrap_or_else(|| hf_home.join("token"));
+        let mut warnings = Vec::new();
         let token = match var("HF_TOKEN").as_deref().and_then(Token::new) {
             Some(token) => Some((token, TokenOrigin::Environment)),
-            None => {
-                read_token_file(&token_file).map(|token| (token, TokenOrigin::File(token_file)))
-            }
+            None => match read_token_file(&token_file) {
+                Ok(token) => token.map(|token| (token, TokenOrigin::File(token_file))),
+                Err(error) => {
+                    warnings.push(format!(
+                        "the token file {} cannot be read ({error}); going on without a token",
+                        token_file.display()
+                    ));
+                    None
+                }
+            },
         };
         let offline = var("HF_HUB_OFFLINE").is_some_and(|v| is_truthy(&v));
-        let read_timeout = var("HF_HUB_DOWNLOAD_TIMEOUT")
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
-            .map_or(DEFAULT_READ_TIMEOUT, Duration::from_secs_f64);
+        let read_timeout = match var("HF_HUB_DOWNLOAD_TIMEOUT") {
+            Some(value) => read_timeout(&value).unwrap_or_else(|| {
+                warnings.push(format!(
+                    "HF_HUB_DOWNLOAD_TIMEOUT=`{}` is not a number of seconds above 0 and at most \
+                     {MAX_READ_TIMEOUT_SECONDS}; using {} s",
+                    value.chars().take(40).collect::<String>(),
+                    DEFAULT_READ_TIMEOUT.as_secs()
+                ));
+                DEFAULT_READ_TIMEOUT
+            }),
+            None => DEFAULT_READ_TIMEOUT,
+        };
         HubSettings {
             endpoint,
             token,
@@ -106,12 +132,25 @@ impl HubSettings {
             offline,
             read_timeout,
             network: NetworkSettings::from_lookup(&var),
+            warnings,
         }
     }
 }
 
-fn read_token_file(path: &Path) -> Option<Token> {
-    Token::new(&std::fs::read_to_string(path).ok()?)
+/// `HF_HUB_DOWNLOAD_TIMEOUT` as a duration, if it is one this tool can wait.
+fn read_timeout(value: &str) -> Option<Duration> {
+    let seconds = value.trim().parse::<f64>().ok()?;
+    (seconds > 0.0 && seconds <= MAX_READ_TIMEOUT_SECONDS).then(|| Duration::from_secs_f64(seconds))
+}
+
+/// The token in `path`, none if there is no such file; a file that is not a regular one, or
+/// holds more than a token, is an error.
+fn read_token_file(path: &Path) -> std::io::Result<Option<Token>> {
+    match read_regular_to_string(path, SMALL_TEXT) {
+        Ok(text) => Ok(Token::new(&text)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 fn is_truthy(value: &str) -> bool {
@@ -209,11 +248,16 @@ mod tests {
             settings(&[("HF_HUB_DOWNLOAD_TIMEOUT", "2.5")]).read_timeout,
             Duration::from_millis(2500)
         );
-        for nonsense in ["0", "-1", "soon", "inf"] {
-            assert_eq!(
-                settings(&[("HF_HUB_DOWNLOAD_TIMEOUT", nonsense)]).read_timeout,
-                DEFAULT_READ_TIMEOUT
-            );
+        for nonsense in ["0", "-1", "soon", "inf", "NaN", "1e20", "86401"] {
+            let settings = settings(&[("HF_HUB_DOWNLOAD_TIMEOUT", nonsense)]);
+            assert_eq!(settings.read_timeout, DEFAULT_READ_TIMEOUT);
+            assert_eq!(settings.warnings.len(), 1, "{nonsense}");
+            assert!(settings.warnings[0].contains("HF_HUB_DOWNLOAD_TIMEOUT"));
         }
+        assert!(
+            settings(&[("HF_HUB_DOWNLOAD_TIMEOUT", "86400")])
+                .warnings
+                .is_empty()
+        );
     }
 }

@@ -6,7 +6,8 @@
 //! row group as it is decoded and synced in batches, renamed to a segment once the read's
 //! SHA-256 matched.
 //! A run that is killed leaves whole records behind (a journal's last one may be cut short, and
-//! is left out), so what it had decoded stays usable.
+//! is left out), so what it had decoded stays usable. Only the names it writes are read or
+//! removed, never through a link (FORMAT.md §12).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -19,6 +20,7 @@ use serde_bytes::ByteBuf;
 use super::envelope::{self, Unusable};
 use super::key::IdKey;
 use crate::digest::HashState;
+use crate::local_file::{naming, open_lock, read_own, why_unreadable};
 use crate::value::Object;
 
 const FOOTER_FILE: &str = "footer.bin";
@@ -29,6 +31,24 @@ const SEGMENT_PREFIX: &str = "segment-";
 const JOURNAL_PREFIX: &str = "journal-";
 const TEMPORARY_PREFIX: &str = ".tmp-";
 const LOCK_FILE: &str = ".lock";
+
+/// The largest file of an entry read (FORMAT.md §12): a footer is at most 64 MiB, a
+/// segment a few megabytes.
+const MAX_ENTRY_FILE: u64 = 256 << 20;
+
+/// Whether `name` is one an entry's files are written under (the lock aside).
+pub(super) fn is_entry_file(name: &str) -> bool {
+    name == FOOTER_FILE
+        || name == TAIL_FILE
+        || name.starts_with(SEGMENT_PREFIX)
+        || name.starts_with(JOURNAL_PREFIX)
+        || name.starts_with(TEMPORARY_PREFIX)
+}
+
+/// Whether `name` is one an entry's folder holds: its files and its lock.
+pub(super) fn is_entry_name(name: &str) -> bool {
+    name == LOCK_FILE || is_entry_file(name)
+}
 
 /// A row group in a shard's ID index.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -147,7 +167,8 @@ impl ShardEntry {
     /// that cannot be used is emptied, and why is returned beside it.
     pub(super) fn open(dir: &Path) -> std::io::Result<(ShardEntry, Option<Dropped>)> {
         std::fs::create_dir_all(dir)?;
-        let lock = File::create(dir.join(LOCK_FILE))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = open_lock(&lock_path, true).map_err(|error| naming(&lock_path, error))?;
         lock.lock()?;
         let mut entry = ShardEntry::empty(dir, Some(lock));
         let dropped = match entry.read() {
@@ -177,7 +198,7 @@ impl ShardEntry {
         self.groups.clear();
         self.rows.clear();
         self.verified = false;
-        self.remove_files(|_| true)
+        self.remove_files(is_entry_file)
     }
 
     /// The entry at `dir` as it is, without waiting for a lock or changing anything; `None`
@@ -198,12 +219,7 @@ impl ShardEntry {
                 entries
                     .flatten()
                     .map(|entry| entry.file_name().to_string_lossy().into_owned())
-                    .filter(|name| {
-                        name == FOOTER_FILE
-                            || name == TAIL_FILE
-                            || name.starts_with(SEGMENT_PREFIX)
-                            || name.starts_with(JOURNAL_PREFIX)
-                    })
+                    .filter(|name| is_entry_file(name) && !name.starts_with(TEMPORARY_PREFIX))
                     .collect()
             })
             .unwrap_or_default();
@@ -216,9 +232,11 @@ impl ShardEntry {
                     why,
                 },
             };
-            let bytes = std::fs::read(self.dir.join(&name)).map_err(|_| Dropped::Damaged {
-                file: name.clone(),
-                why: "it cannot be read",
+            let bytes = read_own(&self.dir.join(&name), MAX_ENTRY_FILE).map_err(|error| {
+                Dropped::Damaged {
+                    file: name.clone(),
+                    why: why_unreadable(&error),
+                }
             })?;
             // Bytes as `serde_bytes` (de)serialises them: whole, not byte by byte.
             if name == FOOTER_FILE {
@@ -378,7 +396,10 @@ impl ShardEntry {
         let temporary = self
             .dir
             .join(format!("{TEMPORARY_PREFIX}{:016x}", fastrand::u64(..)));
-        let mut file = File::create(&temporary)?;
+        let mut file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)?;
         file.write_all(bytes)?;
         if sync {
             file.sync_data()?;
@@ -387,10 +408,12 @@ impl ShardEntry {
         std::fs::rename(&temporary, self.dir.join(name))
     }
 
+    /// Removes the entry's files `which` picks among those it writes (never its lock): a link
+    /// among them is removed itself, never followed.
     fn remove_files(&self, which: impl Fn(&str) -> bool) -> std::io::Result<()> {
         for file in std::fs::read_dir(&self.dir)?.flatten() {
             let name = file.file_name().to_string_lossy().into_owned();
-            if name != LOCK_FILE && which(&name) {
+            if is_entry_file(&name) && which(&name) {
                 std::fs::remove_file(file.path())?;
             }
         }

@@ -6,6 +6,10 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::envelope;
+use crate::local_file::read_own;
+
+/// The largest listing file read (FORMAT.md §12): a repository's shards, a few kilobytes.
+const MAX_LISTING_FILE: u64 = 16 << 20;
 
 /// A shard as the Hub listed it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,9 +30,13 @@ fn file_name(revision: &str) -> String {
     format!("{}.bin", revision.replace('%', "%25").replace('/', "%2F"))
 }
 
-/// Saves `listing` under its revision and under its commit.
+/// Whether `name` is one a listing is written under (its temporary files too).
+pub(super) fn is_listing_file(name: &str) -> bool {
+    name.ends_with(".bin") || name.starts_with(".tmp")
+}
+
+/// Saves `listing` under its revision and under its commit, in the folder `dir`.
 pub(super) fn save(dir: &Path, revision: &str, listing: &Listing) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
     let sealed = envelope::seal(listing);
     for name in [revision, listing.commit.as_str()] {
         let temporary = tempfile::NamedTempFile::new_in(dir)?;
@@ -39,7 +47,7 @@ pub(super) fn save(dir: &Path, revision: &str, listing: &Listing) -> std::io::Re
 }
 
 pub(super) fn load(dir: &Path, revision: &str) -> Option<Listing> {
-    envelope::open(&std::fs::read(dir.join(file_name(revision))).ok()?).ok()
+    envelope::open(&read_own(&dir.join(file_name(revision)), MAX_LISTING_FILE).ok()?).ok()
 }
 
 pub(super) fn load_all(dir: &Path) -> Vec<Listing> {
@@ -47,6 +55,6 @@ pub(super) fn load_all(dir: &Path) -> Vec<Listing> {
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|file| envelope::open(&std::fs::read(file.path()).ok()?).ok())
+        .filter_map(|file| envelope::open(&read_own(&file.path(), MAX_LISTING_FILE).ok()?).ok())
         .collect()
 }

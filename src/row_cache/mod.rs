@@ -14,6 +14,12 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use crate::local_file::{dirs_below, make_dirs_below};
+
+/// The cache's folders: entries, and the listings kept for offline runs.
+const ROWS: &str = "rows";
+const LISTINGS: &str = "listings";
+
 pub(crate) use entry::{Dropped, GroupIndex, Segment, ShardEntry, StoredRow};
 pub use key::IdKey;
 pub use listing::{CachedShard, Listing};
@@ -61,20 +67,20 @@ impl RowCache {
         &self.root
     }
 
-    fn rows_dir(&self) -> PathBuf {
-        self.root.join("rows")
-    }
-
     fn repo_folder(repo_id: &str) -> String {
         format!("datasets--{}", repo_id.replace('/', "--"))
     }
 
-    /// Where the entry of shard `path` of `repo_id` with SHA-256 `sha256` lives.
-    fn entry_dir(&self, repo_id: &str, path: &str, sha256: &str) -> PathBuf {
-        self.rows_dir()
+    /// Where the entry of shard `path` of `repo_id` with SHA-256 `sha256` lives, in the cache.
+    fn entry_path(repo_id: &str, path: &str, sha256: &str) -> PathBuf {
+        Path::new(ROWS)
             .join(Self::repo_folder(repo_id))
             .join(path.replace('/', "--"))
             .join(sha256)
+    }
+
+    fn entry_dir(&self, repo_id: &str, path: &str, sha256: &str) -> PathBuf {
+        self.root.join(Self::entry_path(repo_id, path, sha256))
     }
 
     /// Locks and reads a shard's entry (blocking while another run holds it), with why it was
@@ -87,8 +93,11 @@ impl RowCache {
     ) -> Result<(ShardEntry, Option<Dropped>), CacheError> {
         let dir = self.entry_dir(repo_id, path, sha256);
         let opened = {
-            let dir = dir.clone();
-            tokio::task::spawn_blocking(move || ShardEntry::open(&dir))
+            let (root, relative) = (self.root.clone(), Self::entry_path(repo_id, path, sha256));
+            // Its folders made, or entered, only as folders: never through a link.
+            tokio::task::spawn_blocking(move || {
+                ShardEntry::open(&make_dirs_below(&root, &relative)?)
+            })
         };
         // A run that ends (an error elsewhere) cancels the task: that is an error, not a panic.
         opened
@@ -107,7 +116,8 @@ impl RowCache {
 
     /// What the cache holds of `shard` of `repo_id`, without locking or changing it.
     pub fn look(&self, repo_id: &str, shard: &CachedShard) -> Option<EntryContents> {
-        let entry = ShardEntry::look(&self.entry_dir(repo_id, &shard.path, &shard.sha256))?;
+        let relative = Self::entry_path(repo_id, &shard.path, &shard.sha256);
+        let entry = ShardEntry::look(&dirs_below(&self.root, &relative).ok()??)?;
         Some(EntryContents {
             rows: entry.rows.len() as u64,
             ids: entry
@@ -126,21 +136,27 @@ impl RowCache {
         revision: &str,
         listing: &Listing,
     ) -> Result<(), CacheError> {
-        let dir = self.root.join("listings").join(Self::repo_folder(repo_id));
-        listing::save(&dir, revision, listing).map_err(|source| CacheError { path: dir, source })
+        let relative = Path::new(LISTINGS).join(Self::repo_folder(repo_id));
+        make_dirs_below(&self.root, &relative)
+            .and_then(|dir| listing::save(&dir, revision, listing))
+            .map_err(|source| CacheError {
+                path: self.root.join(relative),
+                source,
+            })
     }
 
     /// What the Hub last listed for `repo_id` at `revision`, if it was kept.
     pub fn listing(&self, repo_id: &str, revision: &str) -> Option<Listing> {
-        let dir = self.root.join("listings").join(Self::repo_folder(repo_id));
-        listing::load(&dir, revision)
+        let relative = Path::new(LISTINGS).join(Self::repo_folder(repo_id));
+        listing::load(&dirs_below(&self.root, &relative).ok()??, revision)
     }
 
     /// Every kept listing, by repository ID, for `healthchat cache`.
     pub fn listings(&self) -> Vec<(String, Listing)> {
         let mut found = Vec::new();
-        let dir = self.root.join("listings");
-        for repo in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let dir = self.root.join(LISTINGS);
+        let repos = std::fs::read_dir(&dir).into_iter().flatten().flatten();
+        for repo in repos.filter(|repo| repo.file_type().is_ok_and(|t| t.is_dir())) {
             let folder = repo.file_name().to_string_lossy().into_owned();
             let Some(id) = folder
                 .strip_prefix("datasets--")
@@ -174,17 +190,76 @@ impl RowCache {
         size_of(&self.root)
     }
 
-    /// Removes the cache (waiting for no run to hold an entry is the caller's concern: an
-    /// entry removed under a run is written again by it, whole).
-    pub fn clean(&self) -> Result<u64, CacheError> {
-        let size = self.size();
-        match std::fs::remove_dir_all(&self.root) {
-            Ok(()) => Ok(size),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(0),
-            Err(source) => Err(CacheError {
-                path: self.root.clone(),
-                source,
-            }),
+    /// Removes what the cache wrote (FORMAT.md §12): the entries' files and the kept
+    /// listings, then the folders they leave empty. Anything else, a file of the user's or a
+    /// link, stays and is counted; no link is followed. (Waiting for no run to hold an entry is
+    /// the caller's concern: an entry removed under a run is written again by it, whole.)
+    pub fn clean(&self) -> Result<Cleaned, CacheError> {
+        let mut cleaned = Cleaned::default();
+        let error = |source| CacheError {
+            path: self.root.clone(),
+            source,
+        };
+        let trees: [(&str, &[NameTest]); 2] = [
+            (
+                ROWS,
+                &[is_repo_folder, any_name, any_name, entry::is_entry_name],
+            ),
+            (LISTINGS, &[is_repo_folder, listing::is_listing_file]),
+        ];
+        for (folder, levels) in trees {
+            if let Some(dir) = dirs_below(&self.root, Path::new(folder)).map_err(error)? {
+                clean_below(&dir, levels, &mut cleaned).map_err(error)?;
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+        let _ = std::fs::remove_dir(&self.root);
+        Ok(cleaned)
+    }
+}
+
+/// What [`RowCache::clean`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Cleaned {
+    pub removed_bytes: u64,
+    /// Files and folders it did not write, left in place.
+    pub kept: u64,
+}
+
+/// Whether a name, at one level of the cache's folders, is one the cache writes.
+type NameTest = fn(&str) -> bool;
+
+fn is_repo_folder(name: &str) -> bool {
+    name.starts_with("datasets--")
+}
+
+fn any_name(_: &str) -> bool {
+    true
+}
+
+/// Removes below `dir` the names `levels` says the cache writes, level by level (folders, and
+/// at the last level files), and the folders that leaves empty; counts the rest.
+fn clean_below(dir: &Path, levels: &[NameTest], cleaned: &mut Cleaned) -> std::io::Result<()> {
+    let Some((ours, deeper)) = levels.split_first() else {
+        return Ok(());
+    };
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        // Of the entry itself: a link is a link, never what it points to.
+        let file_type = entry.file_type()?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        match (ours(&name), deeper.is_empty(), file_type.is_dir()) {
+            (true, true, false) => {
+                let size = entry.metadata().map_or(0, |metadata| metadata.len());
+                std::fs::remove_file(entry.path())?;
+                cleaned.removed_bytes += size;
+            }
+            (true, false, true) => {
+                clean_below(&entry.path(), deeper, cleaned)?;
+                let _ = std::fs::remove_dir(entry.path());
+            }
+            _ => cleaned.kept += 1,
         }
     }
+    Ok(())
 }

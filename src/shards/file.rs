@@ -238,7 +238,8 @@ fn download_metadata_sha256(root: &Path, path: &str) -> Option<String> {
     let metadata = root
         .join(".cache/huggingface/download")
         .join(format!("{path}.metadata"));
-    let text = std::fs::read_to_string(metadata).ok()?;
+    let text =
+        crate::local_file::read_regular_to_string(&metadata, crate::local_file::SMALL_TEXT).ok()?;
     let etag = text.lines().nth(1)?.trim().trim_matches('"');
     is_sha256(etag).then(|| etag.to_ascii_lowercase())
 }

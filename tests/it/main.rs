@@ -10,6 +10,7 @@ mod cache;
 mod dataset;
 mod diff;
 mod generate;
+mod hostile;
 mod integrity;
 mod leniency;
 mod lying_footer;

@@ -28,6 +28,7 @@ mod delay;
 mod faults;
 mod files;
 pub mod golden;
+pub mod hostile;
 mod log;
 pub mod lying_footer;
 mod pacer;
