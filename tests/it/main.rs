@@ -15,6 +15,7 @@ mod lying_footer;
 mod network;
 mod properties;
 mod reliability;
+mod reproduce;
 mod storage;
 mod verified;
 mod workflow;
