@@ -21,7 +21,8 @@ use crate::source::Source;
         HF_HUB_DOWNLOAD_TIMEOUT, SSL_CERT_FILE, SSL_CERT_DIR, HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, \
         NO_PROXY.\n\
         Exit status: 0 done, 1 failed, 2 usage error, 3 conversations missing with --strict, \
-        4 differences with diff --exit-code, 130/143 interrupted."
+        4 not the expected result (generate --manifest: the build was not reproduced; diff \
+        --exit-code: the sides differ), 130/143 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -37,10 +38,13 @@ pub(crate) enum Command {
         healthchat generate -o /data --jobs 8            # write /data/HealthChat-11K_v{V}_artifacts/\n  \
         healthchat generate --version 2.1.0 --strict --json > summary.json   # in CI\n  \
         healthchat generate --sources wildchat          # the ODC-BY part, no token needed\n  \
-        HF_HUB_OFFLINE=1 healthchat generate --version 2.1.0 --source-dir shards/\n\n\
+        HF_HUB_OFFLINE=1 healthchat generate --version 2.1.0 --source-dir shards/\n  \
+        healthchat generate --manifest paper/manifest.json -o rebuilt   # reproduce a build\n\n\
         --source-dir DIR holds the source datasets as `hf download DATASET --repo-type dataset \
         --local-dir DIR/DATASET` writes them: DIR/lmsys/lmsys-chat-1m/data/*.parquet and \
-        DIR/allenai/WildChat-1M/data/*.parquet.")]
+        DIR/allenai/WildChat-1M/data/*.parquet.\n\n\
+        Exit status: 0 done, 1 failed, 2 usage error, 3 conversations missing with --strict, 4 \
+        --manifest's build not reproduced (the artifacts are written).")]
     Generate(GenerateArgs),
     /// List the annotation versions on the Hub, the newest marked, and which are cached.
     #[command(after_help = "Examples:\n  \
@@ -97,6 +101,15 @@ pub(crate) struct GenerateArgs {
 
     #[command(flatten)]
     pub(crate) revisions: RevisionArgs,
+
+    /// Rebuild what an earlier run's manifest.json describes (its version, the commit of each
+    /// repository, its sources and outputs), then compare each artifact with the SHA-256 it
+    /// lists: exit 4 when one differs.
+    #[arg(long, value_name = "FILE", conflicts_with_all = [
+        "version", "annotations_revision", "lmsys_revision", "wildchat_revision", "sources",
+        "reference_only",
+    ])]
+    pub(crate) manifest: Option<PathBuf>,
 
     /// Build only these sources, comma-separated: lmsys, wildchat. WildChat alone needs no
     /// token; a subset is written to HealthChat-11K_v{V}_{subset}_artifacts/.

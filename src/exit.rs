@@ -13,6 +13,7 @@ use crate::hub::HubError;
 use crate::in_order::HandOverError;
 use crate::manifest::VerifyError;
 use crate::printer::Printer;
+use crate::reproduce::{NotReproduced, ReproduceError};
 use crate::row_cache::CacheError;
 use crate::scan::ScanError;
 use crate::shards::{FindError, ReadError};
@@ -49,13 +50,14 @@ pub fn report(error: &anyhow::Error) -> ExitCode {
 }
 
 /// 128 + the signal's number for an interrupted run, as shells report it; 3 for missing
-/// conversations with `--strict`; 4 for differences with `diff --exit-code`; else 1.
+/// conversations with `--strict`; 4 for a result other than the one expected (`generate
+/// --manifest` not reproduced, `diff --exit-code` sides that differ); else 1.
 fn status(error: &anyhow::Error) -> ExitCode {
     if let Some(interrupted) = error.downcast_ref::<Interrupted>() {
         ExitCode::from(128 + interrupted.number)
     } else if error.is::<MissingConversations>() {
         ExitCode::from(3)
-    } else if error.is::<Differences>() {
+    } else if error.is::<Differences>() || error.is::<NotReproduced>() {
         ExitCode::from(4)
     } else {
         ExitCode::FAILURE
@@ -72,7 +74,7 @@ fn message(error: &anyhow::Error) -> String {
 /// The next step of the outermost error in the chain that names one.
 fn next_step(error: &anyhow::Error) -> Option<String> {
     type Step = fn(&(dyn Error + 'static)) -> Option<String>;
-    const STEPS: [Step; 13] = [
+    const STEPS: [Step; 15] = [
         |cause| cause.downcast_ref::<AnnotationError>()?.next_step(),
         |cause| cause.downcast_ref::<ScanError>()?.next_step(),
         |cause| cause.downcast_ref::<CacheError>()?.next_step(),
@@ -85,6 +87,8 @@ fn next_step(error: &anyhow::Error) -> Option<String> {
         |cause| cause.downcast_ref::<ArtifactError>()?.next_step(),
         |cause| cause.downcast_ref::<DatasetError>()?.next_step(),
         |cause| cause.downcast_ref::<VerifyError>()?.next_step(),
+        |cause| cause.downcast_ref::<ReproduceError>()?.next_step(),
+        |cause| Some(cause.downcast_ref::<NotReproduced>()?.next_step()),
         |cause| cause.downcast_ref::<Interrupted>()?.next_step(),
     ];
     error

@@ -16,6 +16,7 @@
 //! - `artifacts`: the artifacts directory, its names and files, renamed into place when whole.
 //! - `dataset`: the directory as a Hugging Face dataset: Parquet files and the dataset card.
 //! - `manifest`: `manifest.json`, assembled from what was read and counted; `verify`'s checks.
+//! - `reproduce`: `generate --manifest`: an earlier manifest as a build, and the two compared.
 //! - `compare`: two versions' annotation files or two artifacts directories compared (`diff`).
 //! - `summary`: the closing summary of a run.
 //! - `source`: the two source datasets. `digest`: SHA-256 and the Hub's ETag hashes.
@@ -37,6 +38,7 @@ pub(crate) mod local_file;
 pub(crate) mod manifest;
 pub(crate) mod printer;
 pub mod record;
+pub(crate) mod reproduce;
 pub(crate) mod row_cache;
 pub(crate) mod runtime;
 pub(crate) mod scan;

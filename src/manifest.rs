@@ -3,6 +3,7 @@
 //! (counts, missing IDs, SHA-256 of each artifact), and the check `healthchat verify` makes.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -16,8 +17,18 @@ use crate::tally::Tally;
 
 pub(crate) const FILE_NAME: &str = "manifest.json";
 
+/// The layout this build writes and the newest it reads (FORMAT.md §9); a manifest without the
+/// field is of layout 1.
+pub(crate) const LAYOUT: u64 = 1;
+
+/// Far more than any manifest (one of the full dataset is a few kB): a larger file is not one,
+/// and is not read whole.
+const MAX_BYTES: u64 = 16 << 20;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Manifest {
+    #[serde(default = "first_layout")]
+    pub(crate) layout: u64,
     /// `healthchat X.Y.Z`.
     pub(crate) tool: String,
     pub(crate) annotation_version: String,
@@ -175,6 +186,7 @@ impl Manifest {
                 .map(|plan| Repository::of_source(plan, source_dir, verifications)),
         );
         Manifest {
+            layout: LAYOUT,
             tool: format!("healthchat {}", env!("CARGO_PKG_VERSION")),
             annotation_version: annotations.version.to_string(),
             repositories,
@@ -222,22 +234,97 @@ impl Manifest {
         bytes.push(b'\n');
         bytes
     }
+
+    /// The manifest at `path`, of this layout or an older one (FORMAT.md §9). Its layout is read
+    /// first, so that a newer manifest is reported as such rather than as not a manifest.
+    pub(crate) fn read(path: &Path) -> Result<Manifest, ManifestError> {
+        let read_error = |source| ManifestError::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|file| file.take(MAX_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(read_error)?;
+        if bytes.len() as u64 > MAX_BYTES {
+            return Err(ManifestError::TooLarge {
+                path: path.to_owned(),
+            });
+        }
+        let parse_error = |source| ManifestError::Parse {
+            path: path.to_owned(),
+            source,
+        };
+        #[derive(Deserialize)]
+        struct Layout {
+            #[serde(default = "first_layout")]
+            layout: u64,
+        }
+        let Layout { layout } = serde_json::from_slice(&bytes).map_err(parse_error)?;
+        if layout > LAYOUT {
+            return Err(ManifestError::Newer {
+                path: path.to_owned(),
+                layout,
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(parse_error)
+    }
 }
 
+fn first_layout() -> u64 {
+    1
+}
+
+/// Why a file cannot be read as a manifest.
 #[derive(Debug, Error)]
-pub(crate) enum VerifyError {
+pub(crate) enum ManifestError {
     #[error("could not read {}", path.display())]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "{} is not a healthchat manifest: it is larger than {} MiB",
+        path.display(),
+        MAX_BYTES >> 20
+    )]
+    TooLarge { path: PathBuf },
     #[error("{} is not a healthchat manifest", path.display())]
     Parse {
         path: PathBuf,
         #[source]
         source: serde_json::Error,
     },
+    #[error(
+        "{} was written by a newer healthchat (manifest layout {layout}; this healthchat {} reads \
+         layout {LAYOUT} and older)",
+        path.display(),
+        env!("CARGO_PKG_VERSION")
+    )]
+    Newer { path: PathBuf, layout: u64 },
+}
+
+impl ManifestError {
+    /// The next step where it does not depend on what the manifest was read for.
+    pub(crate) fn next_step(&self) -> Option<String> {
+        match self {
+            ManifestError::Newer { .. } => Some(
+                "upgrade healthchat (`pip install -U healthchat`, or `cargo install` from a newer \
+                 checkout), then run again."
+                    .to_owned(),
+            ),
+            ManifestError::Read { .. }
+            | ManifestError::TooLarge { .. }
+            | ManifestError::Parse { .. } => None,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub(crate) enum VerifyError {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
     #[error(
         "{mismatched} of {artifacts} artifacts in {} do not match its manifest.json",
         directory.display()
@@ -254,12 +341,12 @@ impl VerifyError {
     /// What the user can do about it, if anything.
     pub(crate) fn next_step(&self) -> Option<String> {
         match self {
-            VerifyError::Read { .. } => Some(
+            VerifyError::Manifest(ManifestError::Read { .. }) => Some(
                 "pass the HealthChat-11K_v{V}_artifacts directory that `healthchat generate` \
                  wrote."
                     .to_owned(),
             ),
-            VerifyError::Parse { .. } => None,
+            VerifyError::Manifest(error) => error.next_step(),
             VerifyError::Mismatched {
                 annotation_version, ..
             } => Some(format!(
@@ -279,13 +366,7 @@ pub(crate) enum Check {
 
 /// Reads `dir/manifest.json` and checks the size and SHA-256 of every artifact it lists.
 pub(crate) fn verify(dir: &Path) -> Result<(Manifest, Vec<Check>), VerifyError> {
-    let path = dir.join(FILE_NAME);
-    let text = std::fs::read(&path).map_err(|source| VerifyError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    let manifest: Manifest =
-        serde_json::from_slice(&text).map_err(|source| VerifyError::Parse { path, source })?;
+    let manifest = Manifest::read(&dir.join(FILE_NAME))?;
     let checks = manifest
         .artifacts
         .iter()
@@ -362,6 +443,7 @@ mod tests {
             sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".to_owned(),
         };
         let manifest = Manifest {
+            layout: LAYOUT,
             tool: "healthchat 0".to_owned(),
             annotation_version: "1.0.0".to_owned(),
             repositories: Vec::new(),
@@ -387,5 +469,50 @@ mod tests {
                 name: "c.txt".to_owned()
             }
         );
+    }
+
+    #[test]
+    fn a_manifest_is_read_by_its_layout_and_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let read = |bytes: &[u8]| {
+            std::fs::write(&path, bytes).unwrap();
+            Manifest::read(&path)
+        };
+        let mut written: serde_json::Value = serde_json::from_slice(
+            &Manifest {
+                layout: LAYOUT,
+                tool: "healthchat 0".to_owned(),
+                annotation_version: "1.0.0".to_owned(),
+                repositories: Vec::new(),
+                sources: Vec::new(),
+                conversations: 0,
+                full_review_rows: 0,
+                sycophancy_review_rows: 0,
+                specialties: BTreeMap::new(),
+                included_sources: Vec::new(),
+                artifacts: Vec::new(),
+            }
+            .to_json(),
+        )
+        .unwrap();
+        written.as_object_mut().unwrap().remove("layout");
+        assert_eq!(
+            read(&serde_json::to_vec(&written).unwrap()).unwrap().layout,
+            1
+        );
+        written["layout"] = (LAYOUT + 1).into();
+        assert!(matches!(
+            read(&serde_json::to_vec(&written).unwrap()),
+            Err(ManifestError::Newer { layout, .. }) if layout == LAYOUT + 1
+        ));
+        written["layout"] = "one".into();
+        assert!(matches!(
+            read(&serde_json::to_vec(&written).unwrap()),
+            Err(ManifestError::Parse { .. })
+        ));
+        let mut huge = vec![b' '; usize::try_from(MAX_BYTES).unwrap()];
+        huge.push(b'{');
+        assert!(matches!(read(&huge), Err(ManifestError::TooLarge { .. })));
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use indicatif::HumanBytes;
 
 use crate::manifest::Manifest;
+use crate::reproduce::Reproduction;
 
 /// What a run did: the manifest written beside the artifacts, and what only the terminal gets.
 #[derive(Debug)]
@@ -18,6 +19,8 @@ pub(crate) struct Summary {
     pub(crate) bytes_fetched: u64,
     pub(crate) fetched_from_disk: bool,
     pub(crate) elapsed: Duration,
+    /// With `--manifest`: how the build compares with the earlier one.
+    pub(crate) reproduction: Option<Reproduction>,
 }
 
 impl Summary {
@@ -33,6 +36,8 @@ impl Summary {
             missing: usize,
             repairs: &'a [String],
             manifest: &'a Manifest,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            reproduction: Option<&'a Reproduction>,
         }
         serde_json::to_string_pretty(&JsonSummary {
             directory: &self.directory,
@@ -47,6 +52,7 @@ impl Summary {
             missing: self.manifest.missing(),
             repairs: &self.repairs,
             manifest: &self.manifest,
+            reproduction: self.reproduction.as_ref(),
         })
         .expect("a summary serialises")
     }

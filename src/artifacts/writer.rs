@@ -281,6 +281,7 @@ mod tests {
 
     fn test_manifest(artifacts: Vec<Artifact>) -> Manifest {
         Manifest {
+            layout: manifest::LAYOUT,
             tool: "healthchat test".to_owned(),
             annotation_version: "9.9.9".to_owned(),
             repositories: Vec::new(),

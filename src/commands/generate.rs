@@ -16,6 +16,7 @@ use crate::hub::{Hub, HubSettings};
 use crate::in_order;
 use crate::manifest::Manifest;
 use crate::printer::Printer;
+use crate::reproduce::Rebuild;
 use crate::row_cache::RowCache;
 use crate::schedule::{self, OpenedAhead, ScanReports, ScanSettings};
 use crate::shards::{self, FindError, SourcePlan, SourceShards};
@@ -24,20 +25,43 @@ use crate::source::Source;
 use crate::summary::Summary;
 use crate::tally::Tally;
 
-pub(super) async fn run(args: GenerateArgs) -> Result<()> {
+pub(super) async fn run(mut args: GenerateArgs) -> Result<()> {
     let printer = Printer::new(args.quiet);
+    // `--manifest`: the earlier build's settings replace the flags it conflicts with.
+    let rebuild = args.manifest.as_deref().map(Rebuild::read).transpose()?;
+    if let Some(rebuild) = &rebuild {
+        rebuild.apply(&mut args);
+        for line in rebuild.describe() {
+            printer.status(line);
+        }
+    }
     let hub = Hub::new(HubSettings::from_env())?;
-    let summary = tokio::select! {
-        summary = generate(hub, &args, &printer) => summary?,
+    let mut summary = tokio::select! {
+        summary = generate(hub, &args, rebuild.as_ref(), &printer) => match (summary, &rebuild) {
+            (Ok(summary), _) => summary,
+            (Err(error), Some(rebuild)) => return Err(rebuild.explain(error)),
+            (Err(error), None) => return Err(error),
+        },
         signal = interruption() => return Err(signal?.into()),
     };
+    summary.reproduction = rebuild.map(|rebuild| rebuild.compare(&summary.manifest));
     for line in summary.lines() {
+        printer.status(line);
+    }
+    for line in summary.reproduction.iter().flat_map(|r| r.lines()) {
         printer.status(line);
     }
     if args.json {
         printer.result(summary.to_json())?;
     } else {
         printer.result(summary.directory.display())?;
+    }
+    // A build that is not the earlier one says so first: its missing conversations are part of
+    // the difference.
+    if let Some(reproduction) = &summary.reproduction
+        && !reproduction.reproduced
+    {
+        return Err(reproduction.error(&summary.directory).into());
     }
     let missing = summary.manifest.missing();
     if args.strict && missing > 0 {
@@ -50,7 +74,13 @@ pub(super) async fn run(args: GenerateArgs) -> Result<()> {
     Ok(())
 }
 
-async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Summary> {
+/// The build `args` ask for; with `rebuild`, its manifest in the earlier build's terms.
+async fn generate(
+    hub: Hub,
+    args: &GenerateArgs,
+    rebuild: Option<&Rebuild>,
+    printer: &Printer,
+) -> Result<Summary> {
     let started = Instant::now();
     let hub = Arc::new(hub);
     let cache = (!args.no_cache).then(|| RowCache::new(hub.settings().row_cache_dir.clone()));
@@ -114,7 +144,7 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
     })
     .await?;
 
-    let manifest = Manifest::assemble(
+    let mut manifest = Manifest::assemble(
         &annotations,
         &plans,
         args.source_dir.as_deref(),
@@ -122,6 +152,9 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
         &tally,
         &included,
     );
+    if let Some(rebuild) = rebuild {
+        rebuild.restore_revisions(&mut manifest);
+    }
     if let Some(dataset) = dataset {
         let planned: Vec<Source> = plans.iter().map(|plan| plan.source).collect();
         let parquet_files = dataset.finish(&planned, &mut writer)?;
@@ -146,6 +179,7 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
         bytes_fetched: reports.fetched.load(Ordering::Relaxed),
         fetched_from_disk: args.source_dir.is_some(),
         elapsed: started.elapsed(),
+        reproduction: None,
     })
 }
 

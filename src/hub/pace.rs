@@ -11,7 +11,6 @@ use tokio::time::Instant;
 
 use super::retry::{MIN_RATE, Setback};
 
-
 /// A window of waiting that brought fewer bytes than the minimum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Lag {

@@ -17,6 +17,7 @@ mod lying_footer;
 mod network;
 mod properties;
 mod reliability;
+mod reproduce;
 mod storage;
 mod verified;
 mod workflow;
