@@ -69,6 +69,13 @@ impl Object {
     /// `dict.update(other)`: [`Object::set`] for each entry of `other` in its order, the keys found
     /// through an index, so that a record of many keys costs time in proportion to its keys
     /// (FORMAT.md §4).
+    /// Room for `additional` more entries, and no more: records wait in memory by the
+    /// hundred on their way out, and a doubled buffer of tens of thousands of keys is a
+    /// megabyte each.
+    pub(crate) fn reserve_exact(&mut self, additional: usize) {
+        self.entries.reserve_exact(additional);
+    }
+
     pub fn update(&mut self, other: &Object) {
         let targets: Vec<usize> = {
             let mut positions: HashMap<&str, usize> =

@@ -8,6 +8,7 @@ use crate::value::{Object, Value};
 /// Keys are matched through an index: an annotation may have tens of thousands.
 pub(super) fn overlay(mut row: Object, annotation: &Object, version: &str) -> Object {
     row.update(annotation);
+    row.reserve_exact(1);
     row.set("dataset_version".to_owned(), Value::Str(version.to_owned()));
     row
 }
