@@ -10,7 +10,7 @@ use crate::source::Source;
 #[derive(Debug, Parser)]
 #[command(
     name = "healthchat",
-    version,
+    version = env!("HEALTHCHAT_VERSION"),
     about = "Rebuild the HealthChat-11K dataset from its annotations on the Hugging Face Hub and \
              the LMSYS-Chat-1M and WildChat-1M source datasets.",
     after_help = "Examples:\n  \

@@ -206,9 +206,16 @@ def main():
             assert found and Path(found).parent == scripts, f"healthchat on PATH is {found}"
             return f"{wheel.name} ({wheel.stat().st_size / 1e6:.1f} MB) -> {found}"
 
+        # Built from this checkout: Cargo.toml's version and the commit (build.rs).
+        expected_version = f"healthchat {cargo_version}"
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                capture_output=True, text=True)
+        if (ROOT / ".git").exists() and commit.returncode == 0:
+            expected_version += f" ({commit.stdout.strip()})"
+
         def version_is_cargos():
             printed = run(["healthchat", "--version"], env=env).strip()
-            assert printed == f"healthchat {cargo_version}", f"{printed!r}, Cargo.toml says {cargo_version}"
+            assert printed == expected_version, f"{printed!r}, not {expected_version!r} (Cargo.toml, git)"
             metadata = run([python, "-c", "import healthchat; print(healthchat.__version__)"], env=env).strip()
             assert metadata == cargo_version, f"package metadata says {metadata}"
             return printed
@@ -227,7 +234,7 @@ def main():
 
         def python_m():
             printed = run([python, "-m", "healthchat", "--version"], env=env).strip()
-            assert printed == f"healthchat {cargo_version}", printed
+            assert printed == expected_version, printed
             status = subprocess.run([python, "-m", "healthchat", "generate", "--jobs", "0"],
                                     env=env, capture_output=True).returncode
             assert status == 2, f"an invalid flag gave exit status {status}, not 2"
@@ -266,7 +273,7 @@ def main():
         for name, check in [
             ("no Rust toolchain on the environment's PATH", no_rust),
             ("the wheel installs and puts healthchat on PATH", installs),
-            ("healthchat --version and the package's version are Cargo.toml's", version_is_cargos),
+            ("healthchat --version is Cargo.toml's and the commit, the package's Cargo.toml's", version_is_cargos),
             ("installed healthchat generate writes the golden bytes", generate_golden),
             ("python -m healthchat runs the binary and passes its exit status on", python_m),
             ("healthchat.load without datasets raises ImportError naming the extra", without_datasets),

@@ -12,6 +12,7 @@ mod diff;
 mod generate;
 mod integrity;
 mod lying_footer;
+mod messages;
 mod network;
 mod properties;
 mod reliability;
