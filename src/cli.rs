@@ -18,8 +18,8 @@ use crate::source::Source;
         healthchat generate --version 2.1.0         # write HealthChat-11K_v2.1.0_artifacts/\n  \
         healthchat verify HealthChat-11K_v2.1.0_artifacts\n\n\
         Environment: HF_TOKEN, HF_TOKEN_PATH, HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_HUB_OFFLINE, \
-        HF_HUB_DOWNLOAD_TIMEOUT, SSL_CERT_FILE, SSL_CERT_DIR, HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, \
-        NO_PROXY.\n\
+        HF_HUB_DOWNLOAD_TIMEOUT, HEALTHCHAT_CACHE, SSL_CERT_FILE, SSL_CERT_DIR, HTTPS_PROXY, \
+        HTTP_PROXY, ALL_PROXY, NO_PROXY.\n\
         Exit status: 0 done, 1 failed, 2 usage error, 3 conversations missing with --strict, \
         4 differences with diff --exit-code, 130/143 interrupted."
 )]
@@ -30,7 +30,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Download the annotations, stream the source datasets and write the three artifacts.
+    /// Download the annotations, stream the source datasets and write the artifacts directory:
+    /// the reference JSONL and CSV files, a Parquet file per source, the dataset card and
+    /// manifest.json.
     #[command(after_help = "Examples:\n  \
         healthchat generate                              # newest annotation version\n  \
         healthchat generate --version 2.0.0              # pin a release\n  \
@@ -92,7 +94,7 @@ pub(crate) struct GenerateArgs {
     pub(crate) output_dir: PathBuf,
 
     /// Source shards streamed at once.
-    #[arg(short, long, value_name = "N", default_value_t = default_jobs(), value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(short, long, value_name = "N", default_value_t = default_jobs(), value_parser = parse_jobs)]
     pub(crate) jobs: u16,
 
     #[command(flatten)]
@@ -226,6 +228,15 @@ fn parse_source(text: &str) -> Result<Source, String> {
 
 fn parse_version(text: &str) -> Result<AnnotationVersion, String> {
     text.parse()
+}
+
+/// 1 to 64, said in words: clap's own range check says `0 is not in 1..=64`.
+fn parse_jobs(text: &str) -> Result<u16, String> {
+    text.trim()
+        .parse()
+        .ok()
+        .filter(|jobs| (1..=64).contains(jobs))
+        .ok_or_else(|| "--jobs must be a whole number between 1 and 64".to_owned())
 }
 
 fn default_jobs() -> u16 {

@@ -151,8 +151,25 @@ impl<'h> AnnotationFiles<'h> {
         };
         let file = file.clone();
         found();
-        printer.status(format!("Fetching {file_name} from {}", self.repo.id()));
+        if !self.is_cached(&file) {
+            printer.status(format!("Fetching {file_name} from {}", self.repo.id()));
+        }
         Ok(hub.cached_download(&self.repo, &file).await?)
+    }
+
+    /// True when the cache's snapshot of the pinned commit holds `file` with the bytes the
+    /// listing names: nothing is fetched then, so nothing is said.
+    fn is_cached(&self, file: &ListedFile) -> bool {
+        let at_commit = DatasetRepo::new(self.repo.id(), self.repo.reference());
+        let cached = self
+            .hub
+            .cache()
+            .lookup(&at_commit, file.path())
+            .ok()
+            .flatten();
+        cached
+            .and_then(|cached| cached.path().canonicalize().ok())
+            .is_some_and(|blob| blob.file_name().and_then(|name| name.to_str()) == file.blob_name())
     }
 
     /// The repository's annotation files, listed on the first call.

@@ -98,6 +98,7 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
             .map(|plan| (plan.source, plan.targets.as_ref())),
     );
     let spool_dir = writer.directory().to_owned();
+    let mut duplicates = 0;
     in_order::hand_over(feeds, &spool_dir, |source, mut record| {
         if tally.is_first(source, &record.id) {
             writer.append(
@@ -109,6 +110,8 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
                 dataset.append(source, &record.id, std::mem::take(&mut record.record))?;
             }
             tally.count(record);
+        } else {
+            duplicates += 1;
         }
         Ok::<_, anyhow::Error>(())
     })
@@ -143,6 +146,7 @@ async fn generate(hub: Hub, args: &GenerateArgs, printer: &Printer) -> Result<Su
         directory,
         manifest,
         repairs: tally.repairs,
+        duplicates,
         bytes_fetched: reports.fetched.load(Ordering::Relaxed),
         fetched_from_disk: args.source_dir.is_some(),
         elapsed: started.elapsed(),
