@@ -39,7 +39,8 @@ pub(crate) enum Command {
         healthchat generate -o /data --jobs 8            # write /data/HealthChat-11K_v{V}_artifacts/\n  \
         healthchat generate --version 2.1.0 --strict --json > summary.json   # in CI\n  \
         healthchat generate --sources wildchat          # the ODC-BY part, no token needed\n  \
-        HF_HUB_OFFLINE=1 healthchat generate --version 2.1.0 --source-dir shards/\n\n\
+        HF_HUB_OFFLINE=1 healthchat generate --version 2.1.0 --source-dir shards/\n  \
+        healthchat generate --annotations draft.jsonl --version 2.2.0   # a draft, before publishing\n\n\
         --source-dir DIR holds the source datasets as `hf download DATASET --repo-type dataset \
         --local-dir DIR/DATASET` writes them: DIR/lmsys/lmsys-chat-1m/data/*.parquet and \
         DIR/allenai/WildChat-1M/data/*.parquet.")]
@@ -88,6 +89,11 @@ pub(crate) struct GenerateArgs {
     /// Annotation version to build (MAJOR.MINOR.PATCH); default: the newest on the Hub.
     #[arg(long, value_name = "V", value_parser = parse_version)]
     pub(crate) version: Option<AnnotationVersion>,
+
+    /// Build from this local annotation JSONL instead of the Hub's (a draft, say); its version
+    /// from --version, else from its name (HealthChat-11K_master_annotations_v{V}.jsonl).
+    #[arg(long, value_name = "FILE", value_parser = parse_file, conflicts_with = "annotations_revision")]
+    pub(crate) annotations: Option<PathBuf>,
 
     /// Directory in which HealthChat-11K_v{V}_artifacts/ is written (created if missing).
     #[arg(short, long, value_name = "DIR", default_value = ".")]
@@ -224,6 +230,16 @@ fn parse_source(text: &str) -> Result<Source, String> {
     Source::from_dataset_source(text.trim()).ok_or_else(|| {
         format!("`{text}` is not a source: use lmsys, wildchat, or both separated by a comma")
     })
+}
+
+/// A file that is there: a path that names nothing is a mistake on the command line.
+fn parse_file(text: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(text);
+    match std::fs::metadata(&path) {
+        Ok(metadata) if metadata.is_file() => Ok(path),
+        Ok(_) => Err(format!("{text} is not a file")),
+        Err(error) => Err(format!("cannot read {text}: {error}")),
+    }
 }
 
 fn parse_version(text: &str) -> Result<AnnotationVersion, String> {

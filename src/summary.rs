@@ -112,8 +112,8 @@ impl Summary {
         ));
         if self.duplicates > 0 {
             lines.push(format!(
-                "  {} more source rows repeat a conversation ID already found and were left out \
-                 (the first row of an ID is kept)",
+                "  {} source rows left out: their conversation ID was found already (the first \
+                 row is kept)",
                 self.duplicates
             ));
         }
@@ -141,7 +141,11 @@ impl Summary {
                  their SHA-256 is in manifest.json):",
                 unverified.len()
             ));
-            lines.extend(unverified.iter().map(|file| format!("    - {file}")));
+            let shown = &unverified[..unverified.len().min(UNVERIFIED_SHOWN)];
+            lines.extend(shown.iter().map(|file| format!("    - {file}")));
+            if unverified.len() > shown.len() {
+                lines.push(format!("    and {} more", unverified.len() - shown.len()));
+            }
         }
         lines.push(self.elapsed_line());
         lines
@@ -177,6 +181,8 @@ impl Summary {
 
 /// Missing IDs shown per source on the terminal.
 const MISSING_SHOWN: usize = 10;
+/// Files shown of those not verified (a copy of every shard without `hf download`'s metadata).
+const UNVERIFIED_SHOWN: usize = 4;
 /// The width the folded specialty lines keep within.
 const WIDTH: usize = 80;
 

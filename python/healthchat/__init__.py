@@ -43,6 +43,7 @@ SOURCES: tuple[str, ...] = ("lmsys", "wildchat")
 # keyword name → (flag, kind). A bool is a switch; a str, int or path takes a value.
 _OPTIONS: dict[str, tuple[str, type]] = {
     "jobs": ("--jobs", int),
+    "annotations": ("--annotations", os.PathLike),
     "annotations_revision": ("--annotations-revision", str),
     "lmsys_revision": ("--lmsys-revision", str),
     "wildchat_revision": ("--wildchat-revision", str),
@@ -80,7 +81,8 @@ def generate(
             ``HealthChat-11K_v{V}_{source}_artifacts/`` (WildChat alone needs no token).
         output_dir: where the artifacts directory is written.
         **generate_options: the other flags of ``healthchat generate``, by their long name with
-            ``_`` for ``-``: ``jobs=4`` (``--jobs 4``), ``annotations_revision=``,
+            ``_`` for ``-``: ``jobs=4`` (``--jobs 4``), ``annotations=`` (a local annotation
+            JSONL, a path), ``annotations_revision=``,
             ``lmsys_revision=``, ``wildchat_revision=`` (str), ``source_dir=`` (a path),
             ``reference_only=``, ``strict=``, ``quiet=`` (bool; ``True`` gives the switch).
 

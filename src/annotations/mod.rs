@@ -7,7 +7,7 @@ mod index;
 mod shape;
 mod version;
 
-pub(crate) use download::{AnnotationFile, AnnotationFiles};
+pub(crate) use download::{AnnotationFile, AnnotationFiles, AnnotationOrigin};
 pub use index::{Annotation, AnnotationError, AnnotationIndex};
 pub(crate) use shape::Shape;
 pub(crate) use version::{ANNOTATIONS_REPO, AnnotationVersion, VersionError, list_versions};

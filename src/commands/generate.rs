@@ -165,15 +165,18 @@ async fn annotations_and_shards(
     printer: &Printer,
 ) -> Result<(AnnotationFile, (SourceShards, OpenedAhead))> {
     let (chosen, version_chosen) = tokio::sync::oneshot::channel();
-    let annotations = AnnotationFile::download(
-        hub,
-        &args.revisions.annotations_revision,
-        args.version,
-        printer,
-        move || {
-            let _ = chosen.send(());
-        },
-    );
+    let found = move || {
+        let _ = chosen.send(());
+    };
+    let annotations = async {
+        match &args.annotations {
+            Some(path) => AnnotationFile::read_local(path, args.version, found).await,
+            None => {
+                let revision = &args.revisions.annotations_revision;
+                AnnotationFile::download(hub, revision, args.version, printer, found).await
+            }
+        }
+    };
     let repos = shards::source_repos(included, &args.revisions);
     let finding = async {
         let shards =

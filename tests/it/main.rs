@@ -11,6 +11,7 @@ mod dataset;
 mod diff;
 mod generate;
 mod integrity;
+mod local_annotations;
 mod lying_footer;
 mod messages;
 mod network;

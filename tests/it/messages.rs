@@ -112,8 +112,8 @@ fn the_summary_fits_a_40_line_screen_and_says_only_what_happened() {
         "{} lines:\n{first}",
         first.lines().count()
     );
-    let duplicates = "4 more source rows repeat a conversation ID already found and were left \
-                      out (the first row of an ID is kept)";
+    let duplicates =
+        "4 source rows left out: their conversation ID was found already (the first row is kept)";
     assert!(first.contains(duplicates), "{first}");
     assert!(
         first.contains("    General Health 43, Mental Health 14, Endocrinology 9,"),
@@ -136,5 +136,60 @@ fn the_summary_fits_a_40_line_screen_and_says_only_what_happened() {
     assert!(
         !again.contains("0 B/s") && !again.contains(" 0 rows"),
         "{again}"
+    );
+}
+
+#[test]
+fn the_terminal_shows_ten_missing_ids_a_source_and_json_keeps_them_all() {
+    let hub = golden_hub();
+    let workspace = Workspace::new();
+    // The 2.1.0 annotations and 13 WildChat conversations no shard holds.
+    let text = std::fs::read_to_string(annotation_file(&hub_tree(), "2.1.0")).unwrap();
+    let first = text.lines().next().unwrap();
+    let record: serde_json::Value = serde_json::from_str(first).unwrap();
+    let id = record["conversation_id"].as_str().unwrap();
+    assert_eq!(record["dataset_source"], "wildchat");
+    let absent: Vec<String> = (0..13).map(|i| format!("{:032x}", 0xabc000 + i)).collect();
+    let mut draft = text.clone();
+    for absent in &absent {
+        draft += &first.replace(id, absent);
+        draft.push('\n');
+    }
+    let path = workspace.dir.path().join("draft.jsonl");
+    std::fs::write(&path, draft).unwrap();
+    let output = workspace
+        .command(&hub, None)
+        .env("HF_HUB_OFFLINE", "1")
+        .args(["generate", "--json", "--annotations"])
+        .arg(&path)
+        .args(["--version", "2.1.0", "--source-dir"])
+        .arg(hub_tree())
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let said = stderr(&output);
+    assert!(
+        said.contains("  Not found in allenai/WildChat-1M (15 conversations):"),
+        "{said}"
+    );
+    let shown = absent
+        .iter()
+        .filter(|id| said.contains(id.as_str()))
+        .count();
+    assert_eq!(shown, 8, "2 of the fixtures' own, then 8 of these: {said}");
+    assert!(
+        said.contains("    and 5 more, listed in manifest.json"),
+        "{said}"
+    );
+    assert!(said.lines().count() <= 40, "{said}");
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let missing = summary["manifest"]["sources"][1]["missing"]
+        .as_array()
+        .unwrap();
+    assert_eq!(missing.len(), 15);
+    assert!(
+        absent
+            .iter()
+            .all(|id| missing.contains(&serde_json::json!(id)))
     );
 }
