@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::hub::{RetryReporter, Retrying};
 use crate::source::Source;
 
 #[derive(Clone)]
@@ -138,5 +139,22 @@ impl SourceBar {
         if self.shards_left.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.bar.finish();
         }
+    }
+}
+
+/// Retries as status lines above the bars: what failed, and that it is tried again.
+impl RetryReporter for Printer {
+    fn retrying(&self, retrying: &Retrying<'_>) {
+        let mut what = retrying.what.to_owned();
+        if let Some(first) = what.get(..1) {
+            what.replace_range(..1, &first.to_uppercase());
+        }
+        self.status(format!(
+            "{what}: {}; trying again in {:.1} s (attempt {} of {})",
+            retrying.reason,
+            retrying.wait.as_secs_f64(),
+            retrying.attempt,
+            retrying.attempts
+        ));
     }
 }

@@ -26,7 +26,7 @@ use crate::tally::Tally;
 
 pub(super) async fn run(args: GenerateArgs) -> Result<()> {
     let printer = Printer::new(args.quiet);
-    let hub = Hub::new(HubSettings::from_env())?;
+    let hub = Hub::new(HubSettings::from_env().reporting_retries_to(printer.clone()))?;
     let summary = tokio::select! {
         summary = generate(hub, &args, &printer) => summary?,
         signal = interruption() => return Err(signal?.into()),

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::network::NetworkSettings;
+use super::retry::{Reporter, RetryReporter};
 
 /// How long a download may go without receiving a byte before it counts as stalled and is
 /// resumed. `huggingface_hub` defaults `HF_HUB_DOWNLOAD_TIMEOUT` to 10 s for small files; a
@@ -62,6 +63,8 @@ pub(crate) struct HubSettings {
     /// `$HF_HUB_DOWNLOAD_TIMEOUT`: the longest wait for the next byte of a response.
     pub(crate) read_timeout: Duration,
     pub(crate) network: NetworkSettings,
+    /// Told of every retry (the command's printer); not from the environment.
+    pub(crate) retry_reporter: Reporter,
 }
 
 impl HubSettings {
@@ -70,6 +73,15 @@ impl HubSettings {
     /// `huggingface_hub`.
     pub(crate) fn from_env() -> HubSettings {
         Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// These settings with every retry told to `reporter`.
+    pub(crate) fn reporting_retries_to(
+        mut self,
+        reporter: impl RetryReporter + 'static,
+    ) -> HubSettings {
+        self.retry_reporter = Reporter::new(std::sync::Arc::new(reporter));
+        self
     }
 
     fn from_lookup(var: impl Fn(&str) -> Option<String>) -> HubSettings {
@@ -106,6 +118,7 @@ impl HubSettings {
             offline,
             read_timeout,
             network: NetworkSettings::from_lookup(&var),
+            retry_reporter: Reporter::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ mod local_annotations;
 mod lying_footer;
 mod messages;
 mod network;
+mod progress;
 mod properties;
 mod reliability;
 mod storage;
