@@ -136,6 +136,10 @@ pub(crate) struct GenerateArgs {
     /// No progress bars or status lines; errors are still printed.
     #[arg(short, long)]
     pub(crate) quiet: bool,
+
+    /// Progress as JSON lines on stderr, for the Python package's bar.
+    #[arg(long, hide = true)]
+    pub(crate) progress_json: bool,
 }
 
 #[derive(Debug, clap::Args)]

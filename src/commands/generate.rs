@@ -25,12 +25,20 @@ use crate::summary::Summary;
 use crate::tally::Tally;
 
 pub(super) async fn run(args: GenerateArgs) -> Result<()> {
-    let printer = Printer::new(args.quiet);
-    let hub = Hub::new(HubSettings::from_env().reporting_retries_to(printer.clone()))?;
-    let summary = tokio::select! {
-        summary = generate(hub, &args, &printer) => summary?,
-        signal = interruption() => return Err(signal?.into()),
+    let printer = match args.progress_json {
+        true => Printer::with_json_progress(args.quiet),
+        false => Printer::new(args.quiet),
     };
+    let hub = Hub::new(HubSettings::from_env().reporting_retries_to(printer.clone()))?;
+    let outcome = tokio::select! {
+        summary = generate(hub, &args, &printer) => summary,
+        signal = interruption() => Err(match signal {
+            Ok(interrupted) => interrupted.into(),
+            Err(error) => error.into(),
+        }),
+    };
+    printer.end_progress(outcome.is_ok());
+    let summary = outcome?;
     for line in summary.lines() {
         printer.status(line);
     }
@@ -182,7 +190,9 @@ async fn annotations_and_shards(
         let shards =
             shards::find_all_shards(hub.api(), &repos, args.source_dir.as_deref(), cache).await;
         let ahead = match version_chosen.await {
-            Ok(()) => OpenedAhead::start(hub.api(), &shards, usize::from(args.jobs), cache),
+            Ok(()) => {
+                OpenedAhead::start(hub.api(), &shards, usize::from(args.jobs), cache, printer)
+            }
             Err(_) => OpenedAhead::default(),
         };
         Ok((shards, ahead))
