@@ -110,3 +110,115 @@ fn a_failing_storage_host_is_said_once_per_shard_and_quiet_says_only_the_error()
         "{said}"
     );
 }
+
+/// The golden Hub, every response together held to `bytes_per_second`: a run that takes a
+/// while.
+fn slow_hub(bytes_per_second: u64) -> TestHub {
+    TestHub::start(golden_hub_config().bandwidth(bytes_per_second)).unwrap()
+}
+
+/// The shard bytes of a run, from its manifest.
+fn shard_bytes(workspace: &Workspace, version: &str) -> u64 {
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(workspace.artifacts(version).join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    manifest["repositories"].as_array().unwrap()[1..]
+        .iter()
+        .flat_map(|repo| repo["files"].as_array().unwrap())
+        .map(|file| file["size"].as_u64().unwrap())
+        .sum()
+}
+
+#[test]
+fn without_a_terminal_a_plain_line_every_ten_seconds_and_none_with_quiet() {
+    // About 4.3 MB at 280 kB/s: some 15 s, the two runs side by side on hubs of their own.
+    let (hub, quiet_hub) = (slow_hub(280_000), slow_hub(280_000));
+    let (workspace, quiet_workspace) = (Workspace::new(), Workspace::new());
+    let started = Instant::now();
+    let args = ["generate", "--version", "2.1.0"];
+    let quiet = quiet_workspace
+        .command(&quiet_hub, Some(GRANTED_TOKEN))
+        .args(args)
+        .arg("-q")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = workspace.run(&hub, Some(GRANTED_TOKEN), &args);
+    let elapsed = started.elapsed();
+    assert_success(&output);
+    let quiet = quiet.wait_with_output().unwrap();
+    assert_success(&quiet);
+    assert_eq!(stderr(&quiet), "");
+
+    let said = stderr(&output);
+    let lines: Vec<&str> = said.lines().filter(|l| l.starts_with("Read ")).collect();
+    assert!(
+        !lines.is_empty() && lines.len() as u64 <= elapsed.as_secs() / 10,
+        "{elapsed:?}: {said}"
+    );
+    let total = indicatif::HumanBytes(shard_bytes(&workspace, "2.1.0")).to_string();
+    for line in &lines {
+        let (read, rest) = line["Read ".len()..].split_once(" of ").unwrap();
+        assert!(rest.starts_with(&format!("{total} (")), "{line}");
+        let percent: u64 = rest[total.len() + 2..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(percent <= 100 && !read.is_empty(), "{line}");
+        assert!(
+            line.contains(" MB/s; ") && line.ends_with(" of 150 conversations found"),
+            "{line}"
+        );
+    }
+    assert!(!said.contains('\r') && !said.contains('\u{1b}'), "{said:?}");
+}
+
+#[test]
+fn json_progress_for_the_python_package_ends_with_every_byte() {
+    let hub = slow_hub(2_000_000);
+    let workspace = Workspace::new();
+    let output = workspace.run(
+        &hub,
+        Some(GRANTED_TOKEN),
+        &["generate", "--version", "2.1.0", "--progress-json"],
+    );
+    assert_success(&output);
+    assert_matches_golden(&workspace.artifacts("2.1.0"), "2.1.0");
+    let said = stderr(&output);
+    let progress: Vec<serde_json::Value> = said
+        .lines()
+        .filter(|line| line.starts_with("{\"progress\":"))
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["progress"].clone())
+        .collect();
+    assert!(progress.len() >= 3, "{said}");
+    let total = shard_bytes(&workspace, "2.1.0");
+    let mut read = 0;
+    for line in &progress {
+        assert_eq!(line["total"], total);
+        assert_eq!(line["wanted"], 150);
+        let now = line["read"].as_u64().unwrap();
+        assert!(read <= now && now <= total, "{progress:?}");
+        read = now;
+    }
+    let (last, before) = progress.split_last().unwrap();
+    assert!(before.iter().all(|line| line["done"] == false));
+    assert_eq!(
+        *last,
+        serde_json::json!({"read": total, "total": total, "found": 146, "wanted": 150, "done": true})
+    );
+    // The status lines and the summary stay text.
+    assert!(said.contains("\nLooking for 68 conversations in allenai/WildChat-1M\n"));
+    assert!(said.contains("HealthChat-11K v2.1.0 written to"));
+
+    let quiet = workspace.run(
+        &hub,
+        Some(GRANTED_TOKEN),
+        &["generate", "--version", "2.1.0", "--progress-json", "-q"],
+    );
+    assert_success(&quiet);
+    assert_eq!(stderr(&quiet), "");
+}
