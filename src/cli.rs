@@ -10,7 +10,7 @@ use crate::source::Source;
 #[derive(Debug, Parser)]
 #[command(
     name = "healthchat",
-    version,
+    version = env!("HEALTHCHAT_VERSION"),
     about = "Rebuild the HealthChat-11K dataset from its annotations on the Hugging Face Hub and \
              the LMSYS-Chat-1M and WildChat-1M source datasets.",
     after_help = "Examples:\n  \
@@ -18,8 +18,8 @@ use crate::source::Source;
         healthchat generate --version 2.1.0         # write HealthChat-11K_v2.1.0_artifacts/\n  \
         healthchat verify HealthChat-11K_v2.1.0_artifacts\n\n\
         Environment: HF_TOKEN, HF_TOKEN_PATH, HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_HUB_OFFLINE, \
-        HF_HUB_DOWNLOAD_TIMEOUT, SSL_CERT_FILE, SSL_CERT_DIR, HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, \
-        NO_PROXY.\n\
+        HF_HUB_DOWNLOAD_TIMEOUT, HEALTHCHAT_CACHE, SSL_CERT_FILE, SSL_CERT_DIR, HTTPS_PROXY, \
+        HTTP_PROXY, ALL_PROXY, NO_PROXY.\n\
         Exit status: 0 done, 1 failed, 2 usage error, 3 conversations missing with --strict, \
         4 not the expected result (generate --manifest: the build was not reproduced; diff \
         --exit-code: the sides differ), 130/143 interrupted."
@@ -31,7 +31,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Download the annotations, stream the source datasets and write the three artifacts.
+    /// Download the annotations, stream the source datasets and write the artifacts directory:
+    /// the reference JSONL and CSV files, a Parquet file per source, the dataset card and
+    /// manifest.json.
     #[command(after_help = "Examples:\n  \
         healthchat generate                              # newest annotation version\n  \
         healthchat generate --version 2.0.0              # pin a release\n  \
@@ -40,6 +42,7 @@ pub(crate) enum Command {
         healthchat generate --sources wildchat          # the ODC-BY part, no token needed\n  \
         HF_HUB_OFFLINE=1 healthchat generate --version 2.1.0 --source-dir shards/\n  \
         healthchat generate --manifest paper/manifest.json -o rebuilt   # reproduce a build\n\n\
+        healthchat generate --annotations draft.jsonl --version 2.2.0   # a draft, before publishing\n\n\
         --source-dir DIR holds the source datasets as `hf download DATASET --repo-type dataset \
         --local-dir DIR/DATASET` writes them: DIR/lmsys/lmsys-chat-1m/data/*.parquet and \
         DIR/allenai/WildChat-1M/data/*.parquet.\n\n\
@@ -91,12 +94,17 @@ pub(crate) struct GenerateArgs {
     #[arg(long, value_name = "V", value_parser = parse_version)]
     pub(crate) version: Option<AnnotationVersion>,
 
+    /// Build from this local annotation JSONL instead of the Hub's (a draft, say); its version
+    /// from --version, else from its name (HealthChat-11K_master_annotations_v{V}.jsonl).
+    #[arg(long, value_name = "FILE", value_parser = parse_file, conflicts_with = "annotations_revision")]
+    pub(crate) annotations: Option<PathBuf>,
+
     /// Directory in which HealthChat-11K_v{V}_artifacts/ is written (created if missing).
     #[arg(short, long, value_name = "DIR", default_value = ".")]
     pub(crate) output_dir: PathBuf,
 
     /// Source shards streamed at once.
-    #[arg(short, long, value_name = "N", default_value_t = default_jobs(), value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(short, long, value_name = "N", default_value_t = default_jobs(), value_parser = parse_jobs)]
     pub(crate) jobs: u16,
 
     #[command(flatten)]
@@ -141,6 +149,10 @@ pub(crate) struct GenerateArgs {
     /// No progress bars or status lines; errors are still printed.
     #[arg(short, long)]
     pub(crate) quiet: bool,
+
+    /// Progress as JSON lines on stderr, for the Python package's bar.
+    #[arg(long, hide = true)]
+    pub(crate) progress_json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -237,8 +249,27 @@ fn parse_source(text: &str) -> Result<Source, String> {
     })
 }
 
+/// A file that is there: a path that names nothing is a mistake on the command line.
+fn parse_file(text: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(text);
+    match std::fs::metadata(&path) {
+        Ok(metadata) if metadata.is_file() => Ok(path),
+        Ok(_) => Err(format!("{text} is not a file")),
+        Err(error) => Err(format!("cannot read {text}: {error}")),
+    }
+}
+
 fn parse_version(text: &str) -> Result<AnnotationVersion, String> {
     text.parse()
+}
+
+/// 1 to 64, said in words: clap's own range check says `0 is not in 1..=64`.
+fn parse_jobs(text: &str) -> Result<u16, String> {
+    text.trim()
+        .parse()
+        .ok()
+        .filter(|jobs| (1..=64).contains(jobs))
+        .ok_or_else(|| "--jobs must be a whole number between 1 and 64".to_owned())
 }
 
 fn default_jobs() -> u16 {

@@ -12,7 +12,7 @@ use crate::dataset::DatasetError;
 use crate::hub::HubError;
 use crate::in_order::HandOverError;
 use crate::manifest::VerifyError;
-use crate::printer::Printer;
+use crate::printer::{Printer, StdoutError};
 use crate::reproduce::{NotReproduced, ReproduceError};
 use crate::row_cache::CacheError;
 use crate::scan::ScanError;
@@ -74,7 +74,8 @@ fn message(error: &anyhow::Error) -> String {
 /// The next step of the outermost error in the chain that names one.
 fn next_step(error: &anyhow::Error) -> Option<String> {
     type Step = fn(&(dyn Error + 'static)) -> Option<String>;
-    const STEPS: [Step; 15] = [
+    const STEPS: [Step; 16] = [
+        |cause| cause.downcast_ref::<StdoutError>()?.next_step(),
         |cause| cause.downcast_ref::<AnnotationError>()?.next_step(),
         |cause| cause.downcast_ref::<ScanError>()?.next_step(),
         |cause| cause.downcast_ref::<CacheError>()?.next_step(),

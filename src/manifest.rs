@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::annotations::{AnnotationFile, AnnotationIndex};
+use crate::annotations::{ANNOTATIONS_REPO, AnnotationFile, AnnotationIndex, AnnotationOrigin};
 use crate::digest::hash_file;
 use crate::shards::{SourcePlan, Verifications};
 use crate::source::Source;
@@ -58,16 +58,37 @@ pub(crate) struct Repository {
 }
 
 impl Repository {
-    /// The annotation repository and the version's file, as downloaded and checked.
+    /// The annotation repository and the version's file, as downloaded and checked (or read
+    /// from a local file: then with the folder it was read from, and not verified).
     pub(crate) fn of_annotations(annotations: &AnnotationFile) -> Repository {
-        let verified = annotations.cached.verified();
+        let (revision, commit, source_dir, path, verified) = match &annotations.origin {
+            AnnotationOrigin::Hub { repo, cached } => (
+                repo.revision().to_owned(),
+                cached.commit().map(str::to_owned),
+                None,
+                annotations.version.file_name(),
+                cached.verified(),
+            ),
+            AnnotationOrigin::Local(path) => (
+                "(local file)".to_owned(),
+                None,
+                // As given, like --source-dir: `.` for a bare file name.
+                Some(match path.parent() {
+                    Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+                    _ => PathBuf::from("."),
+                }),
+                path.file_name()
+                    .map_or_else(String::new, |name| name.to_string_lossy().into_owned()),
+                false,
+            ),
+        };
         Repository {
-            id: annotations.repo.id().to_owned(),
-            revision: annotations.repo.revision().to_owned(),
-            commit: annotations.cached.commit().map(str::to_owned),
-            source_dir: None,
+            id: ANNOTATIONS_REPO.to_owned(),
+            revision,
+            commit,
+            source_dir,
             files: vec![RepositoryFile {
-                path: annotations.version.file_name(),
+                path,
                 size: annotations.size,
                 sha256: Some(annotations.sha256.clone()),
                 verified,

@@ -102,6 +102,17 @@ for options, status, says in [
         sys.exit(f"{options} succeeded")
 """
 
+# healthchat.generate without tqdm: no progress asked for, the status lines passed through.
+# argv: output dir.
+GENERATE_WITHOUT_TQDM = r"""
+import importlib.util, sys
+import healthchat
+
+assert importlib.util.find_spec("tqdm") is None, "tqdm is installed"
+summary = healthchat.generate(version="2.1.0", sources=("wildchat",), output_dir=sys.argv[1])
+print(summary["manifest"]["sources"][0]["found"], "found")
+"""
+
 WITHOUT_DATASETS = r"""
 import healthchat
 try:
@@ -206,9 +217,16 @@ def main():
             assert found and Path(found).parent == scripts, f"healthchat on PATH is {found}"
             return f"{wheel.name} ({wheel.stat().st_size / 1e6:.1f} MB) -> {found}"
 
+        # Built from this checkout: Cargo.toml's version and the commit (build.rs).
+        expected_version = f"healthchat {cargo_version}"
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                capture_output=True, text=True)
+        if (ROOT / ".git").exists() and commit.returncode == 0:
+            expected_version += f" ({commit.stdout.strip()})"
+
         def version_is_cargos():
             printed = run(["healthchat", "--version"], env=env).strip()
-            assert printed == f"healthchat {cargo_version}", f"{printed!r}, Cargo.toml says {cargo_version}"
+            assert printed == expected_version, f"{printed!r}, not {expected_version!r} (Cargo.toml, git)"
             metadata = run([python, "-c", "import healthchat; print(healthchat.__version__)"], env=env).strip()
             assert metadata == cargo_version, f"package metadata says {metadata}"
             return printed
@@ -227,7 +245,7 @@ def main():
 
         def python_m():
             printed = run([python, "-m", "healthchat", "--version"], env=env).strip()
-            assert printed == f"healthchat {cargo_version}", printed
+            assert printed == expected_version, printed
             status = subprocess.run([python, "-m", "healthchat", "generate", "--jobs", "0"],
                                     env=env, capture_output=True).returncode
             assert status == 2, f"an invalid flag gave exit status {status}, not 2"
@@ -236,6 +254,14 @@ def main():
         def without_datasets():
             return run([python, "-c", WITHOUT_DATASETS], env=env)
 
+        def generate_without_tqdm():
+            result = subprocess.run([python, "-c", GENERATE_WITHOUT_TQDM, work / "no-tqdm"],
+                                    env=env, capture_output=True, text=True)
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert "Looking for 68 conversations in allenai/WildChat-1M" in result.stderr, result.stderr
+            assert '{"progress"' not in result.stderr and "healthchat:" not in result.stderr, result.stderr
+            return result.stdout + "status lines passed through; no bar, no JSON progress asked for"
+
         def installs_extra():
             # datasets pinned as .ci/run pins it, so pip's cache serves it.
             run(pip + [f"{wheel}[datasets]", "datasets==5.2.0"], env=env)
@@ -243,7 +269,13 @@ def main():
 
         def load_both():
             out = work / "load"
-            printed = run([python, "-c", LOAD_AND_COMPARE, out, "lmsys,wildchat", "quiet"], env=with_token)
+            result = subprocess.run([python, "-c", LOAD_AND_COMPARE, out, "lmsys,wildchat", "quiet"],
+                                    env=with_token, capture_output=True, text=True)
+            assert result.returncode == 0, result.stdout + result.stderr
+            # quiet=True: no bar, no progress, no status line (datasets may show its own bars).
+            for said in ["healthchat:", '{"progress"', "Looking for"]:
+                assert said not in result.stderr, result.stderr
+            printed = result.stdout
             directory = out / f"HealthChat-11K_v{VERSION}_artifacts"
             for name in REFERENCE_FILES:
                 expected = (FIXTURES / "expected" / f"v{VERSION}" / name).read_bytes()
@@ -254,11 +286,16 @@ def main():
             result = subprocess.run([python, "-c", LOAD_AND_COMPARE, work / "load-wildchat", "wildchat", ""],
                                     env=env, capture_output=True, text=True)
             assert result.returncode == 0, result.stdout + result.stderr
-            # Not quiet: the binary's status lines and summary came through on stderr.
+            # Not quiet: the binary's status lines and summary came through on stderr, and its
+            # progress as tqdm's bar (tqdm came with the extra), not as its JSON lines.
             for line in ["Looking for 68 conversations in allenai/WildChat-1M",
                          f"HealthChat-11K v{VERSION} written to"]:
                 assert line in result.stderr, f"{line!r} not on stderr:\n{result.stderr}"
-            return result.stdout + "status lines and summary passed through on stderr"
+            bar = [part for part in result.stderr.replace("\r", "\n").splitlines()
+                   if part.startswith("healthchat: 100%|")]
+            assert bar and bar[-1].endswith("66/68 conversations found]"), result.stderr
+            assert '{"progress"' not in result.stderr, result.stderr
+            return result.stdout + f"status lines and summary passed through on stderr; the bar: {bar[-1]}"
 
         def load_refuses():
             return run([python, "-c", LOAD_REFUSES, work / "refused"], env=env)
@@ -266,13 +303,14 @@ def main():
         for name, check in [
             ("no Rust toolchain on the environment's PATH", no_rust),
             ("the wheel installs and puts healthchat on PATH", installs),
-            ("healthchat --version and the package's version are Cargo.toml's", version_is_cargos),
+            ("healthchat --version is Cargo.toml's and the commit, the package's Cargo.toml's", version_is_cargos),
             ("installed healthchat generate writes the golden bytes", generate_golden),
             ("python -m healthchat runs the binary and passes its exit status on", python_m),
             ("healthchat.load without datasets raises ImportError naming the extra", without_datasets),
+            ("healthchat.generate without tqdm passes the status lines on, no bar", generate_without_tqdm),
             ("pip install healthchat[datasets] brings datasets", installs_extra),
             ("healthchat.load: both sources, rows equal the JSONL records", load_both),
-            ("healthchat.load: WildChat alone, without a token", load_wildchat_without_token),
+            ("healthchat.load: WildChat alone, without a token, tqdm's bar", load_wildchat_without_token),
             ("healthchat.load refuses wrong options and raises GenerateError", load_refuses),
         ]:
             checks.run(name, check)

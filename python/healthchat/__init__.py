@@ -43,6 +43,7 @@ SOURCES: tuple[str, ...] = ("lmsys", "wildchat")
 # keyword name → (flag, kind). A bool is a switch; a str, int or path takes a value.
 _OPTIONS: dict[str, tuple[str, type]] = {
     "jobs": ("--jobs", int),
+    "annotations": ("--annotations", os.PathLike),
     "annotations_revision": ("--annotations-revision", str),
     "lmsys_revision": ("--lmsys-revision", str),
     "wildchat_revision": ("--wildchat-revision", str),
@@ -80,7 +81,8 @@ def generate(
             ``HealthChat-11K_v{V}_{source}_artifacts/`` (WildChat alone needs no token).
         output_dir: where the artifacts directory is written.
         **generate_options: the other flags of ``healthchat generate``, by their long name with
-            ``_`` for ``-``: ``jobs=4`` (``--jobs 4``), ``annotations_revision=``,
+            ``_`` for ``-``: ``jobs=4`` (``--jobs 4``), ``annotations=`` (a local annotation
+            JSONL, a path), ``annotations_revision=``,
             ``lmsys_revision=``, ``wildchat_revision=`` (str), ``source_dir=`` (a path),
             ``reference_only=``, ``strict=``, ``quiet=`` (bool; ``True`` gives the switch).
 
@@ -95,8 +97,9 @@ def generate(
         GenerateError: the run failed; carries its message and exit status.
         FileNotFoundError: the binary is not installed beside this package.
 
-    The binary's status lines and summary go to ``sys.stderr`` as it runs (progress bars are
-    drawn only when its stderr is a terminal, which it is not here).
+    The binary's status lines and summary go to ``sys.stderr`` as it runs. With tqdm installed
+    (the ``datasets`` extra brings it) and not ``quiet=True``, its progress is a ``tqdm.auto``
+    bar: a widget in a notebook, a text bar elsewhere.
     """
     arguments = ["generate", "--json"]
     if version is not None:
@@ -106,7 +109,10 @@ def generate(
     arguments += ["--sources", ",".join(_source_names(sources))]
     arguments += ["--output-dir", os.fspath(output_dir)]
     arguments += _flags(generate_options)
-    stdout = _run(arguments)
+    bar = None if generate_options.get("quiet") is True else _tqdm()
+    if bar is not None:
+        arguments.append("--progress-json")
+    stdout = _run(arguments, bar)
     summary: dict[str, Any] = json.loads(stdout)
     summary["directory"] = os.path.abspath(summary["directory"])
     return summary
@@ -212,15 +218,27 @@ def _flags(options: dict[str, Any]) -> list[str]:
     return flags
 
 
-def _run(arguments: list[str]) -> str:
+def _tqdm() -> Any:
+    """``tqdm.auto.tqdm`` when tqdm is installed, else None."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm
+
+
+def _run(arguments: list[str], bar: Any = None) -> str:
     """Runs the binary with `arguments`; returns its stdout. Its stderr is copied to
-    ``sys.stderr`` as it arrives (so a notebook shows it too), and its closing ``error:`` message
-    becomes the :class:`GenerateError`'s."""
+    ``sys.stderr`` line by line as it arrives (so a notebook shows it too), but for its JSON
+    progress lines (``--progress-json``), which move a `bar` (a tqdm class) instead; its closing
+    ``error:`` message becomes the :class:`GenerateError`'s."""
     command = [find_healthchat_bin(), *arguments]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stdout is not None and process.stderr is not None
     stderr_lines: list[str] = []
-    relay = threading.Thread(target=_relay, args=(process.stderr, stderr_lines), daemon=True)
+    relay = threading.Thread(
+        target=_relay, args=(process.stderr, stderr_lines, _Progress(bar)), daemon=True
+    )
     relay.start()
     try:
         stdout = process.stdout.read()
@@ -250,16 +268,63 @@ def _run(arguments: list[str]) -> str:
     return stdout.decode("utf-8")
 
 
-def _relay(stream: IO[bytes], lines: list[str]) -> None:
-    """Copies `stream` to ``sys.stderr`` as it arrives, and keeps its lines."""
+class _Progress:
+    """The binary's JSON progress lines (``{"progress": {"read", "total", "found", "wanted",
+    "done"}}``) as a tqdm bar, made at the first; without a tqdm class, nothing is one."""
+
+    def __init__(self, bar_class: Any) -> None:
+        self.bar_class = bar_class
+        self.bar: Any = None
+
+    def take(self, line: str) -> bool:
+        """True if `line` was progress, now shown on the bar."""
+        if self.bar_class is None or not line.startswith('{"progress":'):
+            return False
+        try:
+            progress = json.loads(line)["progress"]
+            read, total = int(progress["read"]), int(progress["total"])
+            found = f"{progress['found']}/{progress['wanted']} conversations found"
+        except (ValueError, KeyError, TypeError):
+            return False
+        if self.bar is None:
+            self.bar = self.bar_class(
+                total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="healthchat"
+            )
+        self.bar.update(read - self.bar.n)
+        self.bar.set_postfix_str(found, refresh=False)
+        if progress.get("done"):
+            self.close()
+        return True
+
+    def write(self, text: str) -> None:
+        """`text` on stderr, above the bar while there is one."""
+        if self.bar is None:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+        else:
+            self.bar_class.write(text, file=sys.stderr, end="")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _relay(stream: IO[bytes], lines: list[str], progress: _Progress) -> None:
+    """Copies `stream` to ``sys.stderr`` line by line as it arrives, but for the progress
+    lines, which `progress` shows; keeps the other lines."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     pending = ""
-    while chunk := os.read(stream.fileno(), 8192):
-        text = decoder.decode(chunk)
-        sys.stderr.write(text)
-        sys.stderr.flush()
-        pending += text
-        *complete, pending = pending.split("\n")
-        lines.extend(line.rstrip("\r") for line in complete)
-    if pending:
-        lines.append(pending)
+    try:
+        while chunk := os.read(stream.fileno(), 8192):
+            pending += decoder.decode(chunk)
+            *complete, pending = pending.split("\n")
+            for line in complete:
+                if not progress.take(line):
+                    progress.write(line + "\n")
+                    lines.append(line.rstrip("\r"))
+        if pending:
+            progress.write(pending)
+            lines.append(pending)
+    finally:
+        progress.close()

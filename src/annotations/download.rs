@@ -1,7 +1,8 @@
 //! A version's annotation file (FORMAT.md §1): chosen (`--version`, or the newest), downloaded
-//! into the Hugging Face cache (offline: found there) and indexed (FORMAT.md §2).
+//! into the Hugging Face cache (offline: found there), or given as a local file, and indexed
+//! (FORMAT.md §2).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -16,7 +17,7 @@ use crate::printer::Printer;
 /// Why a downloaded annotation file cannot be used.
 #[derive(Debug, Error)]
 pub(super) enum DownloadError {
-    #[error("could not read the cached annotation file {}", path.display())]
+    #[error("could not read the annotation file {}", path.display())]
     Read {
         path: PathBuf,
         #[source]
@@ -32,12 +33,21 @@ pub(super) enum DownloadError {
     },
 }
 
-/// A version's annotation file in the Hugging Face cache, and its index.
+/// Where an annotation file was read from.
+pub(crate) enum AnnotationOrigin {
+    /// The annotation repository (pinned) through the Hugging Face cache.
+    Hub {
+        repo: DatasetRepo,
+        cached: CachedFile,
+    },
+    /// A file on disk (`--annotations`): a draft, say, checked before it is published.
+    Local(PathBuf),
+}
+
+/// A version's annotation file, and its index.
 pub(crate) struct AnnotationFile {
-    /// The annotation repository, pinned.
-    pub(crate) repo: DatasetRepo,
+    pub(crate) origin: AnnotationOrigin,
     pub(crate) version: AnnotationVersion,
-    pub(crate) cached: CachedFile,
     pub(crate) size: u64,
     pub(crate) sha256: String,
     pub(crate) index: Arc<AnnotationIndex>,
@@ -77,9 +87,43 @@ impl AnnotationFile {
                 .await
                 .map_err(|_| DownloadError::Interrupted)??;
         Ok(AnnotationFile {
-            repo: files.repo,
+            origin: AnnotationOrigin::Hub {
+                repo: files.repo,
+                cached,
+            },
             version,
-            cached,
+            size,
+            sha256,
+            index: Arc::new(index),
+        })
+    }
+
+    /// The annotation file at `path` (`--annotations`), of version `requested`, else the one
+    /// its name gives, indexed as a downloaded one is; `found` is called once the version is
+    /// known, as for [`AnnotationFile::download`].
+    pub(crate) async fn read_local(
+        path: &Path,
+        requested: Option<AnnotationVersion>,
+        found: impl FnOnce(),
+    ) -> Result<AnnotationFile> {
+        let name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned());
+        let version = requested
+            .or_else(|| AnnotationVersion::from_file_name(name.as_deref()?))
+            .ok_or_else(|| VersionError::NotInFileName {
+                path: path.to_owned(),
+            })?;
+        found();
+        let (path, file_name) = (path.to_owned(), name.unwrap_or_default());
+        let read = path.clone();
+        let (size, sha256, index) =
+            tokio::task::spawn_blocking(move || index_file(read, file_name))
+                .await
+                .map_err(|_| DownloadError::Interrupted)??;
+        Ok(AnnotationFile {
+            origin: AnnotationOrigin::Local(path),
+            version,
             size,
             sha256,
             index: Arc::new(index),
@@ -151,8 +195,26 @@ impl<'h> AnnotationFiles<'h> {
         };
         let file = file.clone();
         found();
-        printer.status(format!("Fetching {file_name} from {}", self.repo.id()));
+        if !self.is_cached(&file).await {
+            printer.status(format!("Fetching {file_name} from {}", self.repo.id()));
+        }
         Ok(hub.cached_download(&self.repo, &file).await?)
+    }
+
+    /// True when the cache's snapshot of the pinned commit holds `file` with the bytes the
+    /// listing names: nothing is fetched then, so nothing is said.
+    async fn is_cached(&self, file: &ListedFile) -> bool {
+        let at_commit = DatasetRepo::new(self.repo.id(), self.repo.reference());
+        let cached = self
+            .hub
+            .cache()
+            .lookup(&at_commit, file.path())
+            .await
+            .ok()
+            .flatten();
+        cached
+            .and_then(|cached| cached.path().canonicalize().ok())
+            .is_some_and(|blob| blob.file_name().and_then(|name| name.to_str()) == file.blob_name())
     }
 
     /// The repository's annotation files, listed on the first call.

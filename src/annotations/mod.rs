@@ -7,7 +7,7 @@ mod index;
 mod shape;
 mod version;
 
-pub(crate) use download::{AnnotationFile, AnnotationFiles};
+pub(crate) use download::{AnnotationFile, AnnotationFiles, AnnotationOrigin};
 pub(crate) use index::selection;
 pub use index::{Annotation, AnnotationError, AnnotationIndex};
 pub(crate) use shape::Shape;

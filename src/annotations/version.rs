@@ -47,6 +47,12 @@ pub(crate) enum VersionError {
     },
     #[error("{repo} holds no {FILE_PREFIX}*{FILE_SUFFIX} annotation file")]
     NoneListed { repo: String },
+    #[error(
+        "the version of the annotation file {} is not known: its name is not \
+         {FILE_PREFIX}{{V}}{FILE_SUFFIX} and no --version was given",
+        path.display()
+    )]
+    NotInFileName { path: PathBuf },
 }
 
 impl VersionError {
@@ -71,6 +77,11 @@ impl VersionError {
                 Some("run once with network access (unset HF_HUB_OFFLINE) to cache it.".to_owned())
             }
             VersionError::NoneListed { .. } => None,
+            VersionError::NotInFileName { .. } => Some(
+                "say which version it is with --version, e.g. --version 2.2.0 for a draft of \
+                 the next one."
+                    .to_owned(),
+            ),
         }
     }
 }
@@ -98,7 +109,8 @@ impl AnnotationVersion {
         format!("{FILE_PREFIX}{self}{FILE_SUFFIX}")
     }
 
-    fn from_file_name(path: &str) -> Option<AnnotationVersion> {
+    /// The version of `HealthChat-11K_master_annotations_v{V}.jsonl`.
+    pub(super) fn from_file_name(path: &str) -> Option<AnnotationVersion> {
         path.strip_prefix(FILE_PREFIX)?
             .strip_suffix(FILE_SUFFIX)?
             .parse()

@@ -12,6 +12,12 @@ pub(crate) enum ArtifactError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "cannot write the artifacts into {}: {} is a file, not a directory",
+        dir.display(),
+        file.display()
+    )]
+    NotADirectory { dir: PathBuf, file: PathBuf },
     #[error("could not write {}", path.display())]
     Write {
         path: PathBuf,
@@ -33,6 +39,10 @@ impl ArtifactError {
             ArtifactError::Create { .. } => {
                 "check that the directory exists, is writable and has free space, or choose \
                  another with --output-dir."
+            }
+            ArtifactError::NotADirectory { .. } => {
+                "choose a directory with --output-dir (a directory that does not exist yet is \
+                 created), or move the file out of the way."
             }
             ArtifactError::Write { .. } => "check free disk space and permissions, then run again.",
             ArtifactError::Rename { .. } => return None,

@@ -39,6 +39,17 @@ impl ArtifactWriter {
             dir: parent.to_owned(),
             source,
         };
+        // A file where the directory (or one above it) should be: said as such, not as the
+        // operating system's "File exists".
+        if let Some(file) = parent
+            .ancestors()
+            .find(|path| path.exists() && !path.is_dir())
+        {
+            return Err(ArtifactError::NotADirectory {
+                dir: parent.to_owned(),
+                file: file.to_owned(),
+            });
+        }
         std::fs::create_dir_all(parent).map_err(create_error)?;
         remove_abandoned(parent, &prefix);
         let temp = tempfile::Builder::new()

@@ -63,7 +63,9 @@ async fn read_sides(
                         let hub = match hub.get() {
                             Some(hub) => hub,
                             None => {
-                                let made = Hub::new(HubSettings::from_env())?;
+                                let settings =
+                                    HubSettings::from_env().reporting_retries_to(printer.clone());
+                                let made = Hub::new(settings)?;
                                 hub.get_or_init(|| made)
                             }
                         };

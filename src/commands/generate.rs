@@ -26,7 +26,10 @@ use crate::summary::Summary;
 use crate::tally::Tally;
 
 pub(super) async fn run(mut args: GenerateArgs) -> Result<()> {
-    let printer = Printer::new(args.quiet);
+    let printer = match args.progress_json {
+        true => Printer::with_json_progress(args.quiet),
+        false => Printer::new(args.quiet),
+    };
     // `--manifest`: the earlier build's settings replace the flags it conflicts with.
     let rebuild = args.manifest.as_deref().map(Rebuild::read).transpose()?;
     if let Some(rebuild) = &rebuild {
@@ -35,14 +38,19 @@ pub(super) async fn run(mut args: GenerateArgs) -> Result<()> {
             printer.status(line);
         }
     }
-    let hub = Hub::new(HubSettings::from_env())?;
-    let mut summary = tokio::select! {
-        summary = generate(hub, &args, rebuild.as_ref(), &printer) => match (summary, &rebuild) {
-            (Ok(summary), _) => summary,
-            (Err(error), Some(rebuild)) => return Err(rebuild.explain(error)),
-            (Err(error), None) => return Err(error),
-        },
-        signal = interruption() => return Err(signal?.into()),
+    let hub = Hub::new(HubSettings::from_env().reporting_retries_to(printer.clone()))?;
+    let outcome = tokio::select! {
+        summary = generate(hub, &args, rebuild.as_ref(), &printer) => summary,
+        signal = interruption() => Err(match signal {
+            Ok(interrupted) => interrupted.into(),
+            Err(error) => error.into(),
+        }),
+    };
+    printer.end_progress(outcome.is_ok());
+    let mut summary = match (outcome, &rebuild) {
+        (Ok(summary), _) => summary,
+        (Err(error), Some(rebuild)) => return Err(rebuild.explain(error)),
+        (Err(error), None) => return Err(error),
     };
     summary.reproduction = rebuild.map(|rebuild| rebuild.compare(&summary.manifest));
     for line in summary.lines() {
@@ -128,6 +136,7 @@ async fn generate(
             .map(|plan| (plan.source, plan.targets.as_ref())),
     );
     let spool_dir = writer.directory().to_owned();
+    let mut duplicates = 0;
     in_order::hand_over(feeds, &spool_dir, |source, mut record| {
         if tally.is_first(source, &record.id) {
             writer.append(
@@ -139,6 +148,8 @@ async fn generate(
                 dataset.append(source, &record.id, std::mem::take(&mut record.record))?;
             }
             tally.count(record);
+        } else {
+            duplicates += 1;
         }
         Ok::<_, anyhow::Error>(())
     })
@@ -176,6 +187,7 @@ async fn generate(
         directory,
         manifest,
         repairs: tally.repairs,
+        duplicates,
         bytes_fetched: reports.fetched.load(Ordering::Relaxed),
         fetched_from_disk: args.source_dir.is_some(),
         elapsed: started.elapsed(),
@@ -195,21 +207,26 @@ async fn annotations_and_shards(
     printer: &Printer,
 ) -> Result<(AnnotationFile, (SourceShards, OpenedAhead))> {
     let (chosen, version_chosen) = tokio::sync::oneshot::channel();
-    let annotations = AnnotationFile::download(
-        hub,
-        &args.revisions.annotations_revision,
-        args.version,
-        printer,
-        move || {
-            let _ = chosen.send(());
-        },
-    );
+    let found = move || {
+        let _ = chosen.send(());
+    };
+    let annotations = async {
+        match &args.annotations {
+            Some(path) => AnnotationFile::read_local(path, args.version, found).await,
+            None => {
+                let revision = &args.revisions.annotations_revision;
+                AnnotationFile::download(hub, revision, args.version, printer, found).await
+            }
+        }
+    };
     let repos = shards::source_repos(included, &args.revisions);
     let finding = async {
         let shards =
             shards::find_all_shards(hub.api(), &repos, args.source_dir.as_deref(), cache).await;
         let ahead = match version_chosen.await {
-            Ok(()) => OpenedAhead::start(hub.api(), &shards, usize::from(args.jobs), cache),
+            Ok(()) => {
+                OpenedAhead::start(hub.api(), &shards, usize::from(args.jobs), cache, printer)
+            }
             Err(_) => OpenedAhead::default(),
         };
         Ok((shards, ahead))

@@ -7,7 +7,7 @@ use crate::printer::Printer;
 
 pub(super) async fn run(args: VersionsArgs) -> anyhow::Result<()> {
     let printer = Printer::new(false);
-    let hub = Hub::new(HubSettings::from_env())?;
+    let hub = Hub::new(HubSettings::from_env().reporting_retries_to(printer.clone()))?;
     let repo = DatasetRepo::new(ANNOTATIONS_REPO, &args.annotations_revision);
     let listing = list_versions(&hub, &repo).await?;
     if args.json {

@@ -160,12 +160,16 @@ impl HttpClient {
                 attempt.follow()
             }
         });
+        let policy = RetryPolicy {
+            reporter: settings.retry_reporter.clone(),
+            ..RetryPolicy::default()
+        };
         Ok(HttpClient {
             hub: build(builder(&[b"h2", b"http/1.1"]).redirect(hub_redirects))?,
             range: build(builder(&[b"http/1.1"]).redirect(limited).http1_only())?,
             settings,
             base,
-            policy: RetryPolicy::default(),
+            policy,
         })
     }
 

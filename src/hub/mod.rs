@@ -23,4 +23,5 @@ pub(crate) use cache::CachedFile;
 pub(crate) use error::HubError;
 pub(crate) use range::RangeReader;
 pub(crate) use repo::DatasetRepo;
+pub(crate) use retry::{RetryReporter, Retrying};
 pub(crate) use settings::HubSettings;

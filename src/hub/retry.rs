@@ -2,7 +2,9 @@
 //! resolve, a byte range), threaded through its sends, body reads, resumes and URL renewals, as
 //! cargo's `util/network/retry.rs` and uv's `RetryState` keep one per request.
 
-use std::time::Duration;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::error::HubError;
 
@@ -20,6 +22,48 @@ pub(super) const MIN_PROGRESS: u64 = 64 << 10;
 /// server rarely speeds up, and each costs a window of waiting.
 const SLOW_IN_A_ROW: u32 = 3;
 
+/// The shortest time between two reports of one operation's retries: a link that keeps failing
+/// says so now and then, not with every attempt.
+const REPORT_EVERY: Duration = Duration::from_secs(5);
+
+/// A failed attempt about to be tried again, as the person watching is told of it.
+pub(crate) struct Retrying<'a> {
+    /// What the operation is about: `reading data/x.parquet of lmsys/lmsys-chat-1m`.
+    pub(crate) what: &'a str,
+    /// What failed: `HTTP 503`, `connection refused`.
+    pub(crate) reason: &'a str,
+    /// The attempt about to be made, of `attempts`.
+    pub(crate) attempt: u32,
+    pub(crate) attempts: u32,
+    pub(crate) wait: Duration,
+}
+
+/// Told of retries as they happen (as uv's `Reporter` is of downloads); the command sets it, so
+/// that the hub itself never writes to the terminal.
+pub(crate) trait RetryReporter: Send + Sync {
+    fn retrying(&self, retrying: &Retrying<'_>);
+}
+
+/// The command's reporter, if it set one, shared by every operation's budget.
+#[derive(Clone, Default)]
+pub(crate) struct Reporter(Option<Arc<dyn RetryReporter>>);
+
+impl Reporter {
+    pub(crate) fn new(reporter: Arc<dyn RetryReporter>) -> Reporter {
+        Reporter(Some(reporter))
+    }
+}
+
+impl fmt::Debug for Reporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Reporter(set)"
+        } else {
+            "Reporter(none)"
+        })
+    }
+}
+
 /// Exponential backoff with jitter, bounded in attempts and in any single wait.
 #[derive(Debug, Clone)]
 pub(super) struct RetryPolicy {
@@ -29,6 +73,7 @@ pub(super) struct RetryPolicy {
     pub(crate) max_backoff: Duration,
     /// The longest server-requested wait honoured before giving up.
     pub(crate) max_server_wait: Duration,
+    pub(crate) reporter: Reporter,
 }
 
 impl Default for RetryPolicy {
@@ -38,6 +83,7 @@ impl Default for RetryPolicy {
             base: Duration::from_millis(250),
             max_backoff: Duration::from_secs(20),
             max_server_wait: Duration::from_secs(600),
+            reporter: Reporter::default(),
         }
     }
 }
@@ -84,6 +130,8 @@ pub(super) struct RetryState {
     bodies: u32,
     stale_urls: u32,
     slow: u32,
+    /// When the reporter was last told of this operation's retries.
+    reported: Option<Instant>,
 }
 
 impl RetryState {
@@ -98,6 +146,7 @@ impl RetryState {
             bodies: 0,
             stale_urls: 0,
             slow: 0,
+            reported: None,
         }
     }
 
@@ -174,7 +223,32 @@ impl RetryState {
                 },
             });
         }
-        Ok(server_wait.unwrap_or_else(|| self.policy.backoff(self.in_a_row)))
+        let wait = server_wait.unwrap_or_else(|| self.policy.backoff(self.in_a_row));
+        self.report(&reason, wait);
+        Ok(wait)
+    }
+
+    /// Tells the reporter of the retry about to be made: the first, then at most one every
+    /// [`REPORT_EVERY`].
+    fn report(&mut self, reason: &str, wait: Duration) {
+        let Some(reporter) = &self.policy.reporter.0 else {
+            return;
+        };
+        let now = Instant::now();
+        if self
+            .reported
+            .is_some_and(|at| now.duration_since(at) < REPORT_EVERY)
+        {
+            return;
+        }
+        self.reported = Some(now);
+        reporter.retrying(&Retrying {
+            what: &self.what,
+            reason,
+            attempt: self.in_a_row + 1,
+            attempts: self.policy.max_attempts,
+            wait,
+        });
     }
 
     /// [`RetryState::fail`], then the wait.
@@ -296,6 +370,53 @@ mod tests {
         let text = error.to_string();
         assert!(text.contains("1 byte in 60 s, 3 times in a row"), "{text}");
         assert!(text.contains("slower than the 1 KiB/s"), "{text}");
+    }
+
+    /// Every report, as a line.
+    #[derive(Default)]
+    struct Lines(std::sync::Mutex<Vec<String>>);
+
+    impl RetryReporter for Lines {
+        fn retrying(&self, r: &Retrying<'_>) {
+            self.0.lock().unwrap().push(format!(
+                "{}: {} ({} of {})",
+                r.what, r.reason, r.attempt, r.attempts
+            ));
+        }
+    }
+
+    #[test]
+    fn the_first_retry_is_reported_then_one_every_few_seconds() {
+        let lines = Arc::new(Lines::default());
+        let policy = RetryPolicy {
+            reporter: Reporter::new(Arc::clone(&lines) as Arc<dyn RetryReporter>),
+            ..RetryPolicy::default()
+        };
+        let mut state = RetryState::new(&policy, "reading x");
+        state
+            .fail(Setback::Request, "HTTP 503".into(), None)
+            .unwrap();
+        for _ in 0..5 {
+            state.fail(Setback::Body, "cut".into(), None).unwrap();
+            state.completed();
+        }
+        assert_eq!(*lines.0.lock().unwrap(), ["reading x: HTTP 503 (2 of 10)"]);
+        // Later, the next failure is reported again; another operation has its own clock.
+        state.reported = Some(Instant::now() - REPORT_EVERY);
+        state
+            .fail(Setback::Request, "HTTP 429".into(), None)
+            .unwrap();
+        RetryState::new(&policy, "listing y")
+            .fail(Setback::Request, "refused".into(), None)
+            .unwrap();
+        assert_eq!(
+            *lines.0.lock().unwrap(),
+            [
+                "reading x: HTTP 503 (2 of 10)",
+                "reading x: HTTP 429 (2 of 10)",
+                "listing y: refused (2 of 10)"
+            ]
+        );
     }
 
     #[test]

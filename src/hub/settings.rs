@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::network::NetworkSettings;
+use super::retry::{Reporter, RetryReporter};
 use crate::local_file::{SMALL_TEXT, read_regular_to_string};
 
 /// How long a download may go without receiving a byte before it counts as stalled and is
@@ -68,6 +69,8 @@ pub(crate) struct HubSettings {
     pub(crate) network: NetworkSettings,
     /// Values of the environment that cannot be used and were ignored, a line each.
     pub(crate) warnings: Vec<String>,
+    /// Told of every retry (the command's printer); not from the environment.
+    pub(crate) retry_reporter: Reporter,
 }
 
 impl HubSettings {
@@ -80,6 +83,15 @@ impl HubSettings {
             crate::printer::Printer::warning(warning);
         }
         settings
+    }
+
+    /// These settings with every retry told to `reporter`.
+    pub(crate) fn reporting_retries_to(
+        mut self,
+        reporter: impl RetryReporter + 'static,
+    ) -> HubSettings {
+        self.retry_reporter = Reporter::new(std::sync::Arc::new(reporter));
+        self
     }
 
     fn from_lookup(var: impl Fn(&str) -> Option<String>) -> HubSettings {
@@ -133,6 +145,7 @@ impl HubSettings {
             read_timeout,
             network: NetworkSettings::from_lookup(&var),
             warnings,
+            retry_reporter: Reporter::default(),
         }
     }
 }

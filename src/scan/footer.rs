@@ -29,11 +29,13 @@ const MAX_FOOTER: u64 = 64 << 20;
 impl Shard {
     /// Reads and checks the footer of `file`. The stream of the bytes before the footer read's
     /// (where the row groups are) is requested at the same time, so a shard costs one round trip
-    /// before its bytes flow, not two; it is returned unread, for [`Shard::scan`].
+    /// before its bytes flow, not two; it is returned unread, for [`Shard::scan`]. The footer
+    /// read's bytes are counted by `on_tail_bytes` as they arrive.
     pub async fn open(
         api: &Arc<HubApi>,
         source: Source,
         file: ShardFile,
+        on_tail_bytes: impl Fn(u64),
     ) -> Result<(Shard, ShardReader), ScanError> {
         let not_parquet = |problem: NotParquet| ScanError::Shard {
             repo: source.repo_id(),
@@ -49,7 +51,10 @@ impl Shard {
         let tail_start = size.saturating_sub(FOOTER_GUESS);
         // From byte 0: every byte is hashed (FORMAT.md §1), the 4-byte magic `PAR1` too.
         let mut body = file.read(api, 0, tail_start);
-        let (tail, started) = tokio::join!(file.fetch(api, tail_start, size), body.open_early());
+        let (tail, started) = tokio::join!(
+            file.fetch(api, tail_start, size, on_tail_bytes),
+            body.open_early()
+        );
         let tail = tail?;
         started?;
         let footer: &[u8; FOOTER_SIZE] = tail
@@ -82,7 +87,8 @@ impl Shard {
         let metadata_bytes = if metadata_start >= tail_start {
             tail.slice((metadata_start - tail_start) as usize..(metadata_end - tail_start) as usize)
         } else {
-            file.fetch(api, metadata_start, metadata_end).await?
+            file.fetch(api, metadata_start, metadata_end, |_| {})
+                .await?
         };
         let shard = Shard::with_footer(source, file, metadata_bytes, tail, tail_start)?;
         Ok((shard, body))

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 
 use crate::hub::HubApi;
+use crate::printer::Printer;
 use crate::row_cache::RowCache;
 use crate::scan::{ScanError, Shard, ShardProblem};
 use crate::shards::SourceShards;
@@ -28,11 +29,13 @@ impl OpenedAhead {
     /// Opens the first `jobs` shards in scan order that a scan would open as its first step:
     /// those from the Hub whose entry in `cache` holds no footer. None while a source's shards
     /// could not be found: the run may stop at that (a gated source, say) before any streams.
-    pub fn start(
+    /// Their footer reads count on `printer`'s meters as they arrive.
+    pub(crate) fn start(
         api: &Arc<HubApi>,
         shards: &SourceShards,
         jobs: usize,
         cache: Option<&RowCache>,
+        printer: &Printer,
     ) -> OpenedAhead {
         if shards.iter().any(|(_, found)| found.is_err()) {
             return OpenedAhead::default();
@@ -53,7 +56,10 @@ impl OpenedAhead {
                 continue;
             }
             let (api, opened) = (Arc::clone(api), file.clone());
-            let task = tokio::spawn(async move { Shard::open(&api, source, opened).await });
+            let meter = printer.byte_meter(source);
+            let task = tokio::spawn(async move {
+                Shard::open(&api, source, opened, |bytes| meter.add(bytes)).await
+            });
             opening.insert((source, file.path().to_owned()), OpenedShard(task));
         }
         OpenedAhead { opening }

@@ -24,12 +24,18 @@ impl ShardScan {
         opened: Option<OpenedShard>,
     ) -> Result<Read, ScanError> {
         let bytes_fetched = AtomicU64::new(0);
-        let count_fetched = |bytes| {
+        // The footer read of a shard opened ahead was on the bar as it arrived.
+        let count_ahead = |bytes| {
             bytes_fetched.fetch_add(bytes, Ordering::Relaxed);
             self.context.fetched.fetch_add(bytes, Ordering::Relaxed);
+        };
+        let count_fetched = |bytes| {
+            count_ahead(bytes);
             self.bar.read(bytes);
         };
-        let (shard, opened_body) = self.open(file, &mut entry, opened, &count_fetched).await?;
+        let (shard, opened_body) = self
+            .open(file, &mut entry, opened, &count_fetched, &count_ahead)
+            .await?;
         self.context
             .schemas
             .offer(self.source, &shard.declared_schema);
@@ -98,6 +104,7 @@ impl ShardScan {
         entry: &mut Option<&mut ShardEntry>,
         opened: Option<OpenedShard>,
         count_fetched: impl Fn(u64),
+        count_ahead: impl Fn(u64),
     ) -> Result<(Shard, Option<ShardReader>), ScanError> {
         if let Some(kept) = entry
             .as_deref()
@@ -117,11 +124,16 @@ impl ShardScan {
             None => None,
         };
         let (shard, body) = match opened {
-            Some(opened) => opened?,
-            None => Shard::open(&self.context.api, self.source, file.clone()).await?,
+            Some(opened) => {
+                let (shard, body) = opened?;
+                count_ahead(shard.tail().1.len() as u64);
+                (shard, body)
+            }
+            None => {
+                Shard::open(&self.context.api, self.source, file.clone(), &count_fetched).await?
+            }
         };
         let (tail_start, tail) = shard.tail();
-        count_fetched(tail.len() as u64);
         if let Some(kept) = entry.as_deref_mut() {
             let footer = shard.metadata_bytes.to_vec();
             if !self

@@ -206,12 +206,14 @@ impl ShardFile {
         }
     }
 
-    /// Bytes `start..end`, whole (footers and other small reads).
+    /// Bytes `start..end`, whole (footers and other small reads), each chunk counted by
+    /// `on_bytes` as it arrives.
     pub(crate) async fn fetch(
         &self,
         api: &Arc<HubApi>,
         start: u64,
         end: u64,
+        on_bytes: impl Fn(u64),
     ) -> Result<Bytes, ReadError> {
         /// The most reserved up front: `start..end` comes from a server's listing or a footer,
         /// which may be wrong or hostile; past it the buffer grows with the bytes that arrive.
@@ -220,6 +222,7 @@ impl ShardFile {
         let reserved = end.saturating_sub(start).min(RESERVED);
         let mut bytes = Vec::with_capacity(reserved as usize);
         while let Some(chunk) = reader.next_chunk(None).await? {
+            on_bytes(chunk.len() as u64);
             bytes.extend_from_slice(&chunk);
         }
         Ok(Bytes::from(bytes))

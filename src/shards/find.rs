@@ -131,19 +131,14 @@ pub(crate) fn plan_sources(
 
 /// The progress bars of `plans`: one line for all sources together, above a bar per source.
 pub(crate) fn progress_bars(printer: &Printer, plans: &[SourcePlan]) -> Vec<Arc<SourceBar>> {
-    let overall = printer.overall_bar(plans.iter().map(SourcePlan::total_bytes).sum());
-    plans
+    let sources: Vec<_> = plans
         .iter()
         .map(|plan| {
-            Arc::new(printer.source_bar(
-                plan.source,
-                plan.total_bytes(),
-                plan.targets.len(),
-                plan.shards.len(),
-                &overall,
-            ))
+            let (total, wanted) = (plan.total_bytes(), plan.targets.len());
+            (plan.source, total, wanted, plan.shards.len())
         })
-        .collect()
+        .collect();
+    printer.progress(&sources)
 }
 
 /// Keeps what the Hub listed for `repo` (pinned to `pinned`), for offline runs.

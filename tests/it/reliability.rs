@@ -402,7 +402,7 @@ fn an_output_directory_that_cannot_be_written_is_reported() {
     assert_eq!(output.status.code(), Some(1));
     let message = stderr(&output);
     assert!(
-        message.contains("could not create the artifacts directory in not-a-dir"),
+        message.contains("cannot write the artifacts into not-a-dir: not-a-dir is a file"),
         "{message}"
     );
     assert!(message.contains("--output-dir"), "{message}");

@@ -161,7 +161,7 @@ fn strict_fails_on_missing_conversations_but_writes_the_artifacts() {
     assert!(!log.contains('\u{1b}') && !log.contains('\r'), "{log:?}");
     for line in [
         "source       wanted    found  missing",
-        "Conversations per specialty:",
+        "Conversations per specialty, most first:",
     ] {
         assert!(log.contains(line), "the summary table: {log}");
     }

@@ -424,3 +424,11 @@ pub fn plant_non_finite_floats(data_dir: &Path, id_column: &str, id: &str, colum
     }
     false
 }
+
+/// An endpoint where nothing listens: a port taken from the system and let go.
+pub fn unreachable_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("an address").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
