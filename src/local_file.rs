@@ -99,9 +99,12 @@ pub fn why_unreadable(error: &std::io::Error) -> &'static str {
     }
 }
 
-/// Whether `path` (following links) is a regular file: an error says what it is instead.
-pub fn check_regular(path: &Path) -> std::io::Result<()> {
-    regular(std::fs::metadata(path)?.file_type())
+/// The metadata of `path` (following links) if it is a regular file: an error says what it is
+/// instead.
+pub fn check_regular(path: &Path) -> std::io::Result<std::fs::Metadata> {
+    let metadata = std::fs::metadata(path)?;
+    regular(metadata.file_type())?;
+    Ok(metadata)
 }
 
 /// Opens `path` (following links) for reading if it is a regular file.

@@ -48,13 +48,24 @@ impl Object {
         self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
-    /// [`Object::get`], looking first at `position`: where the key is when the object follows
-    /// the schema being read, as records and rows of one source do.
-    pub fn get_near(&self, key: &str, position: usize) -> Option<&Value> {
-        match self.entries.get(position) {
-            Some((k, v)) if k == key => Some(v),
+    /// [`Object::get`] for keys asked in the object's own order, some perhaps absent (as a
+    /// schema's fields ask a record whose nulls were dropped): the entry at `cursor` is the
+    /// one looked at first, and `cursor` moves past it when it is the key.
+    pub fn get_in_order(&self, key: &str, cursor: &mut usize) -> Option<&Value> {
+        match self.entries.get(*cursor) {
+            Some((k, v)) if k == key => {
+                *cursor += 1;
+                Some(v)
+            }
             _ => self.get(key),
         }
+    }
+
+    /// Drops the entries whose value is null, for an object whose reader takes a missing key
+    /// as null.
+    pub(crate) fn drop_nulls(&mut self) {
+        self.entries.retain(|(_, value)| !value.is_null());
+        self.entries.shrink_to_fit();
     }
 
     /// `dict[key] = value`: an existing key keeps its position and takes the new value; a new
@@ -66,9 +77,6 @@ impl Object {
         }
     }
 
-    /// `dict.update(other)`: [`Object::set`] for each entry of `other` in its order, the keys found
-    /// through an index, so that a record of many keys costs time in proportion to its keys
-    /// (FORMAT.md §4).
     /// Room for `additional` more entries, and no more: records wait in memory by the
     /// hundred on their way out, and a doubled buffer of tens of thousands of keys is a
     /// megabyte each.
@@ -76,6 +84,9 @@ impl Object {
         self.entries.reserve_exact(additional);
     }
 
+    /// `dict.update(other)`: [`Object::set`] for each entry of `other` in its order, the keys found
+    /// through an index, so that a record of many keys costs time in proportion to its keys
+    /// (FORMAT.md §4).
     pub fn update(&mut self, other: &Object) {
         let targets: Vec<usize> = {
             let mut positions: HashMap<&str, usize> =

@@ -102,6 +102,9 @@ async fn generate(
         annotations_and_shards(&hub, args, &included, cache.as_ref(), printer).await?;
     let index = &annotations.index;
     let version = annotations.version.to_string();
+    if !args.reference_only {
+        dataset::check_width(index)?;
+    }
     let plans = shards::plan_sources(index, shards, printer)?;
     check_offline_rows(&hub, args, cache.as_ref(), &plans).await?;
 

@@ -33,15 +33,17 @@ pub(super) fn record_batch(schema: &SchemaRef, records: &[Object]) -> Result<Rec
 /// The arrays of `fields` holding the objects' values (a missing object or key is null); a
 /// problem is prefixed with the field's name.
 fn children(fields: &Fields, objects: &[Option<&Object>]) -> Result<Vec<ArrayRef>, String> {
+    // Each object's keys come in the fields' order, its nulls perhaps dropped: a cursor each.
+    let mut cursors = vec![0; objects.len()];
     fields
         .iter()
-        .enumerate()
-        .map(|(position, field)| {
+        .map(|field| {
             let values: Vec<&Value> = objects
                 .iter()
-                .map(|object| {
+                .zip(&mut cursors)
+                .map(|(object, cursor)| {
                     object
-                        .and_then(|o| o.get_near(field.name(), position))
+                        .and_then(|o| o.get_in_order(field.name(), cursor))
                         .unwrap_or(&Value::Null)
                 })
                 .collect();

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use arrow_schema::{Field, SchemaRef};
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use thiserror::Error;
@@ -32,6 +32,18 @@ use crate::value::Object;
 const ROWS_PER_GROUP: usize = 500;
 /// Records made Arrow arrays at a time.
 const ROWS_PER_BATCH: usize = 100;
+/// Values (records times columns) waiting to be made Arrow arrays: 100 records of the real
+/// sources' few dozen columns, and fewer records of a wider table (an annotation file may have
+/// tens of thousands of keys, each a column of every record).
+const VALUES_PER_BATCH: usize = ROWS_PER_BATCH * 64;
+/// Leaf columns written with a dictionary and Snappy, in column order (FORMAT.md §10); the rest
+/// are plain: a dictionary encoder reserves ~36 KB and a codec ~1 KB for each column, which
+/// for an annotation file of 40,000 keys would be ~3 GB over two files; the real tables have a
+/// few dozen leaves.
+const PACKED_COLUMNS: usize = 256;
+/// The most leaf columns the annotation file may add to a Parquet file (FORMAT.md §12): a
+/// writer holds ~3 KB for each column, whatever is in it.
+pub(crate) const MAX_ANNOTATION_LEAVES: usize = 16_384;
 
 #[derive(Debug, Error)]
 pub(crate) enum DatasetError {
@@ -41,6 +53,11 @@ pub(crate) enum DatasetError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "the annotation file's columns make {leaves} Parquet columns, more than the \
+         {MAX_ANNOTATION_LEAVES} a dataset file may hold"
+    )]
+    TooWide { leaves: usize },
     #[error("the {source_name} Parquet file cannot hold conversation {id}: {problem}")]
     Record {
         source_name: &'static str,
@@ -56,6 +73,10 @@ impl DatasetError {
             DatasetError::Write { .. } => {
                 "check free disk space and permissions, then run again (or pass \
                  --reference-only to write only the JSONL and CSV files)."
+            }
+            DatasetError::TooWide { .. } => {
+                "check the annotation file; --reference-only writes the JSONL and CSV files \
+                 without the Parquet files."
             }
             DatasetError::Record { .. } => {
                 "report this with the annotation version; --reference-only writes the JSONL and \
@@ -95,7 +116,11 @@ pub(crate) struct DatasetWriter {
     names: ArtifactNames,
     annotation_fields: Vec<Field>,
     schemas: Arc<SourceSchemas>,
-    writers: Vec<SourceWriter>,
+    /// The file being written. Records come source by source (FORMAT.md §3), so a file is
+    /// closed, and its writer's buffers for every column freed, when the next source begins.
+    open: Option<SourceWriter>,
+    /// The files written to the end.
+    written: Vec<(Source, Artifact, File)>,
 }
 
 struct SourceWriter {
@@ -104,9 +129,24 @@ struct SourceWriter {
     path: PathBuf,
     schema: SchemaRef,
     writer: ArrowWriter<HashingWriter<File>>,
+    /// Records made Arrow arrays at a time, fewer the wider the table.
+    batch_rows: usize,
     /// Records not yet in `writer`, and their IDs, to name one that cannot be written.
     pending: Vec<Object>,
     pending_ids: Vec<String>,
+}
+
+/// Whether the annotation file's columns fit a Parquet file: checked before anything is
+/// fetched or written.
+pub(crate) fn check_width(index: &AnnotationIndex) -> Result<(), DatasetError> {
+    let leaves = schema::annotation_fields(index)
+        .iter()
+        .map(|field| schema::leaves(field.data_type()))
+        .sum();
+    match leaves > MAX_ANNOTATION_LEAVES {
+        true => Err(DatasetError::TooWide { leaves }),
+        false => Ok(()),
+    }
 }
 
 impl DatasetWriter {
@@ -121,7 +161,8 @@ impl DatasetWriter {
             names: names.clone(),
             annotation_fields: schema::annotation_fields(index),
             schemas,
-            writers: Vec::new(),
+            open: None,
+            written: Vec::new(),
         }
     }
 
@@ -132,24 +173,25 @@ impl DatasetWriter {
         id: &str,
         record: Object,
     ) -> Result<(), DatasetError> {
-        let position = match self.writers.iter().position(|w| w.source == source) {
-            Some(position) => position,
-            None => {
-                let writer = self.open(source)?;
-                self.writers.push(writer);
-                self.writers.len() - 1
+        let writer = match self.open.take() {
+            Some(writer) if writer.source == source => writer,
+            other => {
+                if let Some(done) = other {
+                    self.written.push(done.close()?);
+                }
+                self.open_file(source)?
             }
         };
-        let writer = &mut self.writers[position];
+        let writer = self.open.insert(writer);
         writer.pending.push(record);
         writer.pending_ids.push(id.to_owned());
-        if writer.pending.len() >= ROWS_PER_BATCH {
+        if writer.pending.len() >= writer.batch_rows {
             writer.flush()?;
         }
         Ok(())
     }
 
-    fn open(&self, source: Source) -> Result<SourceWriter, DatasetError> {
+    fn open_file(&self, source: Source) -> Result<SourceWriter, DatasetError> {
         let declared = self
             .schemas
             .get(source)
@@ -162,14 +204,22 @@ impl DatasetWriter {
             source,
         };
         let file = File::create(&path).map_err(write_error)?;
-        let properties = WriterProperties::builder()
+        let mut properties = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
-            .set_max_row_group_row_count(Some(ROWS_PER_GROUP))
-            .build();
+            .set_max_row_group_row_count(Some(ROWS_PER_GROUP));
+        let leaves = ArrowSchemaConverter::new()
+            .convert(&schema)
+            .map_err(|e| write_error(std::io::Error::other(e)))?;
+        for leaf in leaves.columns().iter().skip(PACKED_COLUMNS) {
+            properties = properties
+                .set_column_dictionary_enabled(leaf.path().clone(), false)
+                .set_column_compression(leaf.path().clone(), Compression::UNCOMPRESSED);
+        }
+        let batch_rows = (VALUES_PER_BATCH / schema.fields().len().max(1)).clamp(1, ROWS_PER_BATCH);
         let writer = ArrowWriter::try_new(
             HashingWriter::new(file),
             Arc::clone(&schema),
-            Some(properties),
+            Some(properties.build()),
         )
         .map_err(|e| write_error(std::io::Error::other(e)))?;
         Ok(SourceWriter {
@@ -178,8 +228,9 @@ impl DatasetWriter {
             path,
             schema,
             writer,
-            pending: Vec::with_capacity(ROWS_PER_BATCH),
-            pending_ids: Vec::with_capacity(ROWS_PER_BATCH),
+            batch_rows,
+            pending: Vec::with_capacity(batch_rows),
+            pending_ids: Vec::with_capacity(batch_rows),
         })
     }
 
@@ -191,32 +242,20 @@ impl DatasetWriter {
         planned: &[Source],
         artifacts: &mut ArtifactWriter,
     ) -> Result<Vec<(Source, String)>, DatasetError> {
+        if let Some(open) = self.open.take() {
+            self.written.push(open.close()?);
+        }
         for &source in planned {
-            let opened = self.writers.iter().any(|w| w.source == source);
-            if !opened && self.schemas.get(source).is_some() {
-                let writer = self.open(source)?;
-                self.writers.push(writer);
+            let written = self.written.iter().any(|(s, ..)| *s == source);
+            if !written && self.schemas.get(source).is_some() {
+                let empty = self.open_file(source)?.close()?;
+                self.written.push(empty);
             }
         }
-        self.writers.sort_by_key(|w| w.source);
+        self.written.sort_by_key(|(source, ..)| *source);
         let mut files = Vec::new();
-        for mut writer in self.writers {
-            writer.flush()?;
-            let write_error = |source| DatasetError::Write {
-                path: writer.path.clone(),
-                source,
-            };
-            let hashing = writer
-                .writer
-                .into_inner()
-                .map_err(|e| write_error(std::io::Error::other(e)))?;
-            let (file, size, sha256) = hashing.finish();
-            files.push((writer.source, writer.file_name.clone()));
-            let artifact = Artifact {
-                name: writer.file_name,
-                size,
-                sha256,
-            };
+        for (source, artifact, file) in self.written {
+            files.push((source, artifact.name.clone()));
             artifacts.add(artifact, file);
         }
         Ok(files)
@@ -224,6 +263,23 @@ impl DatasetWriter {
 }
 
 impl SourceWriter {
+    /// Writes what is pending and the file's footer: the file, listed as an artifact.
+    fn close(mut self) -> Result<(Source, Artifact, File), DatasetError> {
+        self.flush()?;
+        let path = self.path;
+        let hashing = self.writer.into_inner().map_err(|e| DatasetError::Write {
+            path,
+            source: std::io::Error::other(e),
+        })?;
+        let (file, size, sha256) = hashing.finish();
+        let artifact = Artifact {
+            name: self.file_name,
+            size,
+            sha256,
+        };
+        Ok((self.source, artifact, file))
+    }
+
     fn flush(&mut self) -> Result<(), DatasetError> {
         if self.pending.is_empty() {
             return Ok(());

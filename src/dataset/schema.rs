@@ -36,6 +36,15 @@ pub(super) fn annotation_fields(index: &AnnotationIndex) -> Vec<Field> {
         .collect()
 }
 
+/// The leaf columns a field's values are written as.
+pub(super) fn leaves(data_type: &DataType) -> usize {
+    match data_type {
+        DataType::List(item) => leaves(item.data_type()),
+        DataType::Struct(fields) => fields.iter().map(|f| leaves(f.data_type())).sum(),
+        _ => 1,
+    }
+}
+
 /// The source's columns overlaid with the annotation's, then `dataset_version`, as a record's
 /// keys are (FORMAT.md §4): an annotation column the source has takes its place, and its type,
 /// since its values come from the annotation.

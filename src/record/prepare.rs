@@ -16,7 +16,7 @@ use crate::value::Object;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct PreparedRecord {
     pub(crate) id: String,
-    /// The JSONL record (FORMAT.md §4) as values.
+    /// The JSONL record (FORMAT.md §4) as values, its null values left out.
     pub(crate) record: Object,
     pub(crate) jsonl: Vec<u8>,
     pub(crate) full_review: Vec<u8>,
@@ -36,7 +36,7 @@ pub(crate) fn prepare(
     let annotation = index
         .get(&source_row.id)
         .expect("the scan only emits IDs of the annotation index");
-    let record = overlay::overlay(source_row.row, &annotation.record, version);
+    let mut record = overlay::overlay(source_row.row, &annotation.record, version);
     let mut jsonl = Vec::new();
     pyjson::write_object(&mut jsonl, &record);
     let rows = review::review_rows(&record);
@@ -46,6 +46,10 @@ pub(crate) fn prepare(
     let sycophancy_rows = rows.sycophancy.len() as u64;
     let specialty = review::specialty(&record).to_owned();
     let repairs = rows.repairs;
+    // Only the Parquet writer reads the values from here on, a missing key as null: without
+    // the nulls the table filled in, a record of an annotation file of many keys waits in
+    // memory as its few own values (FORMAT.md §12).
+    record.drop_nulls();
     PreparedRecord {
         id: source_row.id,
         record,

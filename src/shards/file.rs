@@ -122,7 +122,8 @@ impl ShardFile {
         root: &Path,
     ) -> Result<ShardFile, ReadError> {
         let local = root.join(path);
-        let size = std::fs::metadata(&local)
+        // A FIFO or device in the copy is refused by what it is, before its size means anything.
+        let size = crate::local_file::check_regular(&local)
             .map_err(|source| ReadError::Disk {
                 path: local.clone(),
                 source,

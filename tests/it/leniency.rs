@@ -255,11 +255,13 @@ fn a_key_twice_in_a_record_is_an_error_as_it_is_for_the_reference() {
     assert!(workspace.entries().is_empty(), "{:?}", workspace.entries());
 }
 
-/// Runs `generate --reference-only` under CPython, which reports the binary's peak resident set
-/// size (in KiB, as `getrusage` gives it on Linux) once it has exited: a measure of this run
-/// alone. The Parquet files are left out: their writer holds buffers for each of the 10,000
-/// columns (FORMAT.md §10), which the overlay does not decide.
-fn generate_measured(annotations: &[u8]) -> (TempDir, Workspace, Output, u64, Duration) {
+/// Runs `generate` (with `extra` arguments) under CPython, which reports the binary's peak
+/// resident set size (in KiB, as `getrusage` gives it on Linux) once it has exited: a measure
+/// of this run alone.
+fn generate_measured(
+    annotations: &[u8],
+    extra: &[&str],
+) -> (TempDir, Workspace, Output, u64, Duration) {
     const MEASURE: &str = "import resource, subprocess, sys\n\
         code = subprocess.run(sys.argv[1:]).returncode\n\
         print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n\
@@ -273,7 +275,8 @@ fn generate_measured(annotations: &[u8]) -> (TempDir, Workspace, Output, u64, Du
         .command_for("python3", &hub, Some(GRANTED_TOKEN))
         .args(["-c", MEASURE])
         .arg(healthchat_binary())
-        .args(["generate", "--version", VERSION, "--reference-only"])
+        .args(["generate", "--version", VERSION])
+        .args(extra)
         .output()
         .unwrap();
     let elapsed = started.elapsed();
@@ -286,18 +289,25 @@ fn generate_measured(annotations: &[u8]) -> (TempDir, Workspace, Output, u64, Du
     (tree, workspace, output, peak_kib, elapsed)
 }
 
-#[test]
-fn ten_thousand_keys_in_a_record_take_seconds_and_the_reference_files_little_memory() {
+/// The golden annotation file with `keys` more keys in the first record the run emits, and the
+/// line of that record.
+fn with_many_keys(keys: usize) -> (Vec<String>, usize) {
     let golden = golden_annotations();
     let emitted = emitted_lines(&golden);
     let mut lines: Vec<String> = golden.lines().map(str::to_owned).collect();
-    let keys: Vec<String> = (0..10_000)
+    let keys: Vec<String> = (0..keys)
         .map(|i| format!("\"extra_{i:05}\": {i}"))
         .collect();
     let many = emitted[0];
     lines[many] = with_fields(&lines[many], &keys.join(", "));
+    (lines, many)
+}
+
+#[test]
+fn ten_thousand_keys_in_a_record_take_seconds_and_little_memory() {
+    let (lines, many) = with_many_keys(10_000);
     let (tree, workspace, output, peak_kib, elapsed) =
-        generate_measured(lines.join("\n").as_bytes());
+        generate_measured(lines.join("\n").as_bytes(), &[]);
     assert_success(&output);
     println!(
         "10,000 keys: {:.1} s, peak RSS {} MiB",
@@ -319,4 +329,56 @@ fn ten_thousand_keys_in_a_record_take_seconds_and_the_reference_files_little_mem
             .lines()
             .all(|line| line.contains(r#""extra_05000": "#))
     );
+    // And so do the Parquet files' rows: the column's one value is the record's.
+    assert_eq!(
+        parquet_values(&workspace.artifacts(VERSION), "extra_09999"),
+        [9999]
+    );
+}
+
+/// The values of the integer column `column`, nulls left out, over the directory's Parquet files.
+fn parquet_values(dir: &Path, column: &str) -> Vec<i64> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let mut values = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "parquet") {
+            continue;
+        }
+        let file = std::fs::File::open(&path).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let array = batch.column_by_name(column).unwrap();
+            values.extend(array.as_primitive::<Int64Type>().iter().flatten());
+        }
+    }
+    values
+}
+
+#[test]
+fn more_keys_than_a_parquet_file_holds_stop_the_run_before_any_shard_byte() {
+    let (lines, _) = with_many_keys(40_000);
+    let annotations = lines.join("\n");
+    let (_tree, workspace, output, _, _) = generate_measured(annotations.as_bytes(), &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("more than the 16384"), "{message}");
+    assert!(message.contains("--reference-only"), "{message}");
+    assert!(workspace.entries().is_empty(), "{:?}", workspace.entries());
+    // Without the Parquet files, the reference's files are written, in little memory.
+    let (_tree, workspace, output, peak_kib, _) =
+        generate_measured(annotations.as_bytes(), &["--reference-only"]);
+    assert_success(&output);
+    println!(
+        "40,000 keys, reference files: peak RSS {} MiB",
+        peak_kib / 1024
+    );
+    assert!(peak_kib <= 256 * 1024, "peak RSS {peak_kib} KiB");
+    assert!(workspace.artifacts(VERSION).join("manifest.json").is_file());
 }

@@ -190,6 +190,13 @@ fn fifos_are_refused_rather_than_waited_on() {
     let ended = run(&sandbox, &hub, &args, &[]);
     assert_orderly(&ended);
     assert!(ended.status.success(), "{}", ended.stderr);
+
+    // A shard of the copy that is a FIFO: refused as what it is, not for its size.
+    let shard = named(&repo.join("data"), |name| name.ends_with(".parquet")).remove(0);
+    std::fs::remove_file(&shard).unwrap();
+    mkfifo(&shard);
+    let ended = run(&sandbox, &hub, &args, &[]);
+    assert_fails_saying(&ended, 30, &["FIFO", "not a regular file"]);
 }
 
 #[test]
