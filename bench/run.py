@@ -8,8 +8,10 @@ same files on local disk; each measured `--runs` times, in rounds, and reported 
                          [--bandwidth-mbps 100] [--latency-ms 20] [--jobs N]
                          [--cache] [--cache-only]
 
-It builds the release binaries, writes a synthetic corpus with the real schemas under
-target/bench/ (reused by later runs with the same size and seed), serves it with `testhub`
+It builds the release binaries, writes a synthetic corpus with the real schemas and the real
+sources' shape (message lengths, languages, a large vocabulary, bytes a row: testhub::corpus;
+its statistics printed beside the results) under target/bench/ (reused by later runs with the
+same size and seed), serves it with `testhub`
 (HTTPS with a test CA and HTTP/2 offered, a round trip on every connection, a bandwidth cap and
 a per-response latency, each optional), and prints measured numbers only. The floor is curl
 fetching every shard through /resolve/ and its redirect, over the same chain. Every case runs
@@ -50,7 +52,7 @@ TOKEN = "hf_bench_token"
 # name v1.0.0, before it wrote three versions (format 2).
 VERSION = "2.1.0"
 # Bump when make-corpus changes what it writes, so that older corpora are not reused.
-CORPUS_FORMAT = 3
+CORPUS_FORMAT = 4
 SOURCES = {
     "lmsys": ("lmsys/lmsys-chat-1m", "conversation_id"),
     "wildchat": ("allenai/WildChat-1M", "conversation_hash"),
@@ -74,6 +76,18 @@ def corpus(size_mb, seed):
             stderr=subprocess.DEVNULL)
         (path / "done").write_text("")
     return path
+
+
+def describe_corpus(corpus_path):
+    """The corpus's shape as make-corpus measured it (corpus-stats.json), one line a source, so
+    that a run's numbers can be set beside the real sources': lmsys 1.5 KB a row, user 81 and
+    assistant 376 characters (medians); WildChat 4.0 KB, 190 and 1,065."""
+    stats = json.loads((corpus_path / "corpus-stats.json").read_text())
+    for source in stats["sources"]:
+        print(f"  {source['repo']:22s} {source['rows']:>9,} rows  {source['bytes_per_row'] / 1e3:4.2f} KB a row  "
+              f"median characters: user {source['median_user_characters']}, "
+              f"assistant {source['median_assistant_characters']}  "
+              f"non-ASCII: {source['non_ascii_share']:.1%} of characters")
 
 
 def shards(corpus_path):
@@ -559,12 +573,14 @@ def main():
     if args.cache_only:
         print(f"machine: {threads} cores; corpus: {total / 1e6:.0f} MB in {len(shard_list)} shards "
               f"({corpus_path.name}); {setting}; jobs: {jobs}; runs: {args.runs}")
+        describe_corpus(corpus_path)
         report_cache(*run_cache_cases(corpus_path, shard_list, total, args, jobs), total, jobs, setting)
         return
     duck_python, duck_version = (None, "skipped (--no-duckdb)") if args.no_duckdb else duckdb_python()
 
     print(f"machine: {threads} cores; corpus: {total / 1e6:.0f} MB in {len(shard_list)} shards "
           f"({corpus_path.name}); {setting}; jobs: {jobs}; runs: {args.runs} (medians, range)")
+    describe_corpus(corpus_path)
     floors, hub_runs, local_runs, duck_runs = [], [], [], []
     duck_rows, duck_failure = None, None
     hub = Hub(corpus_path, args)

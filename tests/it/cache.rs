@@ -439,7 +439,7 @@ fn a_run_stopped_half_way_goes_on_where_it_stopped() {
             size_bytes: 24_000_000,
             seed: 7,
             shards: 6,
-            rows_per_group: 250,
+            rows_per_group: 125,
         },
     )
     .unwrap();

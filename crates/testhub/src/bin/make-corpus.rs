@@ -1,11 +1,12 @@
 //! Writes a synthetic Hub tree of any size for the benchmark (see `testhub::corpus`): source
-//! shards with the real schemas and the annotation files of versions 2.1.0, 2.0.0 and 1.0.0.
+//! shards with the real schemas and the real sources' shape, and the annotation files of
+//! versions 2.1.0, 2.0.0 and 1.0.0; `DIR/corpus-stats.json` says what the text came to.
 //!
 //! make-corpus --fixtures tests/fixtures/hub --out DIR --size-mb 1024 [--seed 1] [--shards 20]
 
 use std::path::PathBuf;
 
-use testhub::corpus::{CorpusOptions, write_corpus};
+use testhub::corpus::{CorpusOptions, TextStats, write_corpus};
 
 struct Options {
     fixtures: PathBuf,
@@ -48,6 +49,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for shard in &summary.shards {
         eprintln!("wrote {} ({} bytes)", shard.file.display(), shard.bytes);
     }
+    // What the text came to, beside the shards' rows and bytes: the benchmark prints it.
+    let mut sources = Vec::new();
+    for (repo, text) in &summary.text {
+        let shards = summary.shards.iter().filter(|shard| &shard.repo == repo);
+        let (rows, bytes) = shards.fold((0, 0), |(r, b), s| (r + s.rows, b + s.bytes));
+        sources.push(serde_json::json!({
+            "repo": repo,
+            "rows": rows,
+            "bytes": bytes,
+            "bytes_per_row": bytes as f64 / rows.max(1) as f64,
+            "median_user_characters": TextStats::median(&text.user_lengths),
+            "median_assistant_characters": TextStats::median(&text.assistant_lengths),
+            "non_ascii_share": text.non_ascii_characters as f64 / text.characters.max(1) as f64,
+        }));
+    }
+    let stats = serde_json::to_string_pretty(&serde_json::json!({ "sources": sources }))?;
+    std::fs::write(options.out.join("corpus-stats.json"), format!("{stats}\n"))?;
+    eprintln!("{stats}");
     for annotations in &summary.annotations {
         eprintln!(
             "wrote {} annotations for {} ({} missing from the shards)",

@@ -1,8 +1,9 @@
 //! A synthetic Hub tree of any size, for the benchmark and for tests that need more than the
-//! golden fixtures: source shards with the real schemas (rows drawn from the fixtures' shards,
-//! each with a fresh random ID and fresh message text of the same length from the fixtures'
-//! words, so that no two rows repeat; 1,000-row row groups by default, Snappy, no page index,
-//! like the real shards) and three annotation files, like the fixtures':
+//! golden fixtures: source shards with the real schemas and the real sources' shape (rows drawn
+//! from the fixtures' shards, whose turns, languages and moderation fields follow the real
+//! ones, each with a fresh random ID and fresh message text shaped as the real text is, by
+//! `text`: lengths, scripts, a large vocabulary; 1,000-row row groups by default, Snappy, no page
+//! index, like the real shards) and three annotation files, like the fixtures':
 //!
 //! - `v2.1.0` selects about 0.6 % of the rows, spread over every row group, plus a few IDs that
 //!   no shard holds ([`MISSING_IDS`] per source);
@@ -14,9 +15,9 @@
 //!   (its records from the fixtures' 1.0.0 file where that file annotates the row a synthetic
 //!   row was drawn from, which is always so for the rows held).
 //!
-//! The shards and the 2.1.0 file are the ones the single-version writer made before (the same
-//! bytes for the same options); the choices of the other versions come from a generator of their
-//! own.
+//! The choices of the versions other than 2.1.0 come from a generator of their own.
+
+mod text;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -24,13 +25,14 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef, ListArray, RecordBatch, StringArray, StructArray, UInt32Array};
-use arrow_schema::DataType;
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, UInt32Array};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+
+pub use text::TextStats;
+use text::{MessageShape, Vocabulary, fresh_conversation};
 
 /// Of every 10,000 rows, this many are selected by 2.1.0 (HealthChat-11K selects ~11,000 of ~2
 /// million).
@@ -103,6 +105,8 @@ pub struct CorpusSummary {
     pub shards: Vec<ShardSummary>,
     /// Newest version first, as [`VERSIONS`].
     pub annotations: Vec<AnnotationSummary>,
+    /// Each source's repository and what its message text came to.
+    pub text: Vec<(String, TextStats)>,
 }
 
 impl CorpusSummary {
@@ -125,6 +129,7 @@ struct SourceSpec {
     id_column: &'static str,
     /// Share of the shards, as in the real corpus (6 of 20 for LMSYS-Chat-1M).
     shard_share: f64,
+    messages: MessageShape,
 }
 
 const SOURCES: [SourceSpec; 2] = [
@@ -133,12 +138,14 @@ const SOURCES: [SourceSpec; 2] = [
         repo: "lmsys/lmsys-chat-1m",
         id_column: "conversation_id",
         shard_share: 0.3,
+        messages: text::LMSYS,
     },
     SourceSpec {
         name: "wildchat",
         repo: "allenai/WildChat-1M",
         id_column: "conversation_hash",
         shard_share: 0.7,
+        messages: text::WILDCHAT,
     },
 ];
 
@@ -161,9 +168,21 @@ impl Rng {
         (self.next() % n as u64) as usize
     }
 
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
     /// True with probability `p`.
     fn chance(&mut self, p: f64) -> bool {
-        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
+        self.unit() < p
+    }
+
+    /// A standard normal deviate (Box–Muller).
+    fn normal(&mut self) -> f64 {
+        let u = 1.0 - self.unit();
+        let v = self.unit();
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
     }
 
     fn hex_id(&mut self) -> String {
@@ -222,7 +241,9 @@ pub fn write_corpus(
     let mut summary = CorpusSummary {
         shards: Vec::new(),
         annotations: Vec::new(),
+        text: Vec::new(),
     };
+    let vocabulary = Vocabulary::new(options.seed);
     let lmsys_shards = ((options.shards as f64 * SOURCES[0].shard_share).round() as usize).max(1);
     for (source, shards) in SOURCES
         .iter()
@@ -265,7 +286,7 @@ pub fn write_corpus(
         let add_chance = V1_ADDS * selected_share
             / ((1.0 - selected_share) * v1_rows.max(1) as f64 / ids.len() as f64);
         let id_index = pool.schema().index_of(source.id_column).map_err(other)?;
-        let words = vocabulary(&pool);
+        let mut stats = TextStats::default();
         let dir = out.join("datasets").join(source.repo).join("data");
         std::fs::create_dir_all(&dir)?;
         copy_readme(fixtures, out, source.repo)?;
@@ -313,11 +334,22 @@ pub fn write_corpus(
                 }
                 let batch = arrow_select::take::take_record_batch(&pool, &UInt32Array::from(rows))
                     .map_err(other)?;
-                let mut columns: Vec<ArrayRef> = batch
-                    .columns()
-                    .iter()
-                    .map(|column| fresh_text(column, false, &mut rng, &words))
-                    .collect();
+                let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+                let languages = batch
+                    .column_by_name("language")
+                    .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+                    .cloned()
+                    .unwrap_or_else(|| StringArray::new_null(batch.num_rows()));
+                if let Ok(position) = batch.schema().index_of("conversation") {
+                    columns[position] = fresh_conversation(
+                        &columns[position],
+                        &languages,
+                        &source.messages,
+                        &vocabulary,
+                        &mut rng,
+                        &mut stats,
+                    );
+                }
                 columns[id_index] = Arc::new(StringArray::from(new_ids));
                 let batch = RecordBatch::try_new(pool.schema(), columns).map_err(other)?;
                 writer.write(&batch).map_err(other)?;
@@ -334,6 +366,7 @@ pub fn write_corpus(
                 row_groups,
             });
         }
+        summary.text.push((source.repo.to_owned(), stats));
         // Conversations the annotations name but no shard holds, in every version.
         for _ in 0..MISSING_IDS {
             let row = annotated[rng.below(annotated.len())];
@@ -380,87 +413,6 @@ pub fn write_corpus(
 
 /// Annotation lines by source name and conversation ID.
 type Templates = HashMap<(&'static str, String), String>;
-
-/// The field that holds the messages' text, wherever it is nested.
-const TEXT_FIELD: &str = "content";
-
-/// The words of the pool's message text.
-fn vocabulary(pool: &RecordBatch) -> Vec<String> {
-    fn collect(array: &dyn Array, is_text: bool, words: &mut Vec<String>) {
-        match array.data_type() {
-            DataType::Utf8 if is_text => {
-                for text in array.as_string::<i32>().iter().flatten() {
-                    words.extend(text.split_whitespace().map(str::to_owned));
-                }
-            }
-            DataType::List(_) => collect(array.as_list::<i32>().values().as_ref(), is_text, words),
-            DataType::Struct(fields) => {
-                for (field, child) in fields.iter().zip(array.as_struct().columns()) {
-                    collect(child.as_ref(), field.name() == TEXT_FIELD, words);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut words = Vec::new();
-    for (field, column) in pool.schema().fields().iter().zip(pool.columns()) {
-        collect(column.as_ref(), field.name() == TEXT_FIELD, &mut words);
-    }
-    words.sort();
-    words.dedup();
-    if words.is_empty() {
-        words.push("text".to_owned());
-    }
-    words
-}
-
-/// `array` with every message text replaced by random words of about the same length.
-fn fresh_text(array: &ArrayRef, is_text: bool, rng: &mut Rng, words: &[String]) -> ArrayRef {
-    match array.data_type() {
-        DataType::Utf8 if is_text => {
-            let texts: StringArray = array
-                .as_string::<i32>()
-                .iter()
-                .map(|text| {
-                    text.map(|text| {
-                        let mut fresh = String::with_capacity(text.len() + 16);
-                        while fresh.len() < text.len() {
-                            if !fresh.is_empty() {
-                                fresh.push(' ');
-                            }
-                            fresh.push_str(&words[rng.below(words.len())]);
-                        }
-                        fresh
-                    })
-                })
-                .collect();
-            Arc::new(texts)
-        }
-        DataType::List(field) => {
-            let list = array.as_list::<i32>();
-            Arc::new(ListArray::new(
-                Arc::clone(field),
-                list.offsets().clone(),
-                fresh_text(list.values(), is_text, rng, words),
-                list.nulls().cloned(),
-            ))
-        }
-        DataType::Struct(fields) => {
-            let parts = array.as_struct();
-            let columns = fields
-                .iter()
-                .zip(parts.columns())
-                .map(|(field, child)| fresh_text(child, field.name() == TEXT_FIELD, rng, words))
-                .collect();
-            Arc::new(StructArray::new(
-                fields.clone(),
-                columns,
-                parts.nulls().cloned(),
-            ))
-        }
-        _ => Arc::clone(array),
-    }
-}
 
 /// A fixture version's annotation lines, by source and conversation ID.
 fn annotation_templates(fixtures: &Path, version: &str) -> std::io::Result<Templates> {
