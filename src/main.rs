@@ -22,7 +22,7 @@ mod allocator {
 
     /// One arena, not four per core: the threads that decode in turn reuse the same freed page
     /// buffers instead of each arena keeping its own, which took a cold run's peak memory from
-    /// ~170 MB to ~115 MB on the real-shaped bench corpus at no measured cost in time (README,
+    /// ~170–190 MB to ~115 MB on the real-shaped bench corpus at no measured cost in time (README,
     /// Benchmark). `_RJEM_MALLOC_CONF` still overrides it.
     #[allow(non_upper_case_globals)]
     #[unsafe(export_name = "_rjem_malloc_conf")]

@@ -43,7 +43,7 @@ const VALUES_PER_BATCH: usize = ROWS_PER_BATCH * 64;
 const PACKED_COLUMNS: usize = 256;
 /// The most leaf columns the annotation file may add to a Parquet file (FORMAT.md §12): a
 /// writer holds ~3 KB for each column, whatever is in it.
-pub(crate) const MAX_ANNOTATION_LEAVES: usize = 16_384;
+const MAX_ANNOTATION_LEAVES: usize = 16_384;
 
 #[derive(Debug, Error)]
 pub(crate) enum DatasetError {
