@@ -453,17 +453,9 @@ mod tests {
         assert_eq!(SourceCounts::of(Source::Lmsys, &index, &tally).wanted, 0);
     }
 
-    #[test]
-    fn verify_reports_missing_and_changed_files() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("a.txt"), "abc").unwrap();
-        std::fs::write(dir.path().join("b.txt"), "abc").unwrap();
-        let artifact = |name: &str| Artifact {
-            name: name.to_owned(),
-            size: 3,
-            sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".to_owned(),
-        };
-        let manifest = Manifest {
+    /// A manifest of a build that found nothing, listing `artifacts`.
+    fn manifest_listing(artifacts: Vec<Artifact>) -> Manifest {
+        Manifest {
             layout: LAYOUT,
             tool: "healthchat 0".to_owned(),
             annotation_version: "1.0.0".to_owned(),
@@ -474,8 +466,25 @@ mod tests {
             sycophancy_review_rows: 0,
             specialties: BTreeMap::new(),
             included_sources: Vec::new(),
-            artifacts: vec![artifact("a.txt"), artifact("b.txt"), artifact("c.txt")],
+            artifacts,
+        }
+    }
+
+    #[test]
+    fn verify_reports_missing_and_changed_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "abc").unwrap();
+        std::fs::write(dir.path().join("b.txt"), "abc").unwrap();
+        let artifact = |name: &str| Artifact {
+            name: name.to_owned(),
+            size: 3,
+            sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".to_owned(),
         };
+        let manifest = manifest_listing(vec![
+            artifact("a.txt"),
+            artifact("b.txt"),
+            artifact("c.txt"),
+        ]);
         std::fs::write(dir.path().join(FILE_NAME), manifest.to_json()).unwrap();
         std::fs::write(dir.path().join("b.txt"), "abd").unwrap();
         let (read, checks) = verify(dir.path()).unwrap();
@@ -500,23 +509,8 @@ mod tests {
             std::fs::write(&path, bytes).unwrap();
             Manifest::read(&path)
         };
-        let mut written: serde_json::Value = serde_json::from_slice(
-            &Manifest {
-                layout: LAYOUT,
-                tool: "healthchat 0".to_owned(),
-                annotation_version: "1.0.0".to_owned(),
-                repositories: Vec::new(),
-                sources: Vec::new(),
-                conversations: 0,
-                full_review_rows: 0,
-                sycophancy_review_rows: 0,
-                specialties: BTreeMap::new(),
-                included_sources: Vec::new(),
-                artifacts: Vec::new(),
-            }
-            .to_json(),
-        )
-        .unwrap();
+        let mut written: serde_json::Value =
+            serde_json::from_slice(&manifest_listing(Vec::new()).to_json()).unwrap();
         written.as_object_mut().unwrap().remove("layout");
         assert_eq!(
             read(&serde_json::to_vec(&written).unwrap()).unwrap().layout,

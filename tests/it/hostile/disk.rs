@@ -76,36 +76,31 @@ fn damaged_cache_entries_lose_only_the_files_the_cache_wrote_never_through_a_lin
     std::fs::write(entries[1].join("footer.bin"), "damaged").unwrap();
     std::fs::write(entries[1].join("notes.txt"), "mine").unwrap();
     let before = snapshot(user.path());
+    let assert_untouched = || {
+        assert_eq!(
+            snapshot(user.path()),
+            before,
+            "the linked directory is untouched"
+        );
+        assert_eq!(
+            std::fs::read(entries[1].join("notes.txt")).unwrap(),
+            b"mine"
+        );
+    };
 
     let ended = run(&sandbox, &hub, &WILDCHAT_RUN, &[]);
     assert_orderly(&ended);
     assert!(ended.status.success(), "{}", ended.stderr);
     assert!(ended.stderr.contains("symbolic link"), "{}", ended.stderr);
     assert!(ended.stderr.contains("is damaged"), "{}", ended.stderr);
-    assert_eq!(
-        snapshot(user.path()),
-        before,
-        "the linked directory is untouched"
-    );
-    assert_eq!(
-        std::fs::read(entries[1].join("notes.txt")).unwrap(),
-        b"mine"
-    );
+    assert_untouched();
 
     // `cache clean` removes what the cache wrote, and only that.
     std::fs::write(rows.join("README"), "mine too").unwrap();
     let ended = run(&sandbox, &hub, &["cache", "clean"], &[]);
     assert_orderly(&ended);
     assert!(ended.status.success(), "{}", ended.stderr);
-    assert_eq!(
-        snapshot(user.path()),
-        before,
-        "the linked directory is untouched"
-    );
-    assert_eq!(
-        std::fs::read(entries[1].join("notes.txt")).unwrap(),
-        b"mine"
-    );
+    assert_untouched();
     assert_eq!(std::fs::read(rows.join("README")).unwrap(), b"mine too");
     let left = named(&rows, |name| name.ends_with(".bin") || name == ".lock");
     assert!(left.is_empty(), "{left:?}");

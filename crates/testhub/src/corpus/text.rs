@@ -263,14 +263,12 @@ pub(super) fn fresh_conversation(
         .position(|field| field.name() == "content")
         .unwrap_or(0);
     columns[position] = Arc::new(StringArray::from(texts));
+    let (item, offsets, _, list_nulls) = list.clone().into_parts();
     Arc::new(ListArray::new(
-        match list.data_type() {
-            arrow_schema::DataType::List(field) => Arc::clone(field),
-            _ => unreachable!("a list array has a list type"),
-        },
-        list.offsets().clone(),
+        item,
+        offsets,
         Arc::new(StructArray::new(fields, columns, nulls)),
-        list.nulls().cloned(),
+        list_nulls,
     ))
 }
 
